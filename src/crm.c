@@ -1,0 +1,21 @@
+/*
+ * crm.c: module entry point.
+ *
+ * _PG_init only hands over to each module's own init, so every module keeps
+ * its GUCs and caches to itself.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "normalize.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	crm_normalize_init();
+}
