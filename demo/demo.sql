@@ -1,4 +1,5 @@
 -- demo/demo.sql: what crm does, on a realistic handful of customers.
+\set QUIET on
 \pset footer off
 \echo
 \echo '== crm is installed =='
