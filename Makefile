@@ -63,7 +63,7 @@ fuzz/fuzz_normalize: fuzz/fuzz_normalize.c $(CORE_SRCS) src/core/*.h
 
 fuzz: fuzz/fuzz_normalize
 	mkdir -p fuzz/run
-	fuzz/fuzz_normalize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	fuzz/fuzz_normalize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=fuzz/run/ \
 		-print_final_stats=1 fuzz/run fuzz/corpus
 
 ifneq ($(PGXS),)

@@ -14,7 +14,6 @@
 #include "wordlist.h"
 
 #define LENGTH(a) ((int) (sizeof(a) / sizeof((a)[0])))
-#define MAX_ROUNDS 8
 
 static const char *const legal_forms[] = {
 	"股份有限公司", "有限责任公司", "有限公司", "股份公司", "集团公司",
@@ -90,7 +89,7 @@ trailing_branch(const uint32_t *s, size_t n)
 static long
 strip_legal_forms(const uint32_t *s, size_t n)
 {
-	for (int round = 0; round < MAX_ROUNDS; round++)
+	for (;;)					/* each round removes at least one character */
 	{
 		long		m = trailing_branch(s, n);
 
@@ -152,11 +151,11 @@ strip_leading_regions(const uint32_t *s, size_t n)
 {
 	size_t		start = 0;
 
-	for (int round = 0; round < MAX_ROUNDS; round++)
+	for (;;)					/* each round removes at least one character */
 	{
 		long		r = leading_region(s + start, n - start);
 
-		if (r == 0 && round > 0)
+		if (r == 0 && start > 0)
 			r = leading_district(s + start, n - start);
 		if (r < 0)
 			return -1;
@@ -178,16 +177,14 @@ company_key(uint32_t *s, size_t n)
 	n = crm_drop_bracketed(s, n);
 	n = crm_clean_chars(s, n, classify_company_char);
 	n = crm_collapse_spaces(s, n);
+	n = crm_squeeze_han_spaces(s, n);
 	len = strip_legal_forms(s, n);
 	if (len < 0)
 		return NULL;
 	start = strip_leading_regions(s, (size_t) len);
-	if (start < 0)
+	if (start < 0 || crm_count_letters(s + start, (size_t) (len - start)) == 0)
 		return NULL;
-	n = crm_squeeze_han_spaces(s + start, (size_t) (len - start));
-	if (crm_count_letters(s + start, n) == 0)
-		return NULL;
-	return crm_encode_utf8(s + start, n);
+	return crm_encode_utf8(s + start, (size_t) (len - start));
 }
 
 char *

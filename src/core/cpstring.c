@@ -36,11 +36,14 @@ crm_drop_bracketed(uint32_t *s, size_t n)
 	{
 		int			kind = bracket_kind(s[i]);
 
+		/* what is removed leaves a space, so no new neighbours meet */
 		if (kind == 1 && depth++ == 0)
-			s[out++] = ' ';		/* keep the words on either side apart */
+			s[out++] = ' ';
 		else if (kind == -1 && depth > 0)
 			depth--;
-		else if (kind == 0 && depth == 0)
+		else if (kind == -1)
+			s[out++] = ' ';
+		else if (depth == 0)
 			s[out++] = s[i];
 	}
 	return out;
@@ -74,28 +77,22 @@ crm_classify_common(uint32_t cp)
 	}
 }
 
-static bool
-is_mark(uint32_t cp)
-{
-	int8_t		type = u_charType((UChar32) cp);
-
-	return type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
-		type == U_COMBINING_SPACING_MARK;
-}
-
 size_t
 crm_clean_chars(uint32_t *s, size_t n, CrmCharAction (*classify) (uint32_t *cp))
 {
 	size_t		out = 0;
+	bool		after_letter = false;	/* the previous input character */
 
 	for (size_t i = 0; i < n; i++)
 	{
 		uint32_t	cp = s[i];
 		CrmCharAction action = classify(&cp);
+		bool		mark = crm_is_mark(cp);
 
-		if (action == CRM_KEEP && is_mark(cp) &&
-			(out == 0 || !(crm_is_alnum(s[out - 1]) || is_mark(s[out - 1]))))
+		/* a mark stays only on the letter it followed in the input */
+		if (action == CRM_KEEP && mark && !after_letter)
 			action = CRM_DROP;
+		after_letter = action == CRM_KEEP && (mark || crm_is_alnum(cp));
 		if (action == CRM_KEEP)
 			s[out++] = cp;
 		else if (action == CRM_SEPARATE)

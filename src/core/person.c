@@ -85,7 +85,7 @@ trim_punct(const uint32_t *s, size_t n, size_t *start)
 static long
 strip_han_titles(const uint32_t *s, size_t n)
 {
-	for (int round = 0; round < 4; round++)
+	for (;;)					/* each round removes at least one character */
 	{
 		long		m = crm_wordlist_suffix(&han_title_list, s, n);
 
@@ -113,25 +113,46 @@ strip_latin_honorific(const uint32_t *s, size_t n, size_t *start)
 	return n - *start;
 }
 
+/*
+ * Peel punctuation, honorifics and titles off the ends until nothing
+ * changes, so that normalising a key again gives the key back.
+ */
+static long
+strip_decorations(uint32_t **s, size_t n)
+{
+	for (;;)					/* each round removes at least one character */
+	{
+		size_t		before = n;
+		size_t		start;
+		long		len;
+
+		n = trim_punct(*s, n, &start);
+		*s += start;
+		n = strip_latin_honorific(*s, n, &start);
+		*s += start;
+		len = strip_han_titles(*s, n);
+		if (len < 0)
+			return -1;
+		n = (size_t) len;
+		if (n == before)
+			break;
+	}
+	return (long) n;
+}
+
 static char *
 person_key(uint32_t *s, size_t n)
 {
-	size_t		start;
 	long		len;
 
 	n = crm_drop_bracketed(s, n);
 	n = crm_clean_chars(s, n, classify_person_char);
 	n = crm_collapse_spaces(s, n);
-	n = trim_punct(s, n, &start);
-	s += start;
-	n = strip_latin_honorific(s, n, &start);
-	s += start;
-	len = strip_han_titles(s, n);
+	n = crm_squeeze_han_spaces(s, n);
+	len = strip_decorations(&s, n);
 	if (len < 0)
 		return NULL;
-	n = crm_squeeze_han_spaces(s, (size_t) len);
-	n = trim_punct(s, n, &start);
-	s += start;
+	n = (size_t) len;
 	if (n == 0 || n > PERSON_NAME_MAX_CHARS || crm_count_letters(s, n) == 0)
 		return NULL;
 	return crm_encode_utf8(s, n);

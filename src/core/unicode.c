@@ -140,6 +140,15 @@ crm_is_alnum(uint32_t cp)
 	return !crm_is_han(cp) && u_isalnum((UChar32) cp);
 }
 
+bool
+crm_is_mark(uint32_t cp)
+{
+	int8_t		type = u_charType((UChar32) cp);
+
+	return type == U_NON_SPACING_MARK || type == U_ENCLOSING_MARK ||
+		type == U_COMBINING_SPACING_MARK;
+}
+
 /* UTF-8 to UTF-16, or NULL when the input is ill-formed or too long. */
 static UChar *
 to_utf16(const char *s, size_t len, int32_t *out_len)

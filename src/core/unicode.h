@@ -28,6 +28,9 @@ extern bool crm_is_han(uint32_t cp);
 /* Letters and digits of any script other than Han, after folding. */
 extern bool crm_is_alnum(uint32_t cp);
 
+/* Combining marks (Mn, Mc, Me): they belong to the letter before them. */
+extern bool crm_is_mark(uint32_t cp);
+
 /*
  * Toneless lower-case pinyin of one Han character (ü written as v), from
  * ICU Han-Latin then Latin-ASCII; NULL when ICU has no reading or failed.

@@ -42,11 +42,11 @@ oom:
 	return false;
 }
 
-/* A match edge that is a letter must not run on into another letter. */
+/* A match edge that is a Latin letter must not run on into another one. */
 static bool
 splits_word(uint32_t edge, uint32_t outside)
 {
-	return crm_is_alnum(edge) && outside != ' ';
+	return crm_is_alnum(edge) && (crm_is_alnum(outside) || crm_is_mark(outside));
 }
 
 /* Longest word of wl found at the end (at_end) or the start of s[0..n). */

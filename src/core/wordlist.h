@@ -21,8 +21,8 @@ typedef struct CrmWordList
 /*
  * Length of the longest word of wl that s[0..n) ends with (resp. starts
  * with); 0 when none does.  A word that meets the rest of the string with a
- * Latin letter or digit must meet a space there, so "co" never matches the
- * end of "cisco" while "公司" matches the end of "海康公司".  -1 when the list could not be compiled (out of
+ * Latin letter or digit must not meet another one there, so "co" never
+ * matches the end of "cisco" while "公司" matches the end of "海康公司".  -1 when the list could not be compiled (out of
  * memory), with crm_core_error set.
  */
 extern long crm_wordlist_suffix(CrmWordList *wl, const uint32_t *s, size_t n);
