@@ -37,7 +37,7 @@ SELECT n,
          || tr.a[1 + (n / 5) % array_length(tr.a, 1)] || f.a[1 + (n / 17) % array_length(f.a, 1)] AS company
   FROM generate_series(1, 1000000) n,
        LATERAL (SELECT p.a[1 + n % 5] || (n % 10)::text AS m,
-                       lpad(((n * 7919) % 100000000)::text, 8, '1') AS d
+                       lpad(((n::bigint * 7919) % 100000000)::text, 8, '1') AS d
                   FROM phones p) x,
        surnames s, given g, titles t, regions r, cores c, trades tr, forms f;
 ANALYZE bench_input;

@@ -26,8 +26,12 @@ fold_ascii(const char *s, size_t len, char *out, size_t *out_len)
 
 	while (pos < len)
 	{
-		uint32_t	cp = crm_fold_fullwidth(crm_utf8_next(s, len, &pos));
+		uint32_t	cp = (unsigned char) s[pos];
 
+		if (cp < 0x80)			/* the common case: no decoding */
+			pos++;
+		else
+			cp = crm_fold_fullwidth(crm_utf8_next(s, len, &pos));
 		if (cp == 0x3002 || cp == 0xFF61)
 			cp = '.';
 		else if (crm_is_space(cp))

@@ -50,6 +50,11 @@ extension_marker(const char *s, size_t len, size_t pos)
 		"x", "X", "#", ",", ";", "，", "；",
 	};
 
+	unsigned char first = (unsigned char) s[pos];
+
+	/* most bytes cannot start a marker: keep the common path cheap */
+	if (first < 0x80 && strchr("eExX#,;", first) == NULL)
+		return 0;
 	for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
 	{
 		size_t		n = strlen(markers[i]);
