@@ -190,16 +190,5 @@ company_key(uint32_t *s, size_t n)
 char *
 crm_norm_company_name(const char *s, size_t len)
 {
-	size_t		n;
-	uint32_t   *cps;
-	char	   *key;
-
-	if (len > CRM_COMPANY_NAME_MAX_BYTES)
-		return NULL;
-	cps = crm_fold_text(s, len, &n);
-	if (!cps)
-		return NULL;
-	key = company_key(cps, n);
-	crm_free(cps);
-	return key;
+	return crm_key_of_folded(s, len, CRM_COMPANY_NAME_MAX_BYTES, company_key);
 }

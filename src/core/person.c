@@ -161,16 +161,5 @@ person_key(uint32_t *s, size_t n)
 char *
 crm_norm_person_name(const char *s, size_t len)
 {
-	size_t		n;
-	uint32_t   *cps;
-	char	   *key;
-
-	if (len > CRM_PERSON_NAME_MAX_BYTES)
-		return NULL;
-	cps = crm_fold_text(s, len, &n);
-	if (!cps)
-		return NULL;
-	key = person_key(cps, n);
-	crm_free(cps);
-	return key;
+	return crm_key_of_folded(s, len, CRM_PERSON_NAME_MAX_BYTES, person_key);
 }

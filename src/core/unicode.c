@@ -230,6 +230,24 @@ crm_fold_text(const char *s, size_t len, size_t *n_out)
 }
 
 char *
+crm_key_of_folded(const char *s, size_t len, size_t max_bytes,
+				  char *(*key) (uint32_t *cps, size_t n))
+{
+	size_t		n;
+	uint32_t   *cps;
+	char	   *result;
+
+	if (len > max_bytes)
+		return NULL;
+	cps = crm_fold_text(s, len, &n);
+	if (!cps)
+		return NULL;
+	result = key(cps, n);
+	crm_free(cps);
+	return result;
+}
+
+char *
 crm_encode_utf8(const uint32_t *cps, size_t n)
 {
 	char	   *out = crm_alloc(n * 4 + 1);

@@ -19,6 +19,14 @@
  */
 extern uint32_t *crm_fold_text(const char *s, size_t len, size_t *n_out);
 
+/*
+ * Fold s (as crm_fold_text does) and hand the code points to key(), which
+ * may edit them in place; NULL when s is longer than max_bytes or cannot be
+ * folded.  The shared frame of the name keys.
+ */
+extern char *crm_key_of_folded(const char *s, size_t len, size_t max_bytes,
+							   char *(*key) (uint32_t *cps, size_t n));
+
 /* Encode code points as NUL-terminated UTF-8 (crm_alloc'd). */
 extern char *crm_encode_utf8(const uint32_t *cps, size_t n);
 
