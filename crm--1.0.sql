@@ -108,13 +108,41 @@ CREATE TABLE crm.customer_code (
                 CHECK (crm.customer_code_is_valid(code) AND code OPERATOR(pg_catalog.=) pg_catalog.upper(code)),
     kind        text NOT NULL CONSTRAINT customer_code_kind CHECK (kind IN ('account', 'contact')),
     issued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    merged_into text REFERENCES crm.customer_code (code),
+    merged_into text,           -- checked by crm.guard_code_registry(), see below
     merged_at   timestamptz,
     CONSTRAINT customer_code_not_self_merged CHECK (merged_into OPERATOR(pg_catalog.<>) code),
     CONSTRAINT customer_code_merge_dated CHECK ((merged_into IS NULL) = (merged_at IS NULL))
 );
 COMMENT ON TABLE crm.customer_code IS
 'Every customer code ever issued, with the code it was merged into; rows are never deleted, so a code is never reused';
+
+-- A self-referencing foreign key would make every pg_dump warn about a
+-- circular constraint, so the registry guards itself with a trigger.
+CREATE FUNCTION crm.guard_code_registry() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'customer code "%" cannot be deleted', OLD.code
+            USING ERRCODE = 'integrity_constraint_violation',
+                  DETAIL = 'The registry keeps every code ever issued, so that none is reused.';
+    END IF;
+    IF NEW.merged_into IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM crm.customer_code c WHERE c.code = NEW.merged_into) THEN
+        RAISE EXCEPTION 'customer code "%" cannot be merged into "%", which was never issued',
+                        NEW.code, NEW.merged_into
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.guard_code_registry() IS
+'Trigger: registry rows are never deleted, and a merge points at an issued code';
+
+CREATE TRIGGER customer_code_guard BEFORE INSERT OR UPDATE OF merged_into OR DELETE
+    ON crm.customer_code
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_code_registry();
 
 CREATE FUNCTION crm.issue_customer_code(kind text) RETURNS text
     LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE

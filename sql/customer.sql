@@ -80,6 +80,11 @@ UPDATE crm.customer_code SET merged_into = code, merged_at = now()
  WHERE code = (SELECT code FROM crm.contact WHERE name = '张伟');
 \set VERBOSITY default
 
+-- a merge must point at an issued code, and registry rows are never deleted
+UPDATE crm.customer_code SET merged_into = 'ZZZZZZZZ', merged_at = now()
+ WHERE code = (SELECT code FROM crm.contact WHERE name = '张伟');
+DELETE FROM crm.customer_code WHERE code = (SELECT code FROM crm.contact WHERE name = '张伟');
+
 -- Deleting a contact takes its contact points; its code is never reissued
 DELETE FROM crm.contact WHERE name = '张伟' RETURNING name;
 SELECT count(*) AS still_registered FROM crm.customer_code c
