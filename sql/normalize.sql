@@ -47,7 +47,10 @@ SELECT input, crm.norm_company_name(input) AS core_name
                ('Hangzhou Hikvision Digital Technology Co., Ltd.'),
                ('Cisco Systems, Inc.'), ('Siemens Healthineers GmbH'),
                ('杭州银行股份有限公司'), ('杭州市第一人民医院'), ('北京大学'),
-               ('上海有限公司'), ('有限公司'), ('')) AS t(input);
+               ('鸿达集团有限公司'), ('鸿达控股集团股份有限公司'), ('鸿达投资合伙企业（有限合伙）'),
+               ('鸿达科技有限公司北京分公司'), ('Hongda Trading Limited'), ('Hongda Trading Corporation'),
+               ('HONGDA TRADING CO LTD'), ('Hongda Holdings Group Inc'), ('cisco'),
+               ('上海有限公司'), ('有限公司'), (''), ('   ')) AS t(input);
 
 -- Two spellings of one organisation share the core name
 SELECT crm.norm_company_name('杭州海康威视数字技术股份有限公司')
