@@ -276,6 +276,22 @@ CREATE FUNCTION crm.account_before_write() RETURNS trigger
 COMMENT ON FUNCTION crm.account_before_write() IS
 'Trigger: stores the credit code canonical, or refuses it with the reason';
 
+CREATE FUNCTION crm.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := pg_catalog.now();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.touch_updated_at() IS
+'Trigger: updated_at records the time of the last change, whoever makes it';
+
+CREATE TRIGGER account_touch BEFORE UPDATE ON crm.account
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+CREATE TRIGGER contact_touch BEFORE UPDATE ON crm.contact
+    FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
 CREATE TRIGGER contact_point_normalize BEFORE INSERT OR UPDATE OF kind, value ON crm.contact_point
     FOR EACH ROW EXECUTE FUNCTION crm.contact_point_before_write();
 CREATE TRIGGER account_normalize BEFORE INSERT OR UPDATE OF uscc ON crm.account

@@ -60,6 +60,9 @@ SELECT (SELECT count(*) FROM crm.customer_code)
                                          SELECT code FROM crm.contact) c) AS registry_matches;
 UPDATE crm.contact SET code = crm.customer_code_from_serial(999);
 UPDATE crm.contact SET code = code, title = '采购总监' RETURNING title;
+-- updated_at follows every change, even one that tries to set it
+UPDATE crm.contact SET title = '采购总监', updated_at = '2000-01-01'
+RETURNING updated_at > created_at AS touched, updated_at > '2020-01-01' AS not_backdated;
 INSERT INTO crm.contact (code, name) SELECT code, '李四' FROM crm.account;
 INSERT INTO crm.contact (code, name) VALUES (crm.customer_code_from_serial(424242), '李四');
 
