@@ -302,9 +302,148 @@ CREATE TRIGGER contact_code_guard BEFORE INSERT OR UPDATE OF code ON crm.contact
     FOR EACH ROW EXECUTE FUNCTION crm.guard_customer_code('contact');
 
 ------------------------------------------------------------------------------
+-- Lead channels: per-channel field maps
+------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.map_payload(field_map jsonb, payload jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'crm_map_payload'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.map_payload(jsonb, jsonb) IS
+'The lead fields a field map finds in a payload, as a JSON object; errors name the field and why (missing value, wrong type, bad time). STABLE: times without a zone are read in the session time zone';
+
+CREATE FUNCTION crm.check_field_map(jsonb) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'crm_check_field_map'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.check_field_map(jsonb) IS
+'True for a usable field map; otherwise an error that names the entry and what is wrong with it';
+
+CREATE TABLE crm.channel (
+    code         text PRIMARY KEY
+                 CONSTRAINT channel_code_format CHECK (code OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
+    source_label text NOT NULL
+                 CONSTRAINT channel_source_label_named CHECK (pg_catalog.btrim(source_label) OPERATOR(pg_catalog.<>) ''),
+    field_map    jsonb NOT NULL CONSTRAINT channel_field_map_valid CHECK (crm.check_field_map(field_map)),
+    description  text,
+    shipped      boolean NOT NULL DEFAULT false,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.channel IS
+'Where leads come from: the standard source label written on every lead, and the field map from payload to lead fields';
+COMMENT ON COLUMN crm.channel.field_map IS
+'Lead field -> payload key, SQL/JSON path starting with $, or {"path", "default", "values": {"raw": "standard"}}; a value the payload lacks is an error unless a default (null: optional) is given';
+COMMENT ON COLUMN crm.channel.shipped IS
+'Defined by the extension: read-only (copy it under a new code to change it), and recreated by CREATE EXTENSION rather than by pg_dump';
+
+CREATE FUNCTION crm.guard_shipped_channel() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.shipped THEN
+        RAISE EXCEPTION 'channel "%" is shipped with crm and cannot be changed', OLD.code
+            USING ERRCODE = 'object_in_use',
+                  HINT = pg_catalog.format(
+                      'Copy it: INSERT INTO crm.channel (code, source_label, field_map) SELECT ''my_%s'', source_label, field_map FROM crm.channel WHERE code = %L;',
+                      OLD.code, OLD.code);
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.guard_shipped_channel() IS
+'Trigger: the channels shipped with crm are read-only';
+CREATE TRIGGER channel_shipped_guard BEFORE UPDATE OR DELETE ON crm.channel
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_channel();
+
+CREATE FUNCTION crm.lead_fields(channel text, payload jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ch crm.channel;
+BEGIN
+    SELECT * INTO ch FROM crm.channel c WHERE c.code = channel;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown lead channel "%"', channel
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Channels are listed in crm.channel: ' ||
+                         (SELECT string_agg(c.code, ', ' ORDER BY c.code) FROM crm.channel c) || '.';
+    END IF;
+    RETURN crm.map_payload(ch.field_map, payload)
+        || jsonb_build_object('channel', ch.code, 'source_label', ch.source_label);
+END
+$$;
+COMMENT ON FUNCTION crm.lead_fields(text, jsonb) IS
+'The lead fields of a payload from a channel, with the channel code and its standard source label';
+
+-- The channels leads arrive through today.  Optional fields default to null.
+INSERT INTO crm.channel (code, source_label, description, shipped, field_map) VALUES
+('baidu_sem', '百度SEM', 'Baidu Marketing (营销通) clue push API', true, $j$
+{"external_id": "clue_id",
+ "person_name": {"path": "$.name", "default": null},
+ "phone": {"path": "$.mobile", "default": null},
+ "company_name": {"path": "$.company", "default": null},
+ "region_code": {"path": "$.region_code", "default": null},
+ "product_line": {"path": "$.solution_name", "default": null,
+                  "values": {"影像设备推广": "imaging", "检验试剂推广": "ivd", "监护设备推广": "monitoring"}},
+ "notes": {"path": "$.keyword", "default": null},
+ "created_at": "$.commit_time"}
+$j$),
+('wechat_menu', '公众号菜单栏', 'WeChat service account menu click, XML callback converted to JSON', true, $j$
+{"external_id": "MsgId",
+ "wechat_openid": "FromUserName",
+ "person_name": {"path": "$.nickname", "default": null},
+ "phone": {"path": "$.phone", "default": null},
+ "notes": {"path": "$.EventKey", "default": null,
+           "values": {"MENU_DEMO": "预约演示", "MENU_PRICE": "询价", "MENU_SERVICE": "售后"}},
+ "created_at": "CreateTime"}
+$j$),
+('jinshuju_form', '金数据表单', '金数据 form webhook (entry fields field_1…)', true, $j$
+{"external_id": "$.entry.serial_number",
+ "person_name": "$.entry.field_1",
+ "phone": {"path": "$.entry.field_2", "default": null},
+ "email": {"path": "$.entry.field_3", "default": null},
+ "company_name": {"path": "$.entry.field_4", "default": null},
+ "title": {"path": "$.entry.field_5", "default": null},
+ "product_line": {"path": "$.entry.field_6", "default": null,
+                  "values": {"医学影像": "imaging", "体外诊断": "ivd", "监护": "monitoring"}},
+ "created_at": "$.entry.created_at"}
+$j$),
+('trade_show', '展会签到', 'Trade-show sign-in sheet rows (CMEF and regional shows)', true, $j$
+{"external_id": {"path": "$.row_id", "default": null},
+ "person_name": "姓名",
+ "company_name": {"path": "$.\"单位\"", "default": null},
+ "title": {"path": "$.\"职务\"", "default": null},
+ "phone": {"path": "$.\"手机\"", "default": null},
+ "email": {"path": "$.\"邮箱\"", "default": null},
+ "notes": {"path": "$.\"展会\"", "default": null},
+ "created_at": "签到时间"}
+$j$),
+('hotline_400', '400热线', '400 hotline call records from the call-centre system', true, $j$
+{"external_id": "call_id",
+ "phone": "caller",
+ "person_name": {"path": "$.customer_name", "default": null},
+ "company_name": {"path": "$.customer_company", "default": null},
+ "notes": {"path": "$.agent_notes", "default": null},
+ "created_at": "call_start"}
+$j$),
+('website', '官网表单', 'Contact form on the company website', true, $j$
+{"external_id": {"path": "$.id", "default": null},
+ "person_name": "name",
+ "company_name": {"path": "$.company", "default": null},
+ "phone": {"path": "$.phone", "default": null},
+ "email": {"path": "$.email", "default": null},
+ "uscc": {"path": "$.credit_code", "default": null},
+ "title": {"path": "$.title", "default": null},
+ "product_line": {"path": "$.product", "default": null},
+ "notes": {"path": "$.message", "default": null},
+ "created_at": "submitted_at"}
+$j$);
+
+------------------------------------------------------------------------------
 -- Backups: pg_dump keeps the data of these extension tables
 ------------------------------------------------------------------------------
 
+SELECT pg_catalog.pg_extension_config_dump('crm.channel', 'WHERE NOT shipped');
 SELECT pg_catalog.pg_extension_config_dump('crm.customer_code', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.customer_code_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.account', '');

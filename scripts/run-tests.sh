@@ -18,6 +18,8 @@ fi
 passed=$(grep -cE '^(ok|test) .* \.\.\. ok' "$log")
 failed=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$log")
 rm -f "$log"
+# a harness failure (missing expected file, server crash) counts as a failure
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || status=1
 exit "$status"
