@@ -8,9 +8,11 @@
 
 /*
  * E.164 form ("+8613800138000"), or NULL when the input is not a possible
- * number.  Mainland numbers are checked against the numbering plan (mobile
- * prefixes, area codes, local number lengths); numbers written with another
- * country code are kept as they are.  Extensions are dropped.
+ * number.  Mainland numbers (the default without an international prefix)
+ * are checked against the numbering plan: allocated mobile prefixes, area
+ * codes, local number lengths, 400/800 service numbers.  Numbers written
+ * with another country code ("+852 ...", "001 ...") are kept as written.
+ * Extensions are dropped.  The result is NUL-terminated, from crm_alloc.
  */
 extern char *crm_norm_phone(const char *s, size_t len);
 

@@ -21,6 +21,7 @@
 
 #define NO_READING	0xFFFF
 #define MAX_SYLLABLE 16
+#define MAX_SYLLABLES 4096		/* toneless pinyin has about 400; ICU's extras fit */
 
 static UTransliterator *trad_simp;
 static UTransliterator *han_latin;
@@ -81,7 +82,7 @@ caches_ready(void)
 	if (!reading_cache)
 		reading_cache = calloc(CACHE_SIZE, sizeof(uint16_t));
 	if (!syllables)
-		syllables = calloc(NO_READING - 1, MAX_SYLLABLE);
+		syllables = calloc(MAX_SYLLABLES, MAX_SYLLABLE);
 	if (simplified_cache && reading_cache && syllables)
 		return true;
 	crm_core_error = "out of memory for the Han character caches";
@@ -272,9 +273,12 @@ toneless_syllable(UChar *buf, int32_t len, char *out)
 	int			n = 0;
 
 	for (int32_t i = 0; i < len; i++)
-		if (buf[i] == 0x00FC || (buf[i] >= 0x01D6 && buf[i] <= 0x01DC && buf[i] % 2 == 0) ||
-			buf[i] == 0x00DC)
+	{
+		/* ü, Ü, and the toned ǖ ǘ ǚ ǜ (the even code points U+01D6..U+01DC) */
+		if (buf[i] == 0x00FC || buf[i] == 0x00DC ||
+			(buf[i] >= 0x01D6 && buf[i] <= 0x01DC && buf[i] % 2 == 0))
 			buf[i] = 'v';
+	}
 	if (!open_transliterator(&latin_ascii, "Latin-ASCII"))
 		return false;
 	limit = len;
@@ -301,7 +305,7 @@ intern_syllable(const char *syllable)
 	for (int i = 0; i < n_syllables; i++)
 		if (strcmp(syllables[i], syllable) == 0)
 			return (uint16_t) (i + 1);
-	if (n_syllables >= NO_READING - 2)
+	if (n_syllables >= MAX_SYLLABLES)
 		return NO_READING;
 	strcpy(syllables[n_syllables++], syllable);
 	return (uint16_t) n_syllables;
