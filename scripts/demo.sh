@@ -3,6 +3,6 @@
 # the extension and runs demo/demo.sql; the cluster is removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pg_virtualenv -o shared_preload_libraries=pg_cron sh -c '
+scripts/cluster.sh sh -c '
     psql -q -X -v ON_ERROR_STOP=1 -c "CREATE EXTENSION crm CASCADE" &&
     psql -X -v ON_ERROR_STOP=1 -f demo/demo.sql'

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 rm -rf results output_iso regression.diffs regression.out
 log=$(mktemp)
-pg_virtualenv -o shared_preload_libraries=pg_cron make --no-print-directory installcheck 2>&1 | tee "$log"
+scripts/cluster.sh make --no-print-directory installcheck 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ]; then
     for diffs in regression.diffs output_iso/regression.diffs; do
