@@ -58,3 +58,16 @@ UPDATE crm.contact SET code = 'AAAAAAAA';
 \echo '== Customer codes resolve =='
 SELECT code, crm.customer_code_is_valid(code) AS valid, crm.resolve_code(lower(code)) AS resolved
   FROM crm.contact;
+
+\echo
+\echo '== A 400-hotline call and a WeChat menu click become lead fields =='
+SET timezone = 'Asia/Shanghai';
+SELECT key, value
+  FROM jsonb_each_text(crm.lead_fields('hotline_400',
+         '{"call_id": "C-20261120-5531", "caller": "0571-8888 6666",
+           "call_start": "2026-11-20 10:05:12", "agent_notes": "咨询监护仪维保"}'));
+SELECT key, value
+  FROM jsonb_each_text(crm.lead_fields('wechat_menu',
+         '{"FromUserName": "oX7Yd5s2KqLm9PqR3tUvW8xYz0Ab", "CreateTime": 1795136400,
+           "MsgType": "event", "Event": "CLICK", "EventKey": "MENU_DEMO",
+           "MsgId": "24593120017", "nickname": "李娜🌸"}'));
