@@ -18,6 +18,7 @@
 #include "core.h"
 #include "customer.h"
 #include "email.h"
+#include "normalize.h"
 #include "phone.h"
 
 typedef char *(*CoreNormalizer) (const char *s, size_t len);
@@ -77,8 +78,7 @@ canonicalize_column(TriggerData *trigdata, HeapTuple tuple, const char *attname,
 		return tuple;
 	crm_core_error = NULL;
 	canonical = normalizer(raw, strlen(raw));
-	if (crm_core_error)
-		elog(ERROR, "crm normalisation failed: %s", crm_core_error);
+	crm_raise_core_error();
 	if (canonical == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

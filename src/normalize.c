@@ -61,9 +61,8 @@ require_utf8(void)
 				 errdetail("The database encoding is %s.", GetDatabaseEncodingName())));
 }
 
-/* Turn a failure the core reported into an error. */
-static void
-raise_core_error(void)
+void
+crm_raise_core_error(void)
 {
 	if (crm_core_error)
 	{
@@ -85,7 +84,7 @@ normalize_with(FunctionCallInfo fcinfo, CoreNormalizer normalizer)
 	require_utf8();
 	crm_core_error = NULL;
 	result = normalizer(VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg));
-	raise_core_error();
+	crm_raise_core_error();
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
