@@ -5,6 +5,8 @@
  * "。" for the dot, stray spaces, upper case.  The key folds those and
  * accepts only what a mail server would: dot-atom local part, host name
  * domain.  Internationalised addresses are out of scope and give NULL.
+ * The address is folded into a buffer on the stack, checked there, and
+ * copied into the one allocation, the result.
  */
 #include "email.h"
 
@@ -12,63 +14,139 @@
 
 #include "utf8.h"
 
-#define MAX_INPUT_BYTES 1024
-#define MAX_ADDRESS 254
+#define MAX_ADDRESS 254			/* RFC 5321 path limit, less the brackets */
 #define MAX_LOCAL 64
+#define MAX_DOMAIN 253
 #define MAX_LABEL 63
+#define MAILTO "mailto:"
+#define MAILTO_LEN 7
+#define MAX_FOLDED (MAX_ADDRESS + MAILTO_LEN)
 
-/* Fold to lower-case ASCII; false when a non-ASCII character remains. */
+/* How far back from a closing '>' to look for its '<' (4 bytes a char). */
+#define MAX_BRACKETED_BYTES (4 * MAX_FOLDED)
+
+/* Classes of lower-case ASCII characters. */
+#define ATEXT 0x01				/* dot-atom text (RFC 5322), less the dot */
+#define LDH 0x02				/* letter, digit, hyphen: host name labels */
+#define ALPHA 0x04				/* top-level domains */
+
+static const unsigned char ascii_class[128] = {
+	['a' ... 'z'] = ATEXT | LDH | ALPHA,
+	['0' ... '9'] = ATEXT | LDH,
+	['-'] = ATEXT | LDH,
+	['!'] = ATEXT, ['#'] = ATEXT, ['$'] = ATEXT, ['%'] = ATEXT,
+	['&'] = ATEXT, ['\''] = ATEXT, ['*'] = ATEXT, ['+'] = ATEXT,
+	['/'] = ATEXT, ['='] = ATEXT, ['?'] = ATEXT, ['^'] = ATEXT,
+	['_'] = ATEXT, ['`'] = ATEXT, ['{'] = ATEXT, ['|'] = ATEXT,
+	['}'] = ATEXT, ['~'] = ATEXT,
+};
+
+/*
+ * The next code point with full-width forms folded, and the ideographic
+ * full stops that Chinese input methods type for '.'; ASCII undecoded.
+ */
+static inline uint32_t
+next_char(const char *s, size_t len, size_t *pos)
+{
+	unsigned char c = (unsigned char) s[*pos];
+	uint32_t	cp;
+
+	if (c < 0x80)
+	{
+		(*pos)++;
+		return c;
+	}
+	cp = crm_fold_fullwidth(crm_utf8_next(s, len, pos));
+	return (cp == 0x3002 || cp == 0xFF61) ? '.' : cp;
+}
+
+/* Narrow [*start, *end) past leading and trailing white space. */
+static void
+trim_spaces(const char *s, size_t *start, size_t *end)
+{
+	size_t		pos;
+
+	while (*start < *end)
+	{
+		pos = *start;
+		if (!crm_is_space(next_char(s, *end, &pos)))
+			break;
+		*start = pos;
+	}
+	while (*end > *start)
+	{
+		size_t		lead = *end - 1;
+
+		/* back to the lead byte of the last code point */
+		while (lead > *start && *end - lead < 4 && ((unsigned char) s[lead] & 0xC0) == 0x80)
+			lead--;
+		pos = lead;
+		if (!crm_is_space(next_char(s, *end, &pos)) || pos != *end)
+			break;
+		*end = lead;
+	}
+}
+
+/* Bytes of c, or of its full-width form wide, ending s[start..end); else 0. */
+static size_t
+ends_with(const char *s, size_t start, size_t end, char c, const char *wide)
+{
+	if (end > start && s[end - 1] == c)
+		return 1;
+	if (end - start >= 3 && memcmp(s + end - 3, wide, 3) == 0)
+		return 3;
+	return 0;
+}
+
+/*
+ * "Display Name <addr>": narrow [*start, *end) to addr.  The name may be
+ * anything (Chinese, quoted, with brackets), so the last '<' counts.
+ */
+static void
+unwrap_brackets(const char *s, size_t *start, size_t *end)
+{
+	size_t		close = ends_with(s, *start, *end, '>', "\xEF\xBC\x9E");
+	size_t		limit = *start;
+
+	if (close == 0)
+		return;
+	if (*end - *start > MAX_BRACKETED_BYTES)
+		limit = *end - MAX_BRACKETED_BYTES;
+	for (size_t i = *end - close; i > limit; i--)
+	{
+		if (ends_with(s, limit, i, '<', "\xEF\xBC\x9C") > 0)
+		{
+			*start = i;
+			*end -= close;
+			trim_spaces(s, start, end);
+			return;
+		}
+	}
+}
+
+/* Fold into lower-case ASCII; false on anything else, or when too long. */
 static bool
-fold_ascii(const char *s, size_t len, char *out, size_t *out_len)
+fold_address(const char *s, size_t len, char *out, size_t *out_len)
 {
 	size_t		pos = 0;
 	size_t		n = 0;
 
 	while (pos < len)
 	{
-		uint32_t	cp = (unsigned char) s[pos];
+		uint32_t	cp = next_char(s, len, &pos);
 
-		if (cp < 0x80)			/* the common case: no decoding */
-			pos++;
-		else
-			cp = crm_fold_fullwidth(crm_utf8_next(s, len, &pos));
-		if (cp == 0x3002 || cp == 0xFF61)
-			cp = '.';
-		else if (crm_is_space(cp))
-			cp = ' ';
-		if (cp >= 0x80)
+		if (cp >= 0x80 || n == MAX_FOLDED)
 			return false;
-		out[n++] = (cp >= 'A' && cp <= 'Z') ? (char) (cp + 32) : (char) cp;
+		out[n++] = (cp >= 'A' && cp <= 'Z') ? (char) (cp + 'a' - 'A') : (char) cp;
 	}
 	*out_len = n;
 	return true;
 }
 
-/* Narrow [*start, *end) to the address: trim, "mailto:", "Name <addr>". */
-static void
-unwrap(const char *s, size_t *start, size_t *end)
+static inline bool
+has_class(char c, unsigned char class)
 {
-	const char *lt;
-
-	while (*start < *end && s[*start] == ' ')
-		(*start)++;
-	while (*end > *start && s[*end - 1] == ' ')
-		(*end)--;
-	if (*end - *start > 7 && strncmp(s + *start, "mailto:", 7) == 0)
-		*start += 7;
-	if (*end > *start && s[*end - 1] == '>' &&
-		(lt = memchr(s + *start, '<', *end - *start)) != NULL)
-	{
-		*start = (size_t) (lt - s) + 1;
-		(*end)--;
-	}
-}
-
-static bool
-is_atext(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		(c != '\0' && strchr("!#$%&'*+/=?^_`{|}~-", c) != NULL);
+	return (ascii_class[(unsigned char) c & 0x7F] & class) != 0;
 }
 
 /* Dot-atom: atext runs separated by single dots. */
@@ -78,65 +156,77 @@ valid_local(const char *s, size_t n)
 	if (n == 0 || n > MAX_LOCAL || s[0] == '.' || s[n - 1] == '.')
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!(is_atext(s[i]) || (s[i] == '.' && s[i + 1] != '.')))
+	{
+		if (s[i] == '.' ? s[i + 1] == '.' : !has_class(s[i], ATEXT))
 			return false;
+	}
 	return true;
 }
 
+/* Characters were checked by the caller; here, length and hyphens. */
 static bool
 valid_label(const char *s, size_t n)
 {
-	if (n == 0 || n > MAX_LABEL || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
+	return n > 0 && n <= MAX_LABEL && s[0] != '-' && s[n - 1] != '-';
 }
 
-/* Host name of two labels or more; the top-level one alphabetic. */
+/* Host name of two labels or more, the top-level one alphabetic. */
 static bool
 valid_domain(const char *s, size_t n)
 {
-	size_t		label_start = 0;
-	int			labels = 0;
+	size_t		label = 0;		/* start of the current label */
 
-	for (size_t i = 0; i <= n; i++)
+	if (n > MAX_DOMAIN)
+		return false;
+	for (size_t i = 0; i < n; i++)
 	{
-		if (i < n && s[i] != '.')
-			continue;
-		if (!valid_label(s + label_start, i - label_start))
+		if (s[i] != '.')
+		{
+			if (!has_class(s[i], LDH))
+				return false;
+		}
+		else if (!valid_label(s + label, i - label))
 			return false;
-		labels++;
-		if (i == n)
-			for (size_t k = label_start; k < n; k++)
-				if (!(s[k] >= 'a' && s[k] <= 'z') || n - label_start < 2)
-					return false;
-		label_start = i + 1;
+		else
+			label = i + 1;
 	}
-	return labels >= 2;
+	if (label == 0 || n - label < 2 || !valid_label(s + label, n - label))
+		return false;
+	for (size_t i = label; i < n; i++)
+		if (!has_class(s[i], ALPHA))
+			return false;
+	return true;
 }
 
 char *
 crm_norm_email(const char *s, size_t len)
 {
-	char		buf[MAX_INPUT_BYTES];
-	size_t		n;
-	size_t		start = 0;
+	char		buf[MAX_FOLDED];
+	const char *addr = buf;
 	const char *at;
+	size_t		start = 0;
+	size_t		end = len;
+	size_t		n;
 	char	   *out;
 
-	if (len > MAX_INPUT_BYTES || !fold_ascii(s, len, buf, &n))
+	trim_spaces(s, &start, &end);
+	unwrap_brackets(s, &start, &end);
+	if (!fold_address(s + start, end - start, buf, &n))
 		return NULL;
-	unwrap(buf, &start, &n);
-	n -= start;
-	if (n > MAX_ADDRESS || (at = memchr(buf + start, '@', n)) == NULL)
+	if (n > MAILTO_LEN && memcmp(buf, MAILTO, MAILTO_LEN) == 0)
+	{
+		addr += MAILTO_LEN;
+		n -= MAILTO_LEN;
+	}
+	if (n > MAX_ADDRESS || (at = memchr(addr, '@', n)) == NULL ||
+		!valid_local(addr, at - addr) || !valid_domain(at + 1, addr + n - at - 1))
 		return NULL;
-	if (!valid_local(buf + start, (size_t) (at - buf) - start) ||
-		!valid_domain(at + 1, (size_t) (buf + start + n - at - 1)))
+	if ((out = crm_alloc(n + 1)) == NULL)
+	{
+		crm_core_error = "out of memory";
 		return NULL;
-	out = crm_alloc(n + 1);
-	memcpy(out, buf + start, n);
+	}
+	memcpy(out, addr, n);
 	out[n] = '\0';
 	return out;
 }

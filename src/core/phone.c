@@ -13,7 +13,7 @@
 
 #include "utf8.h"
 
-/* "（＋８６）０５７１－８８８８－６６６６ 分机 １２３４" is 72 bytes */
+/* the longest real input, full-width with an extension, is under 80 bytes */
 #define MAX_TRIMMED_BYTES 128
 #define MAX_DIGITS 24			/* "00", 15 digits, a 6-digit extension */
 #define MAX_EXTENSION 6
@@ -288,7 +288,9 @@ e164(const char *country, const char *d, int n)
 /*
  * The mainland number in p->digits from offset on.  Failing that, a last
  * group of up to six digits after a complete landline or service number
- * is its extension ("0571-8888 6666-123"); mobiles have none.
+ * is its extension ("0571-8888 6666-123").  Mobiles have no extensions, so
+ * a group after one is taken for a typo.  (An extension after an explicit
+ * marker was dropped by read_parts, whatever the kind of number.)
  */
 static char *
 mainland(const PhoneParts *p, int offset, bool after_country_code)
