@@ -1,10 +1,59 @@
 #!/usr/bin/env bash
-# scripts/cluster.sh: runs a command in a throw-away PostgreSQL 15 cluster
-# with pg_cron preloaded (Debian's pg_virtualenv), then removes the cluster.
+# scripts/cluster.sh: runs a command against a throw-away PostgreSQL 15
+# cluster with pg_cron preloaded, then removes the cluster.  The command gets
+# PGHOST, PGPORT and PGUSER (and PGDATABASE=postgres).  pg_cron's
+# cron.database_name is DB (default postgres); the command creates DB itself
+# if need be (pg_regress does).
 #
-# The cluster is UTF8 whatever the caller's locale (CI may have none, which
-# would give SQL_ASCII), and -t keeps it in a private temporary directory even
-# as root, so an interrupted run leaves nothing that blocks the next one.
+# The cluster is UTF8 with the C.UTF-8 collation and ctype the expected
+# output assumes, whatever the caller's locale (CI may have none).  It comes
+# from Debian's pg_virtualenv with -t, which keeps it in a private temporary
+# directory even as root: runs can overlap, and an interrupted run leaves
+# nothing (no /etc/postgresql/15/regress) that would block the next one.
+#
+# With VALGRIND_LOGDIR (an absolute path user postgres can write) set, the
+# server and every backend run under valgrind memcheck instead and log there;
+# see scripts/valgrind-test.sh.
+#
+# Usage: scripts/cluster.sh [--cron-db DB] command [arg ...]
 set -euo pipefail
+db=postgres
+if [ "${1:-}" = --cron-db ]; then db=$2; shift 2; fi
+bindir=/usr/lib/postgresql/15/bin
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
-exec pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron "$@"
+
+if [ -z "${VALGRIND_LOGDIR:-}" ]; then
+    exec pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
+        -o cron.database_name="$db" "$@"
+fi
+
+# Under valgrind: our own cluster, reachable only through a Unix socket in
+# its temporary directory, so its port cannot clash with another cluster's.
+work=$(mktemp -d /tmp/crm-cluster.XXXXXX)
+cp "$(dirname "$0")/valgrind.supp" "$work"    # the checkout may be unreadable to postgres
+chown -R postgres: "$work"
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+stop() { as_postgres "$bindir/pg_ctl" -D "$work/data" -m "$1" -w -t 600 stop >/dev/null 2>&1 || true; }
+trap 'stop immediate; rm -rf "$work"' EXIT
+
+as_postgres "$bindir/initdb" -D "$work/data" -A trust -E UTF8 -U postgres -N >/dev/null
+as_postgres valgrind --quiet --trace-children=yes --track-origins=yes \
+    --leak-check=no --num-callers=30 --fullpath-after= --suppressions="$work/valgrind.supp" \
+    --log-file="$VALGRIND_LOGDIR/vg.%p.log" \
+    "$bindir/postgres" -D "$work/data" -k "$work" -c listen_addresses= \
+    -c shared_preload_libraries=pg_cron -c cron.database_name="$db" \
+    -c max_parallel_workers_per_gather=0 >"$VALGRIND_LOGDIR/server.$db.log" 2>&1 &
+server=$!
+for _ in $(seq 300); do
+    "$bindir/pg_isready" -q -h "$work" && break
+    kill -0 $server 2>/dev/null || break
+    sleep 1
+done
+"$bindir/pg_isready" -q -h "$work" || {
+    echo "cluster.sh: the server did not start; see $VALGRIND_LOGDIR" >&2; exit 1; }
+
+export PGHOST=$work PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+status=0
+"$@" || status=$?
+stop fast    # a clean shutdown, so that every valgrind log is complete
+exit $status

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# scripts/demo.sh: starts a throw-away cluster with pg_cron preloaded, creates
-# the extension and runs demo/demo.sql; the cluster is removed afterwards.
+# scripts/demo.sh: runs demo/demo.sql with psql in database crm_demo of a
+# throw-away cluster (pg_cron preloaded, cron.database_name = crm_demo) and
+# prints its output; the cluster is removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/cluster.sh sh -c '
-    psql -q -X -v ON_ERROR_STOP=1 -c "CREATE EXTENSION crm CASCADE" &&
-    psql -X -v ON_ERROR_STOP=1 -f demo/demo.sql'
+scripts/cluster.sh --cron-db crm_demo sh -c '
+    createdb crm_demo &&
+    psql -d crm_demo -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS crm CASCADE" &&
+    psql -d crm_demo -X -v ON_ERROR_STOP=1 -f demo/demo.sql'

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# scripts/ensure-deps.sh: installs the Debian packages crm needs to build,
-# test and demo, only those that are missing (run as root).
-# Usage: scripts/ensure-deps.sh [extra-package ...]
+# scripts/ensure-deps.sh: installs the Debian 12 packages crm needs to build,
+# test and demo, only those that are missing; apt-get runs (update first)
+# only when something is.  Needs root then.
+# Usage: scripts/ensure-deps.sh [package ...]         the base set and these
+#        scripts/ensure-deps.sh --only package ...    just these
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev
-          gcc make "$@")
+if [ "${1:-}" = --only ]; then
+    shift
+    packages=("$@")
+else
+    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev
+              gcc libc6-dev make "$@")
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# scripts/run-tests.sh: runs every regression and isolation test against a
-# throw-away cluster with pg_cron preloaded (Debian's pg_virtualenv, which
-# works as root), prints the differences when a test fails, and ends with
-# one "N passed, N failed" line.
+# scripts/run-tests.sh: runs the regression tests (sql/*.sql) and the
+# isolation tests (specs/*.spec) against the installed crm, each suite in its
+# own throw-away cluster (scripts/cluster.sh) whose pg_cron belongs to
+# that suite's database: contrib_regression and isolation_regression.  Both
+# suites always run; the differences of whatever failed are printed, and the
+# last line says "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 rm -rf results output_iso regression.diffs regression.out
 log=$(mktemp)
-scripts/cluster.sh make --no-print-directory installcheck 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+trap 'rm -f "$log"' EXIT
+status=0
+
+# suite DB MAKE-VARIABLE: make installcheck for one suite, the other emptied
+suite() {
+    scripts/cluster.sh --cron-db "$1" make --no-print-directory installcheck "$2" 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+compgen -G 'sql/*.sql' >/dev/null && suite contrib_regression ISOLATION=
+compgen -G 'specs/*.spec' >/dev/null && suite isolation_regression REGRESS=
+
 if [ "$status" -ne 0 ]; then
     for diffs in regression.diffs output_iso/regression.diffs; do
         [ -s "$diffs" ] && { echo "=== $diffs"; cat "$diffs"; }
     done
 fi
-passed=$(grep -cE '^(ok|test) .* \.\.\. ok' "$log")
-failed=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$log")
-rm -f "$log"
+passed=$(grep -cE '\.\.\. ok ' "$log")
+failed=$(grep -cE '\.\.\. (FAILED|failed)' "$log")
 # a harness failure (missing expected file, server crash) counts as a failure
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "tests: $passed passed, $failed failed"

@@ -1,47 +1,45 @@
 #!/usr/bin/env bash
-# scripts/valgrind-test.sh: runs the regression and isolation suites with
-# every backend under valgrind memcheck, then fails if valgrind reports an
-# error in a stack that passes through crm.so.
+# scripts/valgrind-test.sh: runs the regression and isolation suites
+# (scripts/run-tests.sh) with the server and every backend under valgrind
+# memcheck, and fails if a test fails or valgrind reports any error that
+# scripts/valgrind.supp does not suppress; reports with a frame in crm's
+# code are printed first.
 #
-# Debian's postgres is not built with USE_VALGRIND, so valgrind also flags
-# PostgreSQL's own deliberate patterns (uninitialised padding written to
-# WAL, shared memory tricks); those stacks never touch crm and are counted
-# but not failed on.
+# What this can see: Debian's postgres is built without USE_VALGRIND, so
+# palloc'd memory is not tracked chunk by chunk and an overrun inside a
+# memory context block goes unnoticed (the fuzzer's AddressSanitizer covers
+# the core for that).  It does see uninitialised values, misuse of malloc'd
+# memory (ICU's) and accesses outside PostgreSQL's blocks.  PostgreSQL's own
+# reports (struct padding it writes to disk) are suppressed in
+# scripts/valgrind.supp.  A report without a crm frame still fails the run:
+# crm may be the cause (padding it left in a value that reaches WAL, say);
+# read it, then fix crm or, if it is PostgreSQL's alone, add a suppression.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-bindir=$(pg_config --bindir)
-work=$(mktemp -d /tmp/crm-valgrind.XXXXXX)
-chown postgres "$work"
-port=54329
-as_postgres() { runuser -u postgres -- "$@"; }
-
-as_postgres "$bindir/initdb" -D "$work/data" -A trust -E UTF8 --locale=C.UTF-8 -U postgres >/dev/null
-as_postgres valgrind --quiet --trace-children=yes --track-origins=yes \
-    --read-var-info=no --leak-check=no --num-callers=30 \
-    --log-file="$work/vg.%p.log" \
-    "$bindir/postgres" -D "$work/data" -p $port -k "$work" \
-    -c shared_preload_libraries=pg_cron -c listen_addresses='' \
-    -c max_parallel_workers_per_gather=0 >"$work/server.log" 2>&1 &
-for _ in $(seq 120); do
-    "$bindir/pg_isready" -q -h "$work" -p $port && break
-    sleep 1
-done
-
-rm -rf results output_iso regression.diffs
-PGHOST="$work" PGPORT=$port PGUSER=postgres make --no-print-directory installcheck
+logs=$(mktemp -d /tmp/crm-valgrind.XXXXXX)
+chown postgres: "$logs"
+VALGRIND_LOGDIR=$logs scripts/run-tests.sh
 status=$?
-as_postgres "$bindir/pg_ctl" -D "$work/data" -m fast -w -t 300 stop >/dev/null
 
-ours=0
-total=0
-for log in "$work"/vg.*.log; do
-    # each error block starts with a line like "==123== Invalid read" and
-    # runs to the next blank "==123== " line
-    n=$(awk '/^==[0-9]+== [A-Z]/ {blk=$0; next} /^==[0-9]+== $/ {if (blk ~ /crm\.so/) c++; blk=""; next} {blk=blk"\n"$0} END {print c+0}' "$log")
-    t=$(grep -cE '^==[0-9]+== (Invalid|Conditional|Use of uninit|Syscall param|Mismatched|Source and dest)' "$log")
-    ours=$((ours + n)); total=$((total + t))
+# A report runs from "==PID== Headline" to the next bare "==PID==" line.
+# Frames in crm's code read "(/path/src/file.c:123)" or "(in .../crm.so)".
+awk -v ours="$logs/ours" -v other="$logs/other" '
+    function flush() { if (blk != "") print blk "\n" > (blk ~ crm ? ours : other); blk = "" }
+    BEGIN               { crm = "crm\\.so|/src/(core/)?[A-Za-z0-9_]+\\.c:[0-9]+\\)" }
+    FNR == 1            { flush() }
+    /^==[0-9]+== Warning: set address range perms/ { next }
+    /^==[0-9]+== [A-Z]/ { flush(); blk = $0; next }
+    /^==[0-9]+== *$/    { flush(); next }
+    blk != ""           { blk = blk "\n" $0 }
+    END                 { flush() }
+' "$logs"/vg.*.log
+n_ours=$(grep -cE '^==[0-9]+== [A-Z]' "$logs/ours" 2>/dev/null)
+n_other=$(grep -cE '^==[0-9]+== [A-Z]' "$logs/other" 2>/dev/null)
+for f in ours other; do
+    [ -s "$logs/$f" ] && { echo "=== valgrind reports ($f)"; head -c 200000 "$logs/$f"; }
 done
-echo "valgrind: $total error reports in all, $ours with crm.so on the stack (logs in $work)"
-[ "$ours" -eq 0 ] || { grep -l crm.so "$work"/vg.*.log | head -3 | xargs cat; status=1; }
-exit $status
+echo "valgrind: ${n_ours:-0} reports through crm's code, ${n_other:-0} others"
+[ "${n_ours:-0}" -eq 0 ] && [ "${n_other:-0}" -eq 0 ] || status=1
+if [ "$status" -eq 0 ]; then rm -rf "$logs"; else echo "valgrind and server logs: $logs"; fi
+exit "$status"
