@@ -60,33 +60,6 @@ next_char(const char *s, size_t len, size_t *pos)
 	return (cp == 0x3002 || cp == 0xFF61) ? '.' : cp;
 }
 
-/* Narrow [*start, *end) past leading and trailing white space. */
-static void
-trim_spaces(const char *s, size_t *start, size_t *end)
-{
-	size_t		pos;
-
-	while (*start < *end)
-	{
-		pos = *start;
-		if (!crm_is_space(next_char(s, *end, &pos)))
-			break;
-		*start = pos;
-	}
-	while (*end > *start)
-	{
-		size_t		lead = *end - 1;
-
-		/* back to the lead byte of the last code point */
-		while (lead > *start && *end - lead < 4 && ((unsigned char) s[lead] & 0xC0) == 0x80)
-			lead--;
-		pos = lead;
-		if (!crm_is_space(next_char(s, *end, &pos)) || pos != *end)
-			break;
-		*end = lead;
-	}
-}
-
 /* Bytes of c, or of its full-width form wide, ending s[start..end); else 0. */
 static size_t
 ends_with(const char *s, size_t start, size_t end, char c, const char *wide)
@@ -118,7 +91,7 @@ unwrap_brackets(const char *s, size_t *start, size_t *end)
 		{
 			*start = i;
 			*end -= close;
-			trim_spaces(s, start, end);
+			crm_trim_spaces(s, start, end);
 			return;
 		}
 	}
@@ -209,7 +182,7 @@ crm_norm_email(const char *s, size_t len)
 	size_t		n;
 	char	   *out;
 
-	trim_spaces(s, &start, &end);
+	crm_trim_spaces(s, &start, &end);
 	unwrap_brackets(s, &start, &end);
 	if (!fold_address(s + start, end - start, buf, &n))
 		return NULL;

@@ -52,33 +52,6 @@ next_char(const char *s, size_t len, size_t *pos)
 	return crm_fold_fullwidth(crm_utf8_next(s, len, pos));
 }
 
-/* Narrow [*start, *end) past leading and trailing white space. */
-static void
-trim_spaces(const char *s, size_t *start, size_t *end)
-{
-	size_t		pos;
-
-	while (*start < *end)
-	{
-		pos = *start;
-		if (!crm_is_space(next_char(s, *end, &pos)))
-			break;
-		*start = pos;
-	}
-	while (*end > *start)
-	{
-		size_t		lead = *end - 1;
-
-		/* back to the lead byte of the last code point */
-		while (lead > *start && *end - lead < 4 && ((unsigned char) s[lead] & 0xC0) == 0x80)
-			lead--;
-		pos = lead;
-		if (!crm_is_space(next_char(s, *end, &pos)) || pos != *end)
-			break;
-		*end = lead;
-	}
-}
-
 /* What people type between digit groups (full-width forms come folded). */
 static bool
 is_separator(uint32_t cp)
@@ -337,7 +310,7 @@ crm_norm_phone(const char *s, size_t len)
 	size_t		end = len;
 	int			offset = 0;
 
-	trim_spaces(s, &start, &end);
+	crm_trim_spaces(s, &start, &end);
 	if (end - start > MAX_TRIMMED_BYTES || !read_parts(s + start, end - start, &p))
 		return NULL;
 	if (!p.plus && digits_start_with(&p, 0, "00"))

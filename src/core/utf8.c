@@ -106,13 +106,30 @@ crm_is_space(uint32_t cp)
 	}
 }
 
-bool
-crm_is_ascii(const char *s, size_t len)
+void
+crm_trim_spaces(const char *s, size_t *start, size_t *end)
 {
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char) s[i] >= 0x80)
-			return false;
-	return true;
+	size_t		pos;
+
+	while (*start < *end)
+	{
+		pos = *start;
+		if (!crm_is_space(crm_utf8_next(s, *end, &pos)))
+			break;
+		*start = pos;
+	}
+	while (*end > *start)
+	{
+		size_t		lead = *end - 1;
+
+		/* back to the lead byte of the last code point */
+		while (lead > *start && *end - lead < 4 && ((unsigned char) s[lead] & 0xC0) == 0x80)
+			lead--;
+		pos = lead;
+		if (!crm_is_space(crm_utf8_next(s, *end, &pos)) || pos != *end)
+			break;
+		*end = lead;
+	}
 }
 
 char *

@@ -30,8 +30,8 @@ extern uint32_t crm_fold_fullwidth(uint32_t cp);
 /* Unicode White_Space, plus zero-width space and BOM, which users paste. */
 extern bool crm_is_space(uint32_t cp);
 
-/* True when the whole input is 7-bit ASCII. */
-extern bool crm_is_ascii(const char *s, size_t len);
+/* Narrow [*start, *end) of s past leading and trailing crm_is_space(). */
+extern void crm_trim_spaces(const char *s, size_t *start, size_t *end);
 
 /*
  * Copy s into a new NUL-terminated ASCII string with full-width forms
