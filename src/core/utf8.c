@@ -3,8 +3,6 @@
  */
 #include "utf8.h"
 
-#include <string.h>
-
 static int
 sequence_length(unsigned char lead)
 {
@@ -139,6 +137,7 @@ crm_fold_to_ascii(const char *s, size_t len, size_t *out_len)
 	size_t		n = 0;
 	size_t		pos = 0;
 
+	crm_trim_spaces(s, &pos, &len);
 	while (pos < len)
 	{
 		uint32_t	cp = crm_utf8_next(s, len, &pos);
@@ -152,16 +151,6 @@ crm_fold_to_ascii(const char *s, size_t len, size_t *out_len)
 			return NULL;
 		}
 		out[n++] = (char) cp;
-	}
-	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	{
-		size_t		lead = 0;
-
-		while (lead < n && out[lead] == ' ')
-			lead++;
-		memmove(out, out + lead, n - lead);
-		n -= lead;
 	}
 	out[n] = '\0';
 	*out_len = n;
