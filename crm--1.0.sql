@@ -45,6 +45,12 @@ CREATE FUNCTION crm.norm_company_name(text) RETURNS text
 COMMENT ON FUNCTION crm.norm_company_name(text) IS
 'Company core name: NFKC, case fold, traditional to simplified, legal forms, branch suffixes, bracketed notes and a leading region removed; NULL when nothing is left';
 
+CREATE FUNCTION crm.company_region(text) RETURNS text
+    AS 'MODULE_PATHNAME', 'crm_company_region_sql'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.company_region(text) IS
+'The region a company name starts with or names in brackets (''杭州'' for ''杭州康泰有限公司'' and ''康泰（杭州）有限公司''); NULL when it names none. It tells apart same-named companies of two cities';
+
 CREATE FUNCTION crm.pinyin(text) RETURNS text
     AS 'MODULE_PATHNAME', 'crm_pinyin_sql'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -215,37 +221,52 @@ CREATE TABLE crm.account (
     region_code text
                 CONSTRAINT account_region_code_valid CHECK (crm.region_code_is_valid(region_code)),
     owner       text CONSTRAINT account_owner_named CHECK (pg_catalog.btrim(owner) OPERATOR(pg_catalog.<>) ''),
+    merged_into bigint REFERENCES crm.account (id),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT account_not_self_merged CHECK (merged_into OPERATOR(pg_catalog.<>) id)
 );
 CREATE UNIQUE INDEX account_uscc_key ON crm.account (uscc) WHERE uscc IS NOT NULL;
-CREATE INDEX account_name_key_idx ON crm.account (name_key);
+-- C collation: the same index serves equality and the short-name prefix search
+CREATE INDEX account_name_key_idx ON crm.account (name_key COLLATE "C") WHERE merged_into IS NULL;
 COMMENT ON TABLE crm.account IS 'Organisations: companies, hospitals, schools';
 COMMENT ON COLUMN crm.account.code IS 'Unified customer code shared with service and ERP records';
 COMMENT ON COLUMN crm.account.name_key IS 'crm.norm_company_name(name), the matching key';
 COMMENT ON COLUMN crm.account.uscc IS 'Unified social credit code, stored canonical; unique';
 COMMENT ON COLUMN crm.account.region_code IS 'GB/T 2260 administrative division code';
+COMMENT ON COLUMN crm.account.merged_into IS 'Set when this account was merged into another; kept so that the merge can be undone';
 
 CREATE TABLE crm.contact (
     id          bigserial PRIMARY KEY,
     code        text NOT NULL UNIQUE DEFAULT crm.issue_customer_code('contact')
                 REFERENCES crm.customer_code (code),
     account_id  bigint REFERENCES crm.account (id),
-    name        text NOT NULL
-                CONSTRAINT contact_name_usable CHECK (crm.norm_person_name(name) IS NOT NULL),
+    name        text    -- NULL until known: a hotline lead may give only a number
+                CONSTRAINT contact_name_usable CHECK (name IS NULL OR crm.norm_person_name(name) IS NOT NULL),
     name_key    text GENERATED ALWAYS AS (crm.norm_person_name(name)) STORED,
     name_pinyin text GENERATED ALWAYS AS (crm.pinyin(crm.norm_person_name(name))) STORED,
     title       text,
+    wechat_openid text CONSTRAINT contact_wechat_openid_named CHECK (pg_catalog.btrim(wechat_openid) OPERATOR(pg_catalog.<>) ''),
     owner       text CONSTRAINT contact_owner_named CHECK (pg_catalog.btrim(owner) OPERATOR(pg_catalog.<>) ''),
+    verified_fields text[] NOT NULL DEFAULT '{}'
+                CONSTRAINT contact_verified_fields_known
+                CHECK (verified_fields OPERATOR(pg_catalog.<@) '{name,title,account_id,wechat_openid}'::text[]),
+    merged_into bigint REFERENCES crm.contact (id),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT contact_not_self_merged CHECK (merged_into OPERATOR(pg_catalog.<>) id)
 );
 CREATE INDEX contact_account_idx ON crm.contact (account_id);
-CREATE INDEX contact_pinyin_account_idx ON crm.contact (name_pinyin, account_id);
+CREATE INDEX contact_pinyin_account_idx ON crm.contact (name_pinyin, account_id) WHERE merged_into IS NULL;
+CREATE UNIQUE INDEX contact_wechat_openid_key ON crm.contact (wechat_openid)
+    WHERE wechat_openid IS NOT NULL AND merged_into IS NULL;
 COMMENT ON TABLE crm.contact IS 'People, each optionally at an account';
 COMMENT ON COLUMN crm.contact.code IS 'Unified customer code shared with service and ERP records';
 COMMENT ON COLUMN crm.contact.name_key IS 'crm.norm_person_name(name), the matching key';
 COMMENT ON COLUMN crm.contact.name_pinyin IS 'crm.pinyin() of the name key: finds homophones and traditional spellings';
+COMMENT ON COLUMN crm.contact.wechat_openid IS 'WeChat service-account openid; one live contact per openid';
+COMMENT ON COLUMN crm.contact.verified_fields IS 'Fields a person has confirmed: lead merges never change them';
+COMMENT ON COLUMN crm.contact.merged_into IS 'Set when this contact was merged into another; kept so that the merge can be undone';
 
 CREATE TABLE crm.contact_point (
     id          bigserial PRIMARY KEY,
@@ -440,6 +461,168 @@ $j$),
 $j$);
 
 ------------------------------------------------------------------------------
+-- Leads: one row per ingested lead, the quarantine, the review queue and the
+-- merge history
+------------------------------------------------------------------------------
+
+CREATE TABLE crm.lead (
+    id              bigserial PRIMARY KEY,
+    channel         text NOT NULL REFERENCES crm.channel (code),
+    source_label    text NOT NULL,
+    external_id     text,
+    person_name     text,
+    company_name    text,
+    phone           text,           -- normalised; the raw value stays in payload
+    email           text,
+    uscc            text,
+    region_code     text,
+    title           text,
+    product_line    text,
+    wechat_openid   text,
+    notes           text,
+    warnings        text[] NOT NULL DEFAULT '{}',
+    payload         jsonb NOT NULL,
+    contact_id      bigint REFERENCES crm.contact (id),
+    account_id      bigint REFERENCES crm.account (id),
+    outcome         text NOT NULL CONSTRAINT lead_outcome CHECK (outcome IN ('new', 'merged', 'review')),
+    account_outcome text CONSTRAINT lead_account_outcome CHECK (account_outcome IN ('new', 'matched')),
+    match_score     real,
+    score           integer,
+    status          text NOT NULL DEFAULT 'new',
+    owner           text,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    received_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    assigned_at     timestamptz,
+    first_response_at timestamptz
+);
+-- A webhook delivered twice is one lead.
+CREATE UNIQUE INDEX lead_external_id_key ON crm.lead (channel, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX lead_contact_idx ON crm.lead (contact_id);
+CREATE INDEX lead_account_idx ON crm.lead (account_id);
+CREATE INDEX lead_created_at_idx ON crm.lead (created_at);
+COMMENT ON TABLE crm.lead IS
+'One row per ingested lead: the mapped fields, the raw payload, and the customer it was matched to';
+COMMENT ON COLUMN crm.lead.outcome IS
+'new: a contact was created; merged: attached to an existing contact whose profile was updated; review: attached provisionally, the pair waits in crm.match_review';
+COMMENT ON COLUMN crm.lead.account_outcome IS
+'new: the lead''s organisation was created; matched: found among the accounts; NULL: the lead names no organisation';
+COMMENT ON COLUMN crm.lead.warnings IS
+'Values the lead gave that could not be used (a phone that is not a possible number, an invalid credit code); the lead is kept';
+COMMENT ON COLUMN crm.lead.match_score IS
+'Fellegi-Sunter log2 likelihood ratio of the best candidate contact; NULL when no candidate was found';
+COMMENT ON COLUMN crm.lead.created_at IS 'Submission time the channel reported';
+COMMENT ON COLUMN crm.lead.received_at IS 'When crm ingested it';
+
+CREATE TYPE crm.ingest_result AS (
+    lead_id       bigint,
+    contact_id    bigint,
+    account_id    bigint,
+    customer_code text,
+    outcome       text,
+    match_score   real,
+    lead_score    integer,
+    owner         text
+);
+
+CREATE FUNCTION crm.ingest(channel text, payload jsonb) RETURNS crm.ingest_result
+    AS 'MODULE_PATHNAME', 'crm_ingest'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION crm.ingest(text, jsonb) IS
+'Ingests one lead: maps the payload through the channel, finds the customer (new, merged or review) and stores the lead. A payload already ingested (same channel and external_id) returns the first result again';
+
+CREATE TABLE crm.lead_quarantine (
+    id          bigserial PRIMARY KEY,
+    channel     text,
+    payload     jsonb,
+    sqlstate    text NOT NULL,
+    reason      text NOT NULL,
+    detail      text,
+    context     text,
+    received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.lead_quarantine IS
+'Rows of crm.lead_inbox that could not be ingested, with the reason; the good rows of the same statement are ingested';
+
+-- Rows inserted here are ingested by a C trigger and never stored: the lead
+-- lands in crm.lead, a bad row in crm.lead_quarantine.
+CREATE TABLE crm.lead_inbox (
+    channel text,
+    payload jsonb
+);
+COMMENT ON TABLE crm.lead_inbox IS
+'Bulk ingestion: INSERT or COPY (channel, payload) rows; each is ingested as crm.ingest would, bad rows are quarantined. Always empty';
+
+CREATE FUNCTION crm.lead_inbox_ingest() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_lead_inbox_ingest' LANGUAGE C;
+COMMENT ON FUNCTION crm.lead_inbox_ingest() IS
+'Trigger: ingests an inbox row, or quarantines it with the reason';
+CREATE FUNCTION crm.lead_inbox_statement() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_lead_inbox_statement' LANGUAGE C;
+COMMENT ON FUNCTION crm.lead_inbox_statement() IS
+'Trigger: counts the rows a statement ingests and quarantines, and warns when any was quarantined';
+CREATE TRIGGER lead_inbox_ingest BEFORE INSERT ON crm.lead_inbox
+    FOR EACH ROW EXECUTE FUNCTION crm.lead_inbox_ingest();
+CREATE TRIGGER lead_inbox_begin BEFORE INSERT ON crm.lead_inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_inbox_statement();
+CREATE TRIGGER lead_inbox_end AFTER INSERT ON crm.lead_inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_inbox_statement();
+
+CREATE FUNCTION crm.lead_inbox_counts(OUT ingested bigint, OUT quarantined bigint)
+    AS 'MODULE_PATHNAME', 'crm_lead_inbox_counts'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm.lead_inbox_counts() IS
+'How many rows the last INSERT or COPY into crm.lead_inbox of this session ingested and quarantined';
+
+CREATE TABLE crm.match_review (
+    id           bigserial PRIMARY KEY,
+    entity       text NOT NULL CONSTRAINT match_review_entity CHECK (entity IN ('contact', 'account')),
+    lead_id      bigint REFERENCES crm.lead (id),
+    candidate_id bigint NOT NULL,
+    other_id     bigint,
+    score        real,
+    evidence     jsonb NOT NULL DEFAULT '{}',
+    red          boolean NOT NULL DEFAULT false,
+    status       text NOT NULL DEFAULT 'open'
+                 CONSTRAINT match_review_status CHECK (status IN ('open', 'accepted', 'rejected')),
+    decided_by   text,
+    decided_at   timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT match_review_pair CHECK ((lead_id IS NULL) = (other_id IS NOT NULL)),
+    CONSTRAINT match_review_decided CHECK ((status = 'open') = (decided_at IS NULL))
+);
+CREATE INDEX match_review_open_idx ON crm.match_review (created_at) WHERE status = 'open';
+CREATE UNIQUE INDEX match_review_lead_key ON crm.match_review (lead_id) WHERE lead_id IS NOT NULL;
+CREATE UNIQUE INDEX match_review_pair_key ON crm.match_review (entity, candidate_id, other_id) WHERE other_id IS NOT NULL;
+COMMENT ON TABLE crm.match_review IS
+'Work queue of undecided matches: a lead attached provisionally to candidate_id, or two stored records (candidate_id, other_id) found by crm.scan_duplicates()';
+COMMENT ON COLUMN crm.match_review.evidence IS
+'Per-field comparison and Fellegi-Sunter weight that produced score';
+COMMENT ON COLUMN crm.match_review.red IS
+'Phone, e-mail or credit code coincide: a strong sign of one customer';
+
+CREATE TABLE crm.merge_history (
+    id          bigserial PRIMARY KEY,
+    entity      text NOT NULL CONSTRAINT merge_history_entity CHECK (entity IN ('contact', 'account')),
+    kept_id     bigint NOT NULL,
+    dropped_id  bigint,
+    lead_id     bigint REFERENCES crm.lead (id),
+    changes     jsonb NOT NULL DEFAULT '[]',
+    moved       jsonb NOT NULL DEFAULT '{}',
+    merged_by   text NOT NULL DEFAULT CURRENT_USER,
+    merged_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    undone_at   timestamptz,
+    CONSTRAINT merge_history_source CHECK ((dropped_id IS NULL) <> (lead_id IS NULL))
+);
+CREATE INDEX merge_history_kept_idx ON crm.merge_history (entity, kept_id);
+CREATE INDEX merge_history_lead_idx ON crm.merge_history (lead_id) WHERE lead_id IS NOT NULL;
+COMMENT ON TABLE crm.merge_history IS
+'What every merge changed: a lead merged into a contact (lead_id), or a record merged into another (dropped_id); crm.unmerge() undoes one from here';
+COMMENT ON COLUMN crm.merge_history.changes IS
+'[{"field", "old", "new"}] set on the kept record';
+COMMENT ON COLUMN crm.merge_history.moved IS
+'Rows moved to the kept record or added to it, by table: {"contact_point": [ids], "lead": [ids], "contact": [ids]}';
+
+------------------------------------------------------------------------------
 -- Backups: pg_dump keeps the data of these extension tables
 ------------------------------------------------------------------------------
 
@@ -452,3 +635,11 @@ SELECT pg_catalog.pg_extension_config_dump('crm.contact', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.contact_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.contact_point', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.contact_point_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.match_review', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.match_review_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.merge_history', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.merge_history_id_seq', '');

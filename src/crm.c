@@ -8,6 +8,7 @@
 
 #include "fmgr.h"
 
+#include "match.h"
 #include "normalize.h"
 
 PG_MODULE_MAGIC;
@@ -18,4 +19,5 @@ void
 _PG_init(void)
 {
 	crm_normalize_init();
+	crm_match_init();
 }

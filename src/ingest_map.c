@@ -365,15 +365,9 @@ map_entries(Jsonb *map, Jsonb *payload, JsonbParseState **state)
 	error_context_stack = callback.previous;
 }
 
-/*
- * crm.map_payload(field_map jsonb, payload jsonb) -> jsonb: the lead
- * fields the map finds in the payload; empty ones are left out.
- */
-Datum
-crm_map_payload(PG_FUNCTION_ARGS)
+Jsonb *
+crm_map_lead(Jsonb *map, Jsonb *payload)
 {
-	Jsonb	   *map = PG_GETARG_JSONB_P(0);
-	Jsonb	   *payload = PG_GETARG_JSONB_P(1);
 	JsonbParseState *state = NULL;
 	Jsonb	   *lead;
 
@@ -383,7 +377,17 @@ crm_map_payload(PG_FUNCTION_ARGS)
 	map_entries(map, payload, &state);
 	lead = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 	require_identity(lead);
-	PG_RETURN_JSONB_P(lead);
+	return lead;
+}
+
+/*
+ * crm.map_payload(field_map jsonb, payload jsonb) -> jsonb: the lead
+ * fields the map finds in the payload; empty ones are left out.
+ */
+Datum
+crm_map_payload(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(crm_map_lead(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1)));
 }
 
 /* crm.check_field_map(jsonb) -> boolean: true, or an error saying what is wrong. */

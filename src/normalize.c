@@ -24,13 +24,13 @@
 /* crm.pinyin() keys long text too, but not without bound. */
 #define PINYIN_MAX_BYTES (16 * 1024 * 1024)
 
-typedef char *(*CoreNormalizer) (const char *s, size_t len);
 typedef bool (*CoreValidator) (const char *s, size_t len);
 
 PG_FUNCTION_INFO_V1(crm_norm_phone_sql);
 PG_FUNCTION_INFO_V1(crm_norm_email_sql);
 PG_FUNCTION_INFO_V1(crm_norm_person_name_sql);
 PG_FUNCTION_INFO_V1(crm_norm_company_name_sql);
+PG_FUNCTION_INFO_V1(crm_company_region_sql);
 PG_FUNCTION_INFO_V1(crm_pinyin_sql);
 PG_FUNCTION_INFO_V1(crm_norm_uscc_sql);
 PG_FUNCTION_INFO_V1(crm_uscc_is_valid_sql);
@@ -75,16 +75,27 @@ crm_raise_core_error(void)
 	}
 }
 
+char *
+crm_normalize_bytes(CoreNormalizer normalizer, const char *s, size_t len)
+{
+	char	   *result;
+
+	require_utf8();
+	if (normalizer == crm_pinyin)
+		crm_pinyin_overrides_ensure_loaded();
+	crm_core_error = NULL;
+	result = normalizer(s, len);
+	crm_raise_core_error();
+	return result;
+}
+
 static Datum
 normalize_with(FunctionCallInfo fcinfo, CoreNormalizer normalizer)
 {
 	text	   *arg = PG_GETARG_TEXT_PP(0);
 	char	   *result;
 
-	require_utf8();
-	crm_core_error = NULL;
-	result = normalizer(VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg));
-	crm_raise_core_error();
+	result = crm_normalize_bytes(normalizer, VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg));
 	if (result == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
@@ -123,6 +134,12 @@ crm_norm_company_name_sql(PG_FUNCTION_ARGS)
 }
 
 Datum
+crm_company_region_sql(PG_FUNCTION_ARGS)
+{
+	return normalize_with(fcinfo, crm_company_region);
+}
+
+Datum
 crm_norm_uscc_sql(PG_FUNCTION_ARGS)
 {
 	return normalize_with(fcinfo, crm_norm_uscc);
@@ -138,7 +155,6 @@ crm_pinyin_sql(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("argument exceeds the maximum length of %d bytes",
 						PINYIN_MAX_BYTES)));
-	crm_pinyin_overrides_ensure_loaded();
 	return normalize_with(fcinfo, crm_pinyin);
 }
 

@@ -192,3 +192,32 @@ crm_norm_company_name(const char *s, size_t len)
 {
 	return crm_key_of_folded(s, len, CRM_COMPANY_NAME_MAX_BYTES, company_key);
 }
+
+/*
+ * The region a company name starts with or names in brackets: "杭州" for
+ * both "杭州康泰医疗器械有限公司" and "康泰医疗器械（杭州）有限公司".  The key
+ * drops it, so it is what tells apart same-named companies of two cities.
+ */
+static char *
+company_region(uint32_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		long		r;
+
+		if (i > 0 && s[i - 1] != '(')
+			continue;
+		r = crm_wordlist_prefix(&region_han_list, s + i, n - i);
+		if (r == 0)
+			r = crm_wordlist_prefix(&region_latin_list, s + i, n - i);
+		if (r > 0)
+			return crm_encode_utf8(s + i, (size_t) r);
+	}
+	return NULL;
+}
+
+char *
+crm_company_region(const char *s, size_t len)
+{
+	return crm_key_of_folded(s, len, CRM_COMPANY_NAME_MAX_BYTES, company_region);
+}

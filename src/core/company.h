@@ -18,4 +18,10 @@
  */
 extern char *crm_norm_company_name(const char *s, size_t len);
 
+/*
+ * The region at the head of a company name or in brackets within it
+ * (crm_alloc'd), or NULL when it names none.
+ */
+extern char *crm_company_region(const char *s, size_t len);
+
 #endif							/* CRM_COMPANY_H */

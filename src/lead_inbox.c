@@ -1,0 +1,198 @@
+/*
+ * lead_inbox.c: bulk ingestion through INSERT or COPY into crm.lead_inbox.
+ *
+ * A BEFORE ROW trigger ingests each row as crm.ingest would and returns
+ * NULL, so the inbox stays empty and nothing piles up per row: the row's
+ * memory is released before the next, and no after-trigger event is
+ * queued.  A row that cannot be ingested (bad payload, unknown channel) is
+ * caught in a subtransaction that writes nothing, so it costs no
+ * subtransaction id, and goes to crm.lead_quarantine with its reason; the
+ * good rows of the statement are ingested.  The statement holds every
+ * matching lock from its first row, so rows need none of their own.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "ingest.h"
+#include "spi_plan.h"
+
+PG_FUNCTION_INFO_V1(crm_lead_inbox_ingest);
+PG_FUNCTION_INFO_V1(crm_lead_inbox_statement);
+PG_FUNCTION_INFO_V1(crm_lead_inbox_counts);
+
+typedef struct InboxCounts
+{
+	int64		ingested;
+	int64		quarantined;
+} InboxCounts;
+
+static InboxCounts current;		/* the statement under way */
+static InboxCounts last;		/* the last one that finished */
+static MemoryContext row_context = NULL;
+
+static CrmPlan insert_quarantine = {
+	"INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason, detail, context)"
+	" VALUES ($1, $2, $3, $4, $5, $6)",
+	6, {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+};
+
+static Datum
+opt_text(const char *s, char *null)
+{
+	*null = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+static void
+quarantine(const char *channel, Jsonb *payload, const ErrorData *e)
+{
+	Datum		args[6];
+	char		nulls[6];
+
+	args[0] = opt_text(channel, &nulls[0]);
+	args[1] = PointerGetDatum(payload);
+	nulls[1] = payload ? ' ' : 'n';
+	args[2] = opt_text(unpack_sql_state(e->sqlerrcode), &nulls[2]);
+	args[3] = opt_text(e->message, &nulls[3]);
+	args[4] = opt_text(e->detail ? e->detail : e->hint, &nulls[4]);
+	args[5] = opt_text(e->context, &nulls[5]);
+	(void) crm_plan_run(&insert_quarantine, args, nulls, 0, SPI_OK_INSERT);
+	current.quarantined++;
+}
+
+/* The prepared lead, or NULL when the row went to quarantine. */
+static Lead *
+prepare_or_quarantine(const char *channel, Jsonb *payload)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Lead	   *lead = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (channel == NULL || payload == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("lead inbox row has no %s", channel ? "payload" : "channel")));
+		lead = crm_ingest_prepare(channel, payload);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		quarantine(channel, payload, e);
+		return NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return lead;
+}
+
+static void
+require_trigger(FunctionCallInfo fcinfo, bool row)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
+		(TRIGGER_FIRED_FOR_ROW(td->tg_event) != 0) != row ||
+		(row && !TRIGGER_FIRED_BEFORE(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must be fired %s INSERT", row ? "crm.lead_inbox_ingest()" : "crm.lead_inbox_statement()",
+						row ? "BEFORE, FOR EACH ROW, on" : "FOR EACH STATEMENT, on")));
+}
+
+static void *
+column(TriggerData *td, int attnum, bool jsonb)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(td->tg_trigtuple, attnum, td->tg_relation->rd_att, &isnull);
+
+	if (isnull)
+		return NULL;
+	return jsonb ? (void *) DatumGetJsonbP(d) : (void *) TextDatumGetCString(d);
+}
+
+Datum
+crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *channel;
+	Jsonb	   *payload;
+	Lead	   *lead;
+
+	require_trigger(fcinfo, true);
+	if (row_context == NULL)
+		row_context = AllocSetContextCreate(TopMemoryContext, "crm lead inbox row",
+											ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(row_context);
+	MemoryContextSwitchTo(row_context);
+	channel = column(td, 1, false);
+	payload = column(td, 2, true);
+	SPI_connect();
+	crm_ingest_lock_all();
+	lead = prepare_or_quarantine(channel, payload);
+	if (lead)
+	{
+		(void) crm_ingest_store(lead);
+		current.ingested++;
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	return PointerGetDatum(NULL);	/* the inbox keeps nothing */
+}
+
+/* BEFORE STATEMENT: start counting; AFTER STATEMENT: report. */
+Datum
+crm_lead_inbox_statement(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	require_trigger(fcinfo, false);
+	if (TRIGGER_FIRED_BEFORE(td->tg_event))
+	{
+		memset(&current, 0, sizeof(current));
+		return PointerGetDatum(NULL);
+	}
+	last = current;
+	if (last.quarantined > 0)
+		ereport(WARNING,
+				(errmsg("crm.lead_inbox: " INT64_FORMAT " rows ingested, " INT64_FORMAT " quarantined",
+						last.ingested, last.quarantined),
+				 errhint("The reasons are in crm.lead_quarantine.")));
+	return PointerGetDatum(NULL);
+}
+
+/* crm.lead_inbox_counts(): what the last statement of this session did. */
+Datum
+crm_lead_inbox_counts(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2] = {Int64GetDatum(last.ingested), Int64GetDatum(last.quarantined)};
+	bool		nulls[2] = {false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "crm.lead_inbox_counts must return a composite type");
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}

@@ -1,0 +1,107 @@
+/*
+ * match.h: finding the stored customer a lead belongs to.
+ *
+ * Candidates come from blocking keys (phone, e-mail, openid, credit code,
+ * company key, and the name's pinyin at the candidate accounts); each is
+ * scored Fellegi-Sunter style, a sum of log2(m/u) weights over the fields.
+ */
+#ifndef CRM_MATCH_H
+#define CRM_MATCH_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+/* A lead's fields as mapped, with the keys the match needs. */
+typedef struct Lead
+{
+	const char *channel;
+	const char *source_label;
+	Jsonb	   *payload;
+	char	   *external_id;
+	char	   *person_name;
+	char	   *company_name;
+	char	   *region_code;
+	char	   *title;
+	char	   *product_line;
+	char	   *wechat_openid;
+	char	   *notes;
+	char	   *created_at;		/* ISO text; NULL: now */
+	/* normalised; NULL when absent or unusable */
+	char	   *phone;
+	char	   *email;
+	char	   *uscc;
+	char	   *name_key;
+	char	   *name_pinyin;
+	char	   *company_key;
+	char	   *company_region;
+	List	   *warnings;		/* of char *: values that could not be used */
+} Lead;
+
+typedef struct Account
+{
+	int64		id;
+	char	   *code;
+	char	   *name;
+	char	   *uscc;
+	char	   *region_code;
+	char	   *owner;
+} Account;
+
+/* The accounts a lead's organisation may be. */
+typedef struct AccountMatch
+{
+	int			n;
+	Account    *accounts;
+	int			resolved;		/* index of the one it is, or -1 */
+} AccountMatch;
+
+typedef struct Candidate
+{
+	int64		id;
+	char	   *code;
+	int64		account_id;		/* 0: none */
+	char	   *name;
+	char	   *name_key;
+	char	   *name_pinyin;
+	char	   *title;
+	char	   *wechat_openid;
+	char	   *owner;
+	List	   *phones;			/* of char * */
+	List	   *emails;
+	List	   *verified_fields;
+	double		score;
+	Jsonb	   *evidence;		/* built for the best candidate only */
+} Candidate;
+
+typedef enum MatchOutcome
+{
+	MATCH_NEW,
+	MATCH_MERGED,
+	MATCH_REVIEW
+} MatchOutcome;
+
+typedef struct MatchDecision
+{
+	MatchOutcome outcome;
+	Candidate  *best;			/* NULL when no candidate was found */
+	bool		has_score;
+	double		score;
+} MatchDecision;
+
+extern void crm_match_init(void);
+
+/* The accounts the lead's credit code or company name find. */
+extern AccountMatch crm_match_accounts(const Lead *lead);
+
+/* The stored contacts the lead's keys find, scored and decided. */
+extern MatchDecision crm_match_contact(const Lead *lead, const AccountMatch *accounts);
+
+/* The per-field comparison and weight that scored the candidate. */
+extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
+								 const Candidate *cand);
+
+extern const char *crm_match_outcome_name(MatchOutcome outcome);
+
+#endif							/* CRM_MATCH_H */

@@ -1,0 +1,73 @@
+/*
+ * spi_plan.c: prepared SPI plans kept for the life of the backend.
+ *
+ * Plans are prepared with search_path pinned to pg_catalog, so that no
+ * caller's schema can capture an operator or a function in them; the plan
+ * cache re-plans with that same path after DDL.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "spi_plan.h"
+
+static SPIPlanPtr
+prepare_pinned(const CrmPlan *plan)
+{
+	int			nest = NewGUCNestLevel();
+	SPIPlanPtr	prepared;
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	prepared = SPI_prepare(plan->sql, plan->nargs, (Oid *) plan->argtypes);
+	AtEOXact_GUC(true, nest);
+	if (prepared == NULL)
+		elog(ERROR, "crm: SPI_prepare failed (%s) for: %s",
+			 SPI_result_code_string(SPI_result), plan->sql);
+	if (SPI_keepplan(prepared) != 0)
+		elog(ERROR, "crm: SPI_keepplan failed");
+	return prepared;
+}
+
+uint64
+crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
+			 long tcount, int expected)
+{
+	int			rc;
+
+	if (plan->plan == NULL)
+		plan->plan = prepare_pinned(plan);
+	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
+	if (rc != expected)
+		elog(ERROR, "crm: SPI_execute_plan returned %s for: %s",
+			 SPI_result_code_string(rc), plan->sql);
+	return SPI_processed;
+}
+
+Datum
+crm_spi_datum(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+char *
+crm_spi_text(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = crm_spi_datum(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+bool
+crm_spi_int8(uint64 row, int col, int64 *out)
+{
+	bool		isnull;
+	Datum		d = crm_spi_datum(row, col, &isnull);
+
+	*out = isnull ? 0 : DatumGetInt64(d);
+	return !isnull;
+}

@@ -1,0 +1,35 @@
+/*
+ * spi_plan.h: prepared SPI plans kept for the life of the backend.
+ */
+#ifndef CRM_SPI_PLAN_H
+#define CRM_SPI_PLAN_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#define CRM_PLAN_MAX_ARGS 24
+
+/* One statement on a hot path: prepared on first use, then reused. */
+typedef struct CrmPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[CRM_PLAN_MAX_ARGS];
+	SPIPlanPtr	plan;
+} CrmPlan;
+
+/*
+ * Execute a kept plan (preparing it first if need be) with values and
+ * nulls as SPI_execute_plan takes them; returns the number of rows
+ * processed, and raises an error unless the result code is expected.
+ */
+extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
+						   long tcount, int expected);
+
+/* Column n (1-based) of result row i, as text, int8, or NULL. */
+extern char *crm_spi_text(uint64 row, int col);
+extern bool crm_spi_int8(uint64 row, int col, int64 *out);
+extern Datum crm_spi_datum(uint64 row, int col, bool *isnull);
+
+#endif							/* CRM_SPI_PLAN_H */
