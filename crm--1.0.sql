@@ -623,6 +623,426 @@ COMMENT ON COLUMN crm.merge_history.moved IS
 'Rows moved to the kept record or added to it, by table: {"contact_point": [ids], "lead": [ids], "contact": [ids]}';
 
 ------------------------------------------------------------------------------
+-- Review, merge and unmerge
+------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.merge_lead(lead_id bigint, contact_id bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'crm_merge_lead'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION crm.merge_lead(bigint, bigint) IS
+'Attaches a lead to a contact and merges it as ingestion would: empty fields filled, new phones and e-mails added, confirmed values untouched, history kept';
+
+-- A new contact for a lead that was attached to the wrong one.
+CREATE FUNCTION crm.split_lead(lead_id bigint) RETURNS bigint
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    l crm.lead;
+    new_id bigint;
+BEGIN
+    SELECT * INTO l FROM crm.lead WHERE id = lead_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead % does not exist', lead_id USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO crm.contact (account_id, name, title, wechat_openid, owner)
+    VALUES (l.account_id,
+            CASE WHEN crm.norm_person_name(l.person_name) IS NOT NULL THEN l.person_name END,
+            l.title,
+            CASE WHEN NOT EXISTS (SELECT 1 FROM crm.contact k
+                                   WHERE k.wechat_openid = l.wechat_openid AND k.merged_into IS NULL)
+                 THEN l.wechat_openid END,
+            (SELECT a.owner FROM crm.account a WHERE a.id = l.account_id))
+    RETURNING id INTO new_id;
+    INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)
+    SELECT new_id, v.kind, v.value, true
+      FROM (VALUES ('phone', l.phone), ('email', l.email)) v(kind, value)
+     WHERE v.value IS NOT NULL;
+    UPDATE crm.lead SET contact_id = new_id, outcome = 'new' WHERE id = lead_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION crm.split_lead(bigint) IS
+'Gives a lead a new contact of its own (its phone and e-mail, its organisation) and returns it';
+
+CREATE FUNCTION crm.merge_contacts(keep bigint, drop bigint) RETURNS bigint
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k crm.contact;
+    d crm.contact;
+    changes jsonb := '[]';
+    points bigint[];
+    leads bigint[];
+    merge_id bigint;
+BEGIN
+    PERFORM crm.lock_for_merge('contact', keep, drop);
+    SELECT * INTO k FROM crm.contact WHERE id = keep;
+    SELECT * INTO d FROM crm.contact WHERE id = drop;
+    -- the dropped contact leaves the live set first: its openid is unique there
+    UPDATE crm.contact SET merged_into = keep WHERE id = drop;
+    IF k.name IS NULL AND d.name IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'name', 'old', NULL, 'new', d.name);
+    END IF;
+    IF k.title IS NULL AND d.title IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'title', 'old', NULL, 'new', d.title);
+    END IF;
+    IF k.account_id IS NULL AND d.account_id IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'account_id', 'old', NULL, 'new', d.account_id);
+    END IF;
+    IF k.wechat_openid IS NULL AND d.wechat_openid IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'wechat_openid', 'old', NULL, 'new', d.wechat_openid);
+    END IF;
+    UPDATE crm.contact
+       SET name = coalesce(name, d.name), title = coalesce(title, d.title),
+           account_id = coalesce(account_id, d.account_id),
+           wechat_openid = coalesce(wechat_openid, d.wechat_openid)
+     WHERE id = keep;
+    -- points the kept contact lacks move over, never as its primary
+    WITH moved AS (
+        UPDATE crm.contact_point p SET contact_id = keep, is_primary = false
+         WHERE p.contact_id = drop
+           AND NOT EXISTS (SELECT 1 FROM crm.contact_point q
+                            WHERE q.contact_id = keep AND q.kind = p.kind AND q.value = p.value)
+        RETURNING p.id)
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO points FROM moved;
+    WITH moved AS (UPDATE crm.lead l SET contact_id = keep WHERE l.contact_id = drop RETURNING l.id)
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO leads FROM moved;
+    UPDATE crm.customer_code SET merged_into = k.code, merged_at = now() WHERE code = d.code;
+    INSERT INTO crm.merge_history (entity, kept_id, dropped_id, changes, moved)
+    VALUES ('contact', keep, drop, changes,
+            jsonb_build_object('contact_point', to_jsonb(points), 'lead', to_jsonb(leads)))
+    RETURNING id INTO merge_id;
+    RETURN merge_id;
+END
+$$;
+COMMENT ON FUNCTION crm.merge_contacts(bigint, bigint) IS
+'Merges contact drop into contact keep: empty fields filled, phones, e-mails and leads moved, drop''s code resolving to keep''s; returns the crm.merge_history id that crm.unmerge() takes';
+
+CREATE FUNCTION crm.merge_accounts(keep bigint, drop bigint) RETURNS bigint
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k crm.account;
+    d crm.account;
+    changes jsonb := '[]';
+    contacts bigint[];
+    leads bigint[];
+    merge_id bigint;
+BEGIN
+    PERFORM crm.lock_for_merge('account', keep, drop);
+    SELECT * INTO k FROM crm.account WHERE id = keep;
+    SELECT * INTO d FROM crm.account WHERE id = drop;
+    IF k.uscc IS NOT NULL AND d.uscc IS NOT NULL THEN
+        RAISE EXCEPTION 'accounts % and % have different credit codes', keep, drop
+            USING ERRCODE = 'integrity_constraint_violation',
+                  DETAIL = pg_catalog.format('%s and %s are two legal entities.', k.uscc, d.uscc);
+    END IF;
+    -- the credit code is unique: it leaves the dropped account before it moves
+    UPDATE crm.account SET merged_into = keep, uscc = NULL WHERE id = drop;
+    IF k.uscc IS NULL AND d.uscc IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'uscc', 'old', NULL, 'new', d.uscc);
+    END IF;
+    IF k.region_code IS NULL AND d.region_code IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'region_code', 'old', NULL, 'new', d.region_code);
+    END IF;
+    IF k.owner IS NULL AND d.owner IS NOT NULL THEN
+        changes := changes || jsonb_build_object('field', 'owner', 'old', NULL, 'new', d.owner);
+    END IF;
+    UPDATE crm.account
+       SET uscc = coalesce(uscc, d.uscc), region_code = coalesce(region_code, d.region_code),
+           owner = coalesce(owner, d.owner)
+     WHERE id = keep;
+    WITH moved AS (UPDATE crm.contact c SET account_id = keep WHERE c.account_id = drop RETURNING c.id)
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO contacts FROM moved;
+    WITH moved AS (UPDATE crm.lead l SET account_id = keep WHERE l.account_id = drop RETURNING l.id)
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO leads FROM moved;
+    UPDATE crm.customer_code SET merged_into = k.code, merged_at = now() WHERE code = d.code;
+    INSERT INTO crm.merge_history (entity, kept_id, dropped_id, changes, moved)
+    VALUES ('account', keep, drop, changes,
+            jsonb_build_object('contact', to_jsonb(contacts), 'lead', to_jsonb(leads),
+                               'uscc', d.uscc))
+    RETURNING id INTO merge_id;
+    RETURN merge_id;
+END
+$$;
+COMMENT ON FUNCTION crm.merge_accounts(bigint, bigint) IS
+'Merges account drop into account keep: empty fields filled (the credit code too), contacts and leads moved, drop''s code resolving to keep''s; returns the crm.merge_history id';
+
+-- Both records exist, are live and distinct; locked in id order.
+CREATE FUNCTION crm.lock_for_merge(entity text, keep bigint, drop bigint) RETURNS void
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    live bigint[];
+    merged bigint[];
+BEGIN
+    IF keep = drop THEN
+        RAISE EXCEPTION 'cannot merge % % into itself', entity, keep USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE pg_catalog.format(
+        'SELECT array_agg(id ORDER BY id) FILTER (WHERE merged_into IS NULL),
+                array_agg(id ORDER BY id) FILTER (WHERE merged_into IS NOT NULL)
+           FROM (SELECT id, merged_into FROM crm.%I WHERE id IN ($1, $2) ORDER BY id FOR UPDATE) t',
+        entity)
+      INTO live, merged USING keep, drop;
+    IF merged IS NOT NULL THEN
+        RAISE EXCEPTION '% % was already merged', entity, merged[1]
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'crm.resolve_code() gives the record it lives on in.';
+    END IF;
+    IF coalesce(pg_catalog.cardinality(live), 0) < 2 THEN
+        RAISE EXCEPTION '% % does not exist', entity,
+                        CASE WHEN keep = ANY (coalesce(live, '{}')) THEN drop ELSE keep END
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.lock_for_merge(text, bigint, bigint) IS
+'Locks two records about to be merged, in id order, after checking both exist, are live and differ';
+
+CREATE FUNCTION crm.unmerge(merge_id bigint) RETURNS void
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    h crm.merge_history;
+    c jsonb;
+BEGIN
+    SELECT * INTO h FROM crm.merge_history WHERE id = merge_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'merge % does not exist', merge_id USING ERRCODE = 'no_data_found';
+    ELSIF h.undone_at IS NOT NULL THEN
+        RAISE EXCEPTION 'merge % was already undone', merge_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Undone at %s.', h.undone_at);
+    END IF;
+    -- fields the merge set go back, unless someone has changed them since
+    FOR c IN SELECT * FROM jsonb_array_elements(h.changes) LOOP
+        EXECUTE pg_catalog.format('UPDATE crm.%I SET %I = $1 WHERE id = $2 AND %I::text = $3',
+                                  h.entity, c->>'field', c->>'field')
+          USING c->>'old', h.kept_id, c->>'new';
+    END LOOP;
+    IF h.entity = 'contact' AND h.dropped_id IS NULL THEN
+        -- a lead merged into a contact: its additions go, the lead gets its own contact
+        DELETE FROM crm.contact_point p
+         WHERE p.id IN (SELECT jsonb_array_elements_text(h.moved->'contact_point')::bigint)
+           AND p.contact_id = h.kept_id AND NOT p.verified;
+        PERFORM crm.split_lead(h.lead_id);
+    ELSIF h.entity = 'contact' THEN
+        UPDATE crm.contact SET merged_into = NULL WHERE id = h.dropped_id;
+        UPDATE crm.contact_point SET contact_id = h.dropped_id
+         WHERE id IN (SELECT jsonb_array_elements_text(h.moved->'contact_point')::bigint)
+           AND contact_id = h.kept_id;
+        UPDATE crm.lead SET contact_id = h.dropped_id
+         WHERE id IN (SELECT jsonb_array_elements_text(h.moved->'lead')::bigint)
+           AND contact_id = h.kept_id;
+        UPDATE crm.customer_code SET merged_into = NULL, merged_at = NULL
+         WHERE code = (SELECT code FROM crm.contact WHERE id = h.dropped_id);
+    ELSE
+        UPDATE crm.account SET merged_into = NULL, uscc = h.moved->>'uscc' WHERE id = h.dropped_id;
+        UPDATE crm.contact SET account_id = h.dropped_id
+         WHERE id IN (SELECT jsonb_array_elements_text(h.moved->'contact')::bigint)
+           AND account_id = h.kept_id;
+        UPDATE crm.lead SET account_id = h.dropped_id
+         WHERE id IN (SELECT jsonb_array_elements_text(h.moved->'lead')::bigint)
+           AND account_id = h.kept_id;
+        UPDATE crm.customer_code SET merged_into = NULL, merged_at = NULL
+         WHERE code = (SELECT code FROM crm.account WHERE id = h.dropped_id);
+    END IF;
+    UPDATE crm.merge_history SET undone_at = now() WHERE id = merge_id;
+END
+$$;
+COMMENT ON FUNCTION crm.unmerge(bigint) IS
+'Undoes a merge from crm.merge_history: moved rows go back, filled fields are emptied again unless changed since, codes resolve to themselves again; a lead merged into a contact gets a contact of its own';
+
+CREATE FUNCTION crm.review_accept(review_id bigint) RETURNS void
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r crm.match_review;
+BEGIN
+    r := crm.take_review(review_id);
+    IF r.lead_id IS NOT NULL THEN
+        PERFORM crm.merge_lead(r.lead_id, r.candidate_id);
+    ELSIF r.entity = 'contact' THEN
+        PERFORM crm.merge_contacts(r.candidate_id, r.other_id);
+    ELSE
+        PERFORM crm.merge_accounts(r.candidate_id, r.other_id);
+    END IF;
+    UPDATE crm.match_review SET status = 'accepted', decided_by = current_user, decided_at = now()
+     WHERE id = review_id;
+END
+$$;
+COMMENT ON FUNCTION crm.review_accept(bigint) IS
+'A reviewer''s yes: the lead is merged into its candidate contact, or other_id into candidate_id';
+
+CREATE FUNCTION crm.review_reject(review_id bigint) RETURNS void
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r crm.match_review;
+    other bigint;
+BEGIN
+    r := crm.take_review(review_id);
+    IF r.lead_id IS NOT NULL THEN
+        other := crm.split_lead(r.lead_id);
+        -- the two contacts may share the lead's phone or e-mail: a pair
+        -- a person has already told apart
+        INSERT INTO crm.match_review (entity, candidate_id, other_id, score, evidence, red,
+                                      status, decided_by, decided_at)
+        VALUES ('contact', least(r.candidate_id, other), greatest(r.candidate_id, other), r.score,
+                r.evidence, r.red, 'rejected', current_user, now())
+        ON CONFLICT (entity, candidate_id, other_id) WHERE other_id IS NOT NULL DO NOTHING;
+    END IF;
+    UPDATE crm.match_review SET status = 'rejected', decided_by = current_user, decided_at = now()
+     WHERE id = review_id;
+END
+$$;
+COMMENT ON FUNCTION crm.review_reject(bigint) IS
+'A reviewer''s no: the lead gets a contact of its own; a pair of stored records is never proposed again';
+
+CREATE FUNCTION crm.take_review(review_id bigint) RETURNS crm.match_review
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r crm.match_review;
+BEGIN
+    SELECT * INTO r FROM crm.match_review WHERE id = review_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'review % does not exist', review_id USING ERRCODE = 'no_data_found';
+    ELSIF r.status <> 'open' THEN
+        RAISE EXCEPTION 'review % was already decided: %', review_id, r.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Decided by %s at %s.', r.decided_by, r.decided_at);
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm.take_review(bigint) IS
+'Locks an open review for a decision, or says why it cannot be decided';
+
+------------------------------------------------------------------------------
+-- Duplicates already stored: scan, clusters, bulk merge
+------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.scan_duplicates() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    added bigint;
+BEGIN
+    WITH contact_pairs AS (
+        SELECT least(a.contact_id, b.contact_id) AS keep, greatest(a.contact_id, b.contact_id) AS other,
+               true AS red, a.kind AS reason
+          FROM crm.contact_point a
+          JOIN crm.contact_point b ON b.kind = a.kind AND b.value = a.value AND b.contact_id > a.contact_id
+        UNION ALL
+        SELECT a.id, b.id, false, 'name'
+          FROM crm.contact a
+          JOIN crm.contact b ON b.name_pinyin = a.name_pinyin AND b.account_id = a.account_id AND b.id > a.id
+         WHERE a.merged_into IS NULL AND b.merged_into IS NULL
+    ), account_pairs AS (
+        SELECT a.id AS keep, b.id AS other, false AS red, 'name' AS reason
+          FROM crm.account a
+          JOIN crm.account b ON b.name_key = a.name_key AND b.id > a.id
+         WHERE a.merged_into IS NULL AND b.merged_into IS NULL
+           AND (a.uscc IS NULL OR b.uscc IS NULL)
+           AND (crm.company_region(a.name) IS NOT DISTINCT FROM crm.company_region(b.name)
+                OR a.region_code = b.region_code)
+    ), pairs AS (
+        SELECT 'contact' AS entity, keep, other, bool_or(red) AS red, array_agg(DISTINCT reason) AS reasons
+          FROM contact_pairs GROUP BY keep, other
+        UNION ALL
+        SELECT 'account', keep, other, bool_or(red), array_agg(DISTINCT reason)
+          FROM account_pairs GROUP BY keep, other
+    ), added AS (
+        INSERT INTO crm.match_review (entity, candidate_id, other_id, red, evidence)
+        SELECT entity, keep, other, red, jsonb_build_object('shared', reasons) FROM pairs
+        ON CONFLICT (entity, candidate_id, other_id) WHERE other_id IS NOT NULL DO NOTHING
+        RETURNING 1)
+    SELECT count(*) INTO added FROM added;
+    RETURN added;
+END
+$$;
+COMMENT ON FUNCTION crm.scan_duplicates() IS
+'Finds stored contacts that share a phone or e-mail (red) or a name at one account, and accounts with one company key in one region, and queues each new pair in crm.match_review; returns how many it queued. A rejected pair is never queued again';
+
+CREATE VIEW crm.duplicate_clusters AS
+WITH RECURSIVE edge AS (
+    SELECT entity, candidate_id AS a, other_id AS b, red FROM crm.match_review
+     WHERE other_id IS NOT NULL AND status = 'open'
+    UNION ALL
+    SELECT entity, other_id, candidate_id, red FROM crm.match_review
+     WHERE other_id IS NOT NULL AND status = 'open'
+), reach (entity, root, member) AS (
+    SELECT DISTINCT entity, a, a FROM edge
+    UNION
+    SELECT r.entity, r.root, e.b FROM reach r JOIN edge e ON e.entity = r.entity AND e.a = r.member
+), cluster AS (
+    SELECT entity, member, min(root) AS cluster_id FROM reach GROUP BY entity, member
+), flag AS (
+    SELECT c.entity, c.cluster_id, bool_or(e.red) AS red
+      FROM cluster c JOIN edge e ON e.entity = c.entity AND e.a = c.member
+     GROUP BY c.entity, c.cluster_id
+)
+SELECT c.entity, c.cluster_id, c.member AS member_id,
+       coalesce(k.code, a.code) AS code, coalesce(k.name, a.name) AS name, f.red
+  FROM cluster c
+  JOIN flag f ON f.entity = c.entity AND f.cluster_id = c.cluster_id
+  LEFT JOIN crm.contact k ON c.entity = 'contact' AND k.id = c.member
+  LEFT JOIN crm.account a ON c.entity = 'account' AND a.id = c.member;
+COMMENT ON VIEW crm.duplicate_clusters IS
+'Open duplicate pairs of crm.match_review grouped into clusters (cluster_id: the oldest member); red when phone, e-mail or credit code coincide in the cluster';
+
+CREATE FUNCTION crm.merge_duplicates(entity text DEFAULT 'contact', red_only boolean DEFAULT true)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    merged bigint := 0;
+BEGIN
+    IF entity NOT IN ('contact', 'account') THEN
+        RAISE EXCEPTION 'unknown entity "%"', entity
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''contact'' or ''account''.';
+    END IF;
+    -- every open (red) pair: its younger member merged into the cluster's oldest
+    FOR r IN SELECT m.id, c.cluster_id, m.candidate_id, m.other_id
+               FROM crm.match_review m
+               JOIN crm.duplicate_clusters c ON c.entity = m.entity AND c.member_id = m.other_id
+              WHERE m.entity = merge_duplicates.entity AND m.status = 'open' AND m.other_id IS NOT NULL
+                AND (m.red OR NOT red_only)
+              ORDER BY c.cluster_id, m.other_id
+    LOOP
+        IF r.other_id <> r.cluster_id AND NOT EXISTS (
+               SELECT 1 FROM crm.merge_history h
+                WHERE h.entity = merge_duplicates.entity AND h.dropped_id = r.other_id AND h.undone_at IS NULL) THEN
+            IF entity = 'contact' THEN
+                PERFORM crm.merge_contacts(r.cluster_id, r.other_id);
+            ELSE
+                PERFORM crm.merge_accounts(r.cluster_id, r.other_id);
+            END IF;
+            merged := merged + 1;
+        END IF;
+        UPDATE crm.match_review SET status = 'accepted', decided_by = current_user, decided_at = now()
+         WHERE id = r.id;
+    END LOOP;
+    RETURN merged;
+END
+$$;
+COMMENT ON FUNCTION crm.merge_duplicates(text, boolean) IS
+'A data steward''s bulk merge: for every open duplicate pair (only red ones, by default) the younger record is merged into the oldest of its cluster; returns how many records were merged. Each merge can be undone with crm.unmerge()';
+
+------------------------------------------------------------------------------
 -- Backups: pg_dump keeps the data of these extension tables
 ------------------------------------------------------------------------------
 

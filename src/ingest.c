@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -42,6 +44,7 @@
 #include "spi_plan.h"
 
 PG_FUNCTION_INFO_V1(crm_ingest);
+PG_FUNCTION_INFO_V1(crm_merge_lead);
 
 /* Advisory lock space of the matching locks: (0x43524D "CRM", bucket). */
 #define MATCH_LOCK_CLASS 0x43524D
@@ -83,6 +86,19 @@ field(Jsonb *fields, const char *name)
 	return v ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
 }
 
+/* Six digits under a real province-level division, as crm.region_code_is_valid. */
+static bool
+region_code_is_valid(const char *code)
+{
+	static const char *const provinces =
+		" 11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46"
+		" 50 51 52 53 54 61 62 63 64 65 71 81 82 ";
+	char		province[5] = {' ', code[0], code[1], ' ', '\0'};
+
+	return strlen(code) == 6 && strspn(code, "0123456789") == 6 &&
+		strstr(provinces, province) != NULL;
+}
+
 /* The key of a field, or NULL with a warning when the value is unusable. */
 static char *
 key_of(Lead *lead, CoreNormalizer normalizer, const char *value, const char *what)
@@ -111,9 +127,7 @@ normalise_lead(Lead *lead, Jsonb *fields)
 	if (lead->company_name)
 		lead->company_region = crm_normalize_bytes(crm_company_region, lead->company_name,
 												   strlen(lead->company_name));
-	if (lead->region_code && !DatumGetBool(DirectFunctionCall2(textregexeq,
-															   CStringGetTextDatum(lead->region_code),
-															   CStringGetTextDatum("^(1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[12])[0-9]{4}$"))))
+	if (lead->region_code && !region_code_is_valid(lead->region_code))
 	{
 		lead->warnings = lappend(lead->warnings,
 								 psprintf("region code \"%s\" is not a GB/T 2260 code", lead->region_code));
@@ -152,13 +166,18 @@ require_short(const char *name, const char *value)
 static void
 require_usable_identity(const Lead *lead)
 {
+	StringInfoData why;
+	ListCell   *lc;
+
 	if (lead->phone || lead->email || lead->wechat_openid || lead->name_key)
 		return;
+	initStringInfo(&why);
+	foreach(lc, lead->warnings)
+		appendStringInfo(&why, "%s%s", why.len ? "; " : "", (char *) lfirst(lc));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("lead payload identifies nobody"),
-			 errdetail("No phone, e-mail, openid or person name in it is usable: %s.",
-					   lead->warnings ? (char *) linitial(lead->warnings) : "none given")));
+			 errdetail("No phone, e-mail, openid or person name in it is usable: %s.", why.data)));
 }
 
 Lead *
@@ -465,6 +484,22 @@ add_point(Placement *p, const char *kind, const char *value)
 	}
 }
 
+/*
+ * The name a new contact is shown by: for a Han name its key, which has
+ * lost the "(先生)" and the traditional forms; a Latin name as the lead
+ * spelled it, since the key is case-folded.
+ */
+static char *
+display_name(const Lead *lead)
+{
+	if (lead->name_key == NULL)
+		return NULL;
+	for (const char *c = lead->name_key; *c; c++)
+		if (isalpha((unsigned char) *c))
+			return lead->person_name;
+	return lead->name_key;
+}
+
 static void
 create_contact(const Lead *lead, Placement *p)
 {
@@ -473,7 +508,7 @@ create_contact(const Lead *lead, Placement *p)
 
 	p->owner = p->account_owner;
 	args[0] = opt_int8(p->account_id, &nulls[0]);
-	args[1] = opt_text(lead->name_key ? lead->person_name : NULL, &nulls[1]);
+	args[1] = opt_text(display_name(lead), &nulls[1]);
 	args[2] = opt_text(lead->title, &nulls[2]);
 	args[3] = opt_text(lead->wechat_openid, &nulls[3]);
 	args[4] = opt_text(p->owner, &nulls[4]);
@@ -533,7 +568,7 @@ merge_into_contact(const Lead *lead, Placement *p)
 	Candidate  *c = p->match.best;
 	Datum		args[5];
 	char		nulls[5];
-	char	   *name = merged_value(p, c, "name", c->name, lead->name_key ? lead->person_name : NULL, false);
+	char	   *name = merged_value(p, c, "name", c->name, display_name(lead), false);
 	char	   *title = merged_value(p, c, "title", c->title, lead->title, true);
 	char	   *openid = merged_value(p, c, "wechat_openid", c->wechat_openid,
 									  c->wechat_openid == NULL && openid_is_free(lead->wechat_openid)
@@ -751,4 +786,68 @@ crm_ingest(PG_FUNCTION_ARGS)
 	tuple = result_tuple(desc, &r);
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+/* ---------------------------------------------------------------------
+ * crm.merge_lead(lead_id bigint, contact_id bigint): a reviewer's "yes"
+ * --------------------------------------------------------------------- */
+
+static CrmPlan stored_lead = {
+	"SELECT person_name, crm.norm_person_name(person_name), title, wechat_openid, phone, email,"
+	"       account_id FROM crm.lead WHERE id = $1 FOR UPDATE",
+	1, {INT8OID}
+};
+static CrmPlan attach_lead = {
+	"UPDATE crm.lead SET contact_id = $2, outcome = 'merged' WHERE id = $1",
+	2, {INT8OID, INT8OID}
+};
+
+/* The fields of a stored lead that a merge uses. */
+static Lead *
+load_lead(int64 lead_id, int64 *account_id)
+{
+	Datum		arg = Int64GetDatum(lead_id);
+	Lead	   *lead = palloc0(sizeof(Lead));
+
+	if (crm_plan_run(&stored_lead, &arg, NULL, 1, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("lead " INT64_FORMAT " does not exist", lead_id)));
+	lead->person_name = crm_spi_text(0, 1);
+	lead->name_key = crm_spi_text(0, 2);
+	lead->title = crm_spi_text(0, 3);
+	lead->wechat_openid = crm_spi_text(0, 4);
+	lead->phone = crm_spi_text(0, 5);
+	lead->email = crm_spi_text(0, 6);
+	(void) crm_spi_int8(0, 7, account_id);
+	return lead;
+}
+
+Datum
+crm_merge_lead(PG_FUNCTION_ARGS)
+{
+	int64		lead_id = PG_GETARG_INT64(0);
+	int64		contact_id = PG_GETARG_INT64(1);
+	Candidate	contact;
+	Placement	p = {0};
+	Lead	   *lead;
+	Datum		args[2] = {Int64GetDatum(lead_id), Int64GetDatum(contact_id)};
+
+	SPI_connect();
+	lead = load_lead(lead_id, &p.account_id);
+	if (!crm_match_load_contact(contact_id, &contact))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("contact " INT64_FORMAT " does not exist or was merged", contact_id),
+				 errhint("crm.resolve_code() gives the contact a merged code lives on in.")));
+	initStringInfo(&p.changes);
+	initStringInfo(&p.added_points);
+	p.match.outcome = MATCH_MERGED;
+	p.match.best = &contact;
+	p.contact_id = contact_id;
+	merge_into_contact(lead, &p);
+	record_outcome(lead, &p, lead_id);
+	(void) crm_plan_run(&attach_lead, args, NULL, 0, SPI_OK_UPDATE);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -48,7 +48,8 @@ static const char *const comparison_names[] = {"unknown", "agree", "partial", "d
  * person keeps a phone number 85% of the time between two leads, two
  * people share one about once in ten thousand pairs; names agree exactly
  * for one person 82% of the time and by pinyin only (traditional spelling,
- * homophone typo) 17.7%, so a different name is strong evidence.
+ * homophone typo) 17.7%, so a different name is strong evidence.  An
+ * openid belongs to one WeChat user: it outweighs a nickname.
  */
 typedef struct FieldModel
 {
@@ -72,7 +73,7 @@ typedef enum Field
 static const FieldModel models[N_FIELDS] = {
 	{"phone", 0.85, 1e-4, 0, 0},
 	{"email", 0.90, 1e-4, 0, 0},
-	{"wechat_openid", 0.99, 1e-6, 0, 0},
+	{"wechat_openid", 0.99, 1e-9, 0, 0},
 	{"name", 0.82, 0.002, 0.177, 0.005},
 	{"account", 0.85, 0.01, 0.05, 0.01},
 };
@@ -267,6 +268,14 @@ crm_match_accounts(const Lead *lead)
  * Contacts
  * --------------------------------------------------------------------- */
 
+#define CANDIDATE_COLUMNS \
+	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
+	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ')," \
+	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
+	"   WHERE p.contact_id = k.id AND p.kind = 'phone')," \
+	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
+	"   WHERE p.contact_id = k.id AND p.kind = 'email')"
+
 static CrmPlan contact_candidates = {
 	"WITH found AS ("
 	"  SELECT p.contact_id AS id FROM crm.contact_point p WHERE p.kind = 'phone' AND p.value = $1"
@@ -274,15 +283,14 @@ static CrmPlan contact_candidates = {
 	"  UNION SELECT k.id FROM crm.contact k WHERE k.wechat_openid = $3 AND k.merged_into IS NULL"
 	"  UNION SELECT k.id FROM crm.contact k"
 	"         WHERE k.name_pinyin = $4 AND k.account_id = ANY ($5) AND k.merged_into IS NULL)"
-	" SELECT k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title,"
-	"        k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' '),"
-	"        (SELECT string_agg(p.value, ' ') FROM crm.contact_point p"
-	"          WHERE p.contact_id = k.id AND p.kind = 'phone'),"
-	"        (SELECT string_agg(p.value, ' ') FROM crm.contact_point p"
-	"          WHERE p.contact_id = k.id AND p.kind = 'email')"
+	" SELECT " CANDIDATE_COLUMNS
 	"   FROM found JOIN crm.contact k ON k.id = found.id"
 	"  WHERE k.merged_into IS NULL ORDER BY k.id LIMIT 50",
 	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8ARRAYOID}
+};
+static CrmPlan contact_by_id = {
+	"SELECT " CANDIDATE_COLUMNS " FROM crm.contact k WHERE k.id = $1 AND k.merged_into IS NULL",
+	1, {INT8OID}
 };
 
 static Datum
@@ -355,6 +363,17 @@ find_candidates(const Lead *lead, const AccountMatch *accounts, int *n_out)
 		read_candidate(i, &cands[i]);
 	*n_out = (int) n;
 	return cands;
+}
+
+bool
+crm_match_load_contact(int64 id, Candidate *c)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	if (crm_plan_run(&contact_by_id, &arg, NULL, 1, SPI_OK_SELECT) == 0)
+		return false;
+	read_candidate(0, c);
+	return true;
 }
 
 /* ---------------------------------------------------------------------

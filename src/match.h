@@ -98,6 +98,9 @@ extern AccountMatch crm_match_accounts(const Lead *lead);
 /* The stored contacts the lead's keys find, scored and decided. */
 extern MatchDecision crm_match_contact(const Lead *lead, const AccountMatch *accounts);
 
+/* A live contact read as a candidate; false when there is none. */
+extern bool crm_match_load_contact(int64 id, Candidate *c);
+
 /* The per-field comparison and weight that scored the candidate. */
 extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
 								 const Candidate *cand);

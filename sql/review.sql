@@ -1,0 +1,105 @@
+-- Bulk ingestion through crm.lead_inbox, the review queue, merge and
+-- unmerge of contacts and accounts, and the scan for stored duplicates.
+SET timezone = 'Asia/Shanghai';
+\pset null '∅'
+
+-- One statement: good rows are ingested, duplicates inside it find each
+-- other, bad rows are quarantined with their reason and counted.
+INSERT INTO crm.lead_inbox (channel, payload) VALUES
+  ('website', '{"id": "b1", "name": "赵磊", "company": "苏州精诚精密仪器有限公司", "phone": "13600136000", "submitted_at": "2026-11-20 09:00"}'),
+  ('website', '[1, 2]'),
+  ('website', '{"id": "b2", "name": "趙磊", "company": "精诚精密仪器（苏州）有限公司", "phone": "136-0013-6000", "email": "zhaolei@jc.cn", "submitted_at": "2026-11-20 09:05"}'),
+  ('weibo', '{"name": "张伟"}'),
+  ('website', NULL),
+  ('hotline_400', '{"call_id": "h1", "caller": "0512 6666 8888", "customer_name": "赵磊", "customer_company": "精诚精密仪器", "call_start": "2026-11-20 10:00"}'),
+  ('website', '{"id": "b3", "name": "钱芳", "company": "苏州精诚精密仪器有限公司", "email": "ZHAOLEI@JC.CN", "submitted_at": "2026-11-20 11:00"}'),
+  ('website', '{"id": "b1", "name": "赵磊", "phone": "13600136000", "submitted_at": "2026-11-20 09:00"}');
+SELECT * FROM crm.lead_inbox_counts();
+SELECT count(*) AS inbox_rows FROM crm.lead_inbox;
+SELECT channel, sqlstate, reason, detail FROM crm.lead_quarantine ORDER BY id;
+SELECT l.external_id, l.outcome, k.name AS contact, a.name AS account
+  FROM crm.lead l LEFT JOIN crm.contact k ON k.id = l.contact_id
+  LEFT JOIN crm.account a ON a.id = l.account_id ORDER BY l.id;
+SELECT count(*) AS accounts FROM crm.account;
+
+-- COPY works the same way
+COPY crm.lead_inbox (channel, payload) FROM stdin;
+website	{"id": "c1", "name": "孙丽", "phone": "13300133000", "submitted_at": "2026-11-20"}
+website	{"id": "c2", "name": "孫麗（女士）", "phone": "+86 133 0013 3000", "submitted_at": "2026-11-20"}
+website	{"id": "c3"}
+\.
+SELECT * FROM crm.lead_inbox_counts();
+SELECT count(DISTINCT contact_id) AS contacts_for_c1_c2 FROM crm.lead WHERE external_id IN ('c1', 'c2');
+
+-- Review queue: the lead 钱芳 shares 赵磊's e-mail but not his name
+SELECT r.id AS review_id, l.external_id, k.name AS candidate, r.red, r.status
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+  JOIN crm.contact k ON k.id = r.candidate_id ORDER BY r.id;
+-- no: she gets her own contact, with her e-mail
+SELECT crm.review_reject(id) FROM crm.match_review WHERE status = 'open';
+SELECT l.outcome, k.name FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id
+ WHERE l.external_id = 'b3';
+\set VERBOSITY terse
+SELECT crm.review_reject(id) FROM crm.match_review;
+\set VERBOSITY default
+SELECT crm.review_accept(424242);
+
+-- A review accepted: the lead is merged, its phone added
+INSERT INTO crm.lead_inbox VALUES ('website',
+  '{"id": "b4", "name": "赵雷", "company": "苏州精诚精密仪器有限公司", "phone": "13900001111", "submitted_at": "2026-11-21"}');
+SELECT l.outcome, r.evidence->'name'->>'comparison' AS name
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b4';
+SELECT crm.review_accept(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'b4';
+SELECT l.outcome, array_agg(p.value ORDER BY p.id) AS phones
+  FROM crm.lead l JOIN crm.contact_point p ON p.contact_id = l.contact_id AND p.kind = 'phone'
+ WHERE l.external_id = 'b4' GROUP BY l.outcome;
+
+-- Unmerging that lead merge: the phone it added goes, it gets its own contact
+SELECT crm.unmerge(h.id) FROM crm.merge_history h JOIN crm.lead l ON l.id = h.lead_id
+ WHERE l.external_id = 'b4';
+SELECT l.outcome, k.name, (SELECT array_agg(value) FROM crm.contact_point p WHERE p.contact_id = k.id) AS points
+  FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id WHERE l.external_id = 'b4';
+\set VERBOSITY terse
+SELECT crm.unmerge(h.id) FROM crm.merge_history h JOIN crm.lead l ON l.id = h.lead_id
+ WHERE l.external_id = 'b4';
+\set VERBOSITY default
+
+-- Duplicates already stored: two contacts share a phone (typed in by hand)
+INSERT INTO crm.contact (name, title) VALUES ('周敏', '主任'), ('周敏（女士）', NULL), ('吴强', NULL);
+INSERT INTO crm.contact_point (contact_id, kind, value)
+SELECT id, 'phone', '13811112222' FROM crm.contact WHERE name IN ('周敏', '周敏（女士）');
+INSERT INTO crm.contact_point (contact_id, kind, value)
+SELECT id, 'email', 'zhoumin@example.com' FROM crm.contact WHERE name = '周敏（女士）';
+INSERT INTO crm.account (name, region_code) VALUES ('苏州精诚精密仪器股份有限公司', '320500');
+SELECT crm.scan_duplicates() AS pairs_queued;
+SELECT crm.scan_duplicates() AS queued_again;
+SELECT entity, name, red FROM crm.duplicate_clusters ORDER BY entity, cluster_id, member_id;
+
+-- Bulk merge of the red clusters; codes stay resolvable
+SELECT code AS zhou2_code FROM crm.contact WHERE name = '周敏（女士）' \gset
+SELECT crm.merge_duplicates('contact') AS merged;
+SELECT crm.resolve_code(:'zhou2_code') = code AS code_follows_merge FROM crm.contact WHERE name = '周敏';
+SELECT k.name, p.kind, p.value, p.is_primary FROM crm.contact_point p
+  JOIN crm.contact k ON k.id = p.contact_id WHERE k.name LIKE '周敏%' ORDER BY p.id;
+SELECT crm.merge_duplicates('person');
+
+-- ... and undone
+SELECT crm.unmerge(max(id)) FROM crm.merge_history WHERE entity = 'contact';
+SELECT crm.resolve_code(:'zhou2_code') = :'zhou2_code' AS code_is_its_own_again;
+SELECT k.name, p.kind, p.value FROM crm.contact_point p
+  JOIN crm.contact k ON k.id = p.contact_id WHERE k.name LIKE '周敏%' ORDER BY p.id;
+
+-- Accounts: the unred pair is merged by hand, contacts follow, then undone
+SELECT crm.merge_accounts(min(id), max(id)) AS merge_id
+  FROM crm.account WHERE name LIKE '%精诚%' \gset
+SELECT a.name, count(k.id) AS contacts FROM crm.account a LEFT JOIN crm.contact k ON k.account_id = a.id
+ WHERE a.name LIKE '%精诚%' AND a.merged_into IS NULL GROUP BY a.name;
+SELECT crm.merge_accounts(min(id), max(id)) FROM crm.account WHERE name LIKE '%精诚%';
+SELECT crm.unmerge(:merge_id);
+SELECT count(*) AS live_accounts FROM crm.account WHERE name LIKE '%精诚%' AND merged_into IS NULL;
+
+-- Merging errors
+SELECT crm.merge_contacts(id, id) FROM crm.contact LIMIT 1;
+SELECT crm.merge_contacts(id, 999999) FROM crm.contact LIMIT 1;
+SELECT crm.unmerge(999999);
