@@ -146,18 +146,15 @@ $$;
 COMMENT ON FUNCTION crm.guard_code_registry() IS
 'Trigger: registry rows are never deleted, and a merge points at an issued code';
 
-CREATE TRIGGER customer_code_guard BEFORE INSERT OR UPDATE OF merged_into OR DELETE
-    ON crm.customer_code
+CREATE TRIGGER customer_code_no_delete BEFORE DELETE ON crm.customer_code
     FOR EACH ROW EXECUTE FUNCTION crm.guard_code_registry();
+-- a code being issued has no merge to check: no PL/pgSQL call for it
+CREATE TRIGGER customer_code_merge_target BEFORE INSERT OR UPDATE OF merged_into ON crm.customer_code
+    FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL) EXECUTE FUNCTION crm.guard_code_registry();
 
 CREATE FUNCTION crm.issue_customer_code(kind text) RETURNS text
-    LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE
-    SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    INSERT INTO crm.customer_code (code, kind)
-    VALUES (crm.customer_code_from_serial(pg_catalog.nextval('crm.customer_code_seq'::pg_catalog.regclass)), kind)
-    RETURNING code;
-END;
+    AS 'MODULE_PATHNAME', 'crm_issue_customer_code'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.issue_customer_code(text) IS
 'Issues and registers a new customer code for an ''account'' or a ''contact''; the default of their code columns';
 
@@ -179,29 +176,7 @@ COMMENT ON FUNCTION crm.resolve_code(text) IS
 'The surviving customer code for a code, following merges; the code itself when it was never merged, NULL when it was never issued';
 
 CREATE FUNCTION crm.guard_customer_code() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        IF NEW.code IS DISTINCT FROM OLD.code THEN
-            RAISE EXCEPTION 'customer code "%" cannot be changed', OLD.code
-                USING ERRCODE = 'integrity_constraint_violation',
-                      DETAIL = 'Service and ERP records refer to customers by code.',
-                      HINT = 'Merge the records instead; crm.resolve_code() follows merges.';
-        END IF;
-        RETURN NEW;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM crm.customer_code c
-                    WHERE c.code = NEW.code AND c.kind = TG_ARGV[0]) THEN
-        RAISE EXCEPTION 'customer code "%" was not issued for %.%', NEW.code, TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = 'Codes come from crm.issue_customer_code() and are never reused.',
-                  HINT = 'Leave the code column out and one is issued.';
-    END IF;
-    RETURN NEW;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'crm_guard_customer_code' LANGUAGE C;
 COMMENT ON FUNCTION crm.guard_customer_code() IS
 'Trigger: a new row''s code must have been issued for its kind, and a code never changes';
 
@@ -213,9 +188,9 @@ CREATE TABLE crm.account (
     id          bigserial PRIMARY KEY,
     code        text NOT NULL UNIQUE DEFAULT crm.issue_customer_code('account')
                 REFERENCES crm.customer_code (code),
-    name        text NOT NULL
-                CONSTRAINT account_name_usable CHECK (crm.norm_company_name(name) IS NOT NULL),
-    name_key    text GENERATED ALWAYS AS (crm.norm_company_name(name)) STORED,
+    name        text NOT NULL,
+    name_key    text GENERATED ALWAYS AS (crm.norm_company_name(name)) STORED
+                CONSTRAINT account_name_usable CHECK (name_key IS NOT NULL),
     uscc        text
                 CONSTRAINT account_uscc_canonical CHECK (uscc OPERATOR(pg_catalog.=) crm.norm_uscc(uscc)),
     region_code text
@@ -241,8 +216,7 @@ CREATE TABLE crm.contact (
     code        text NOT NULL UNIQUE DEFAULT crm.issue_customer_code('contact')
                 REFERENCES crm.customer_code (code),
     account_id  bigint REFERENCES crm.account (id),
-    name        text    -- NULL until known: a hotline lead may give only a number
-                CONSTRAINT contact_name_usable CHECK (name IS NULL OR crm.norm_person_name(name) IS NOT NULL),
+    name        text,   -- NULL until known: a hotline lead may give only a number
     name_key    text GENERATED ALWAYS AS (crm.norm_person_name(name)) STORED,
     name_pinyin text GENERATED ALWAYS AS (crm.pinyin(crm.norm_person_name(name))) STORED,
     title       text,
@@ -254,7 +228,8 @@ CREATE TABLE crm.contact (
     merged_into bigint REFERENCES crm.contact (id),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT contact_not_self_merged CHECK (merged_into OPERATOR(pg_catalog.<>) id)
+    CONSTRAINT contact_not_self_merged CHECK (merged_into OPERATOR(pg_catalog.<>) id),
+    CONSTRAINT contact_name_usable CHECK (name IS NULL OR name_key IS NOT NULL)
 );
 CREATE INDEX contact_account_idx ON crm.contact (account_id);
 CREATE INDEX contact_pinyin_account_idx ON crm.contact (name_pinyin, account_id) WHERE merged_into IS NULL;

@@ -21,8 +21,6 @@
 #include "normalize.h"
 #include "phone.h"
 
-typedef char *(*CoreNormalizer) (const char *s, size_t len);
-
 PG_FUNCTION_INFO_V1(crm_contact_point_before_write);
 PG_FUNCTION_INFO_V1(crm_account_before_write);
 
@@ -76,9 +74,7 @@ canonicalize_column(TriggerData *trigdata, HeapTuple tuple, const char *attname,
 
 	if (raw == NULL)
 		return tuple;
-	crm_core_error = NULL;
-	canonical = normalizer(raw, strlen(raw));
-	crm_raise_core_error();
+	canonical = crm_normalize_bytes(normalizer, raw, strlen(raw));
 	if (canonical == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

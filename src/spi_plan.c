@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -22,7 +23,9 @@ prepare_pinned(const CrmPlan *plan)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	prepared = SPI_prepare(plan->sql, plan->nargs, (Oid *) plan->argtypes);
+	/* a generic plan: custom plans would be re-planned on every row */
+	prepared = SPI_prepare_cursor(plan->sql, plan->nargs, (Oid *) plan->argtypes,
+								  CURSOR_OPT_GENERIC_PLAN);
 	AtEOXact_GUC(true, nest);
 	if (prepared == NULL)
 		elog(ERROR, "crm: SPI_prepare failed (%s) for: %s",
