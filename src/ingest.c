@@ -31,6 +31,8 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "checkcode.h"
 #include "company.h"
@@ -63,8 +65,59 @@ static CrmPlan channel_by_code = {
  * Preparing a lead: map, check, normalise
  * --------------------------------------------------------------------- */
 
+/*
+ * Channels the statement under way has read, when it is a bulk one: a
+ * COPY of a million leads reads its channel once, not a million times.
+ * The cache belongs to one statement of one transaction.
+ */
+typedef struct CachedChannel
+{
+	char	   *code;
+	char	   *source_label;
+	Jsonb	   *map;
+} CachedChannel;
+
+static MemoryContext channel_cache_cxt = NULL;
+static List *channel_cache = NIL;
+static LocalTransactionId channel_cache_lxid = InvalidLocalTransactionId;
+static TimestampTz channel_cache_stmt = 0;
+
+void
+crm_ingest_cache_channels(void)
+{
+	if (channel_cache_cxt == NULL)
+		channel_cache_cxt = AllocSetContextCreate(TopMemoryContext, "crm channel cache",
+												  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(channel_cache_cxt);
+	channel_cache = NIL;
+	channel_cache_lxid = MyProc->lxid;
+	channel_cache_stmt = GetCurrentStatementStartTimestamp();
+}
+
+static bool
+caching_channels(void)
+{
+	return channel_cache_cxt != NULL && channel_cache_lxid == MyProc->lxid &&
+		channel_cache_stmt == GetCurrentStatementStartTimestamp();
+}
+
+static CachedChannel *
+cached_channel(const char *channel)
+{
+	ListCell   *lc;
+
+	foreach(lc, channel_cache)
+	{
+		CachedChannel *c = lfirst(lc);
+
+		if (strcmp(c->code, channel) == 0)
+			return c;
+	}
+	return NULL;
+}
+
 static Jsonb *
-channel_map(const char *channel, char **source_label)
+read_channel(const char *channel, char **source_label)
 {
 	Datum		arg = CStringGetTextDatum(channel);
 	bool		isnull;
@@ -76,6 +129,30 @@ channel_map(const char *channel, char **source_label)
 				 errhint("Channels are listed in crm.channel.")));
 	*source_label = crm_spi_text(0, 2);
 	return DatumGetJsonbPCopy(crm_spi_datum(0, 1, &isnull));
+}
+
+static Jsonb *
+channel_map(const char *channel, char **source_label)
+{
+	CachedChannel *c;
+	MemoryContext old;
+
+	if (!caching_channels())
+		return read_channel(channel, source_label);
+	if ((c = cached_channel(channel)) == NULL)
+	{
+		Jsonb	   *map = read_channel(channel, source_label);
+
+		old = MemoryContextSwitchTo(channel_cache_cxt);
+		c = palloc(sizeof(CachedChannel));
+		c->code = pstrdup(channel);
+		c->source_label = pstrdup(*source_label);
+		c->map = DatumGetJsonbPCopy(JsonbPGetDatum(map));
+		channel_cache = lappend(channel_cache, c);
+		MemoryContextSwitchTo(old);
+	}
+	*source_label = c->source_label;
+	return c->map;
 }
 
 static char *
@@ -307,10 +384,16 @@ static CrmPlan fill_account_uscc = {
 	"UPDATE crm.account SET uscc = $2 WHERE id = $1 AND uscc IS NULL",
 	2, {INT8OID, TEXTOID}
 };
+/* A new contact with its phone and e-mail, in one statement. */
 static CrmPlan insert_contact = {
-	"INSERT INTO crm.contact (account_id, name, title, wechat_openid, owner)"
-	" VALUES ($1, $2, $3, $4, $5) RETURNING id, code",
-	5, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+	"WITH k AS (INSERT INTO crm.contact (account_id, name, title, wechat_openid, owner)"
+	"           VALUES ($1, $2, $3, $4, $5) RETURNING id, code),"
+	"     p AS (INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)"
+	"           SELECT k.id, v.kind, v.value, true"
+	"             FROM k, (VALUES ('phone', $6), ('email', $7)) v(kind, value)"
+	"            WHERE v.value IS NOT NULL)"
+	" SELECT id, code FROM k",
+	7, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
 };
 static CrmPlan update_contact = {
 	"UPDATE crm.contact SET name = $2, title = $3, account_id = $4, wechat_openid = $5 WHERE id = $1",
@@ -320,10 +403,13 @@ static CrmPlan contact_by_openid = {
 	"SELECT 1 FROM crm.contact WHERE wechat_openid = $1 AND merged_into IS NULL",
 	1, {TEXTOID}
 };
-static CrmPlan add_contact_point = {
+/* The lead's phone and e-mail on a stored contact, unless it has them. */
+static CrmPlan add_contact_points = {
 	"INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)"
-	" SELECT $1, $2, $3, NOT EXISTS (SELECT 1 FROM crm.contact_point p"
-	"                                 WHERE p.contact_id = $1 AND p.kind = $2 AND p.is_primary)"
+	" SELECT $1, v.kind, v.value,"
+	"        NOT EXISTS (SELECT 1 FROM crm.contact_point p"
+	"                     WHERE p.contact_id = $1 AND p.kind = v.kind AND p.is_primary)"
+	"   FROM (VALUES ('phone', $2), ('email', $3)) v(kind, value) WHERE v.value IS NOT NULL"
 	" ON CONFLICT DO NOTHING RETURNING id",
 	3, {INT8OID, TEXTOID, TEXTOID}
 };
@@ -465,20 +551,23 @@ place_account(const Lead *lead, Placement *p)
 }
 
 static void
-add_point(Placement *p, const char *kind, const char *value)
+add_points(const Lead *lead, Placement *p)
 {
 	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	uint64		added;
 
-	if (value == NULL)
+	if (lead->phone == NULL && lead->email == NULL)
 		return;
 	args[0] = Int64GetDatum(p->contact_id);
-	args[1] = CStringGetTextDatum(kind);
-	args[2] = CStringGetTextDatum(value);
-	if (crm_plan_run(&add_contact_point, args, NULL, 0, SPI_OK_INSERT_RETURNING) == 1)
+	args[1] = opt_text(lead->phone, &nulls[1]);
+	args[2] = opt_text(lead->email, &nulls[2]);
+	added = crm_plan_run(&add_contact_points, args, nulls, 0, SPI_OK_INSERT_RETURNING);
+	for (uint64 i = 0; i < added; i++)
 	{
 		int64		id;
 
-		(void) crm_spi_int8(0, 1, &id);
+		(void) crm_spi_int8(i, 1, &id);
 		appendStringInfo(&p->added_points, "%s" INT64_FORMAT,
 						 p->added_points.len ? ", " : "", id);
 	}
@@ -503,8 +592,8 @@ display_name(const Lead *lead)
 static void
 create_contact(const Lead *lead, Placement *p)
 {
-	Datum		args[5];
-	char		nulls[5];
+	Datum		args[7];
+	char		nulls[7];
 
 	p->owner = p->account_owner;
 	args[0] = opt_int8(p->account_id, &nulls[0]);
@@ -512,11 +601,11 @@ create_contact(const Lead *lead, Placement *p)
 	args[2] = opt_text(lead->title, &nulls[2]);
 	args[3] = opt_text(lead->wechat_openid, &nulls[3]);
 	args[4] = opt_text(p->owner, &nulls[4]);
-	(void) crm_plan_run(&insert_contact, args, nulls, 0, SPI_OK_INSERT_RETURNING);
+	args[5] = opt_text(lead->phone, &nulls[5]);
+	args[6] = opt_text(lead->email, &nulls[6]);
+	(void) crm_plan_run(&insert_contact, args, nulls, 0, SPI_OK_SELECT);
 	(void) crm_spi_int8(0, 1, &p->contact_id);
 	p->customer_code = crm_spi_text(0, 2);
-	add_point(p, "phone", lead->phone);
-	add_point(p, "email", lead->email);
 }
 
 
@@ -590,8 +679,7 @@ merge_into_contact(const Lead *lead, Placement *p)
 		nulls[0] = ' ';
 		(void) crm_plan_run(&update_contact, args, nulls, 0, SPI_OK_UPDATE);
 	}
-	add_point(p, "phone", lead->phone);
-	add_point(p, "email", lead->email);
+	add_points(lead, p);
 }
 
 /*

@@ -40,4 +40,10 @@ extern IngestResult crm_ingest_store(Lead *lead);
  */
 extern void crm_ingest_lock_all(void);
 
+/*
+ * From now to the end of the current statement, read each channel once:
+ * for bulk statements, whose rows would otherwise each read theirs.
+ */
+extern void crm_ingest_cache_channels(void);
+
 #endif							/* CRM_INGEST_H */

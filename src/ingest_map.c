@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -78,6 +80,7 @@ json_type_name(const JsonbValue *v)
 typedef struct MapEntry
 {
 	char	   *source;			/* top-level key, or a path starting with '$' */
+	List	   *members;		/* a path that only names members: their keys */
 	bool		has_default;
 	JsonbValue	default_value;
 	JsonbContainer *values;		/* raw value -> standard value, or NULL */
@@ -93,19 +96,58 @@ bad_entry(const char *field, const char *detail)
 			 errhint("An entry is a payload key, a path starting with $, or {\"path\": ..., \"default\": ..., \"values\": {...}}.")));
 }
 
+/*
+ * The keys of a path made of member accessors only ($.entry.field_1,
+ * $."姓名"), or NIL for any other path: those are read without running
+ * the SQL/JSON path engine, which would parse the path for every lead.
+ */
+static List *
+member_keys(const char *path)
+{
+	List	   *keys = NIL;
+	const char *p = path + 1;
+
+	while (*p == '.')
+	{
+		const char *start = ++p;
+
+		if (*p == '"')
+		{
+			start = ++p;
+			while (*p && *p != '"' && *p != '\\')
+				p++;
+			if (*p != '"' || p == start)
+				return NIL;
+			keys = lappend(keys, pnstrdup(start, p - start));
+			p++;
+			continue;
+		}
+		while (isalnum((unsigned char) *p) || *p == '_')
+			p++;
+		if (p == start || isdigit((unsigned char) *start))
+			return NIL;
+		keys = lappend(keys, pnstrdup(start, p - start));
+	}
+	return *p == '\0' ? keys : NIL;
+}
+
 static void
-set_source(MapEntry *entry, const char *field, const JsonbValue *v)
+set_source(MapEntry *entry, const char *field, const JsonbValue *v, bool validate)
 {
 	if (v->type != jbvString || v->val.string.len == 0)
 		bad_entry(field, "The key or path must be a non-empty string.");
 	entry->source = pnstrdup(v->val.string.val, v->val.string.len);
-	if (entry->source[0] == '$')	/* a syntax error surfaces here, not per lead */
+	if (entry->source[0] != '$')
+		return;
+	/* a syntax error surfaces when the map is saved (CHECK), not per lead */
+	if (validate)
 		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(entry->source));
+	entry->members = member_keys(entry->source);
 }
 
 /* Read the {"path", "default", "values"} form. */
 static void
-parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry)
+parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry, bool validate)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbValue	key;
@@ -121,7 +163,7 @@ parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry)
 		name = pnstrdup(key.val.string.val, key.val.string.len);
 		(void) JsonbIteratorNext(&it, &val, true);
 		if (strcmp(name, "path") == 0)
-			set_source(entry, field, &val);
+			set_source(entry, field, &val, validate);
 		else if (strcmp(name, "default") == 0 && val.type != jbvBinary)
 		{
 			entry->has_default = true;
@@ -138,7 +180,7 @@ parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry)
 }
 
 static void
-parse_entry(const char *field, const JsonbValue *spec, MapEntry *entry)
+parse_entry(const char *field, const JsonbValue *spec, MapEntry *entry, bool validate)
 {
 	memset(entry, 0, sizeof(*entry));
 	if (!is_lead_field(field))
@@ -147,9 +189,9 @@ parse_entry(const char *field, const JsonbValue *spec, MapEntry *entry)
 				 errmsg("field map names unknown lead field \"%s\"", field),
 				 errhint("Lead fields are external_id, person_name, company_name, phone, email, uscc, region_code, title, product_line, wechat_openid, created_at and notes.")));
 	if (spec->type == jbvString)
-		set_source(entry, field, spec);
+		set_source(entry, field, spec, validate);
 	else if (spec->type == jbvBinary && JsonContainerIsObject(spec->val.binary.data))
-		parse_entry_object(field, spec->val.binary.data, entry);
+		parse_entry_object(field, spec->val.binary.data, entry, validate);
 	else
 		bad_entry(field, psprintf("The entry is %s.", json_type_name(spec)));
 }
@@ -183,13 +225,50 @@ lookup_path(Jsonb *payload, const char *path_text)
 	return v;
 }
 
+/*
+ * Follow member keys down the payload; false when an array is met on the
+ * way, whose members lax SQL/JSON paths would search, so the engine must.
+ */
+static bool
+lookup_members(Jsonb *payload, List *keys, JsonbValue **found)
+{
+	JsonbContainer *container = &payload->root;
+	ListCell   *lc;
+
+	*found = NULL;
+	foreach(lc, keys)
+	{
+		const char *key = lfirst(lc);
+		JsonbValue *v;
+
+		if (!JsonContainerIsObject(container))
+			return !JsonContainerIsArray(container);
+		v = getKeyJsonValueFromContainer(container, key, strlen(key), NULL);
+		if (v == NULL)
+			return true;
+		if (lnext(keys, lc) == NULL)
+		{
+			*found = v;
+			return true;
+		}
+		if (v->type != jbvBinary)
+			return true;
+		container = v->val.binary.data;
+	}
+	return true;
+}
+
 static JsonbValue *
 lookup(Jsonb *payload, const MapEntry *entry)
 {
-	if (entry->source[0] == '$')
-		return lookup_path(payload, entry->source);
-	return getKeyJsonValueFromContainer(&payload->root, entry->source,
-										strlen(entry->source), NULL);
+	JsonbValue *found;
+
+	if (entry->source[0] != '$')
+		return getKeyJsonValueFromContainer(&payload->root, entry->source,
+											strlen(entry->source), NULL);
+	if (entry->members && lookup_members(payload, entry->members, &found))
+		return found;
+	return lookup_path(payload, entry->source);
 }
 
 /* A scalar as text; NULL for JSON null; arrays and objects are refused. */
@@ -352,7 +431,7 @@ map_entries(Jsonb *map, Jsonb *payload, JsonbParseState **state)
 		ctx.field = pnstrdup(key.val.string.val, key.val.string.len);
 		ctx.source = "the field map";
 		(void) JsonbIteratorNext(&it, &spec, true);
-		parse_entry(ctx.field, &spec, &entry);
+		parse_entry(ctx.field, &spec, &entry, payload == NULL);
 		if (payload == NULL)
 			continue;
 		ctx.source = entry.source;

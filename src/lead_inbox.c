@@ -173,6 +173,7 @@ crm_lead_inbox_statement(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BEFORE(td->tg_event))
 	{
 		memset(&current, 0, sizeof(current));
+		crm_ingest_cache_channels();
 		return PointerGetDatum(NULL);
 	}
 	last = current;
