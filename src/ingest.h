@@ -10,28 +10,11 @@
 
 #include "match.h"
 
-typedef struct IngestResult
-{
-	int64		lead_id;
-	int64		contact_id;		/* 0: none */
-	int64		account_id;		/* 0: none */
-	char	   *customer_code;
-	const char *outcome;
-	bool		has_match_score;
-	double		match_score;
-	bool		has_lead_score;
-	int32		lead_score;
-	char	   *owner;
-} IngestResult;
-
 /*
  * Parse, check and normalise a payload from a channel, without writing
  * anything: every error a bad payload can cause is raised here.
  */
 extern Lead *crm_ingest_prepare(const char *channel, Jsonb *payload);
-
-/* Match and store a prepared lead; must run inside SPI_connect. */
-extern IngestResult crm_ingest_store(Lead *lead);
 
 /*
  * Take every matching lock of this transaction at once, so that a bulk

@@ -1,10 +1,12 @@
 /*
  * lead_inbox.c: bulk ingestion through INSERT or COPY into crm.lead_inbox.
  *
- * A BEFORE ROW trigger ingests each row as crm.ingest would and returns
- * NULL, so the inbox stays empty and nothing piles up per row: the row's
- * memory is released before the next, and no after-trigger event is
- * queued.  A row that cannot be ingested (bad payload, unknown channel) is
+ * A BEFORE ROW trigger prepares each row (maps and normalises it) and
+ * queues it in a batch, returning NULL, so the inbox stays empty and no
+ * after-trigger event is queued per row; every BATCH_SIZE rows, and at the
+ * end of the statement, the batch is matched and stored with the meaning
+ * of crm.ingest row after row (ingest_batch.c).  Memory stays that of one
+ * batch.  A row that cannot be ingested (bad payload, unknown channel) is
  * caught in a subtransaction that writes nothing, so it costs no
  * subtransaction id, and goes to crm.lead_quarantine with its reason; the
  * good rows of the statement are ingested.  The statement holds every
@@ -24,7 +26,11 @@
 #include "utils/resowner.h"
 
 #include "ingest.h"
+#include "ingest_batch.h"
 #include "spi_plan.h"
+
+/* Rows matched and stored together: big enough that per-statement costs vanish. */
+#define BATCH_SIZE 1000
 
 PG_FUNCTION_INFO_V1(crm_lead_inbox_ingest);
 PG_FUNCTION_INFO_V1(crm_lead_inbox_statement);
@@ -39,6 +45,7 @@ typedef struct InboxCounts
 static InboxCounts current;		/* the statement under way */
 static InboxCounts last;		/* the last one that finished */
 static MemoryContext row_context = NULL;
+static IngestBatch *batch = NULL;	/* rows prepared, not yet stored */
 
 static CrmPlan insert_quarantine = {
 	"INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason, detail, context)"
@@ -133,6 +140,31 @@ column(TriggerData *td, int attnum, bool jsonb)
 	return jsonb ? (void *) DatumGetJsonbP(d) : (void *) TextDatumGetCString(d);
 }
 
+/*
+ * A statement starts afresh: nothing left from one that failed half-way,
+ * whose queued rows were rolled back with it.
+ */
+static void
+begin_statement(void)
+{
+	if (row_context == NULL)
+	{
+		row_context = AllocSetContextCreate(TopMemoryContext, "crm lead inbox row",
+											ALLOCSET_DEFAULT_SIZES);
+		batch = crm_batch_create(TopMemoryContext);
+	}
+	crm_batch_discard(batch);
+	memset(&current, 0, sizeof(current));
+	crm_ingest_cache_channels();
+}
+
+static void
+flush_batch(void)
+{
+	current.ingested += crm_batch_size(batch);
+	crm_batch_flush(batch, NULL);
+}
+
 Datum
 crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
 {
@@ -143,27 +175,28 @@ crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
 	Lead	   *lead;
 
 	require_trigger(fcinfo, true);
-	if (row_context == NULL)
-		row_context = AllocSetContextCreate(TopMemoryContext, "crm lead inbox row",
-											ALLOCSET_DEFAULT_SIZES);
+	if (batch == NULL)
+		begin_statement();
 	MemoryContextReset(row_context);
 	MemoryContextSwitchTo(row_context);
 	channel = column(td, 1, false);
 	payload = column(td, 2, true);
 	SPI_connect();
 	crm_ingest_lock_all();
-	lead = prepare_or_quarantine(channel, payload);
+	/* a queued lead lives in the batch until the batch is stored */
+	MemoryContextSwitchTo(crm_batch_context(batch));
+	lead = prepare_or_quarantine(channel ? pstrdup(channel) : NULL,
+								 payload ? DatumGetJsonbPCopy(JsonbPGetDatum(payload)) : NULL);
 	if (lead)
-	{
-		(void) crm_ingest_store(lead);
-		current.ingested++;
-	}
+		crm_batch_add(batch, lead);
+	if (crm_batch_size(batch) >= BATCH_SIZE)
+		flush_batch();
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 	return PointerGetDatum(NULL);	/* the inbox keeps nothing */
 }
 
-/* BEFORE STATEMENT: start counting; AFTER STATEMENT: report. */
+/* BEFORE STATEMENT: start counting; AFTER STATEMENT: store the rest, report. */
 Datum
 crm_lead_inbox_statement(PG_FUNCTION_ARGS)
 {
@@ -172,10 +205,12 @@ crm_lead_inbox_statement(PG_FUNCTION_ARGS)
 	require_trigger(fcinfo, false);
 	if (TRIGGER_FIRED_BEFORE(td->tg_event))
 	{
-		memset(&current, 0, sizeof(current));
-		crm_ingest_cache_channels();
+		begin_statement();
 		return PointerGetDatum(NULL);
 	}
+	SPI_connect();
+	flush_batch();
+	SPI_finish();
 	last = current;
 	if (last.quarantined > 0)
 		ereport(WARNING,

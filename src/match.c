@@ -26,8 +26,7 @@
 #include "normalize.h"
 #include "spi_plan.h"
 
-/* More candidates than this for one key: the key is too common to block on. */
-#define MAX_CANDIDATES 50
+#define MAX_CANDIDATES CRM_MATCH_MAX_CANDIDATES
 
 static double merge_threshold = 12.0;
 static double review_threshold = 0.0;
@@ -122,48 +121,15 @@ crm_match_outcome_name(MatchOutcome outcome)
  * Accounts
  * --------------------------------------------------------------------- */
 
-#define ACCOUNT_COLUMNS "id, code, name, uscc, region_code, owner"
-
-static CrmPlan account_by_uscc = {
-	"SELECT " ACCOUNT_COLUMNS " FROM crm.account WHERE uscc = $1 AND merged_into IS NULL",
-	1, {TEXTOID}
-};
-static CrmPlan accounts_by_key = {
-	"SELECT " ACCOUNT_COLUMNS " FROM crm.account"
-	" WHERE name_key COLLATE \"C\" = $1 AND merged_into IS NULL ORDER BY id LIMIT 51",
-	1, {TEXTOID}
-};
-static CrmPlan accounts_by_key_prefix = {
-	"SELECT " ACCOUNT_COLUMNS " FROM crm.account"
-	" WHERE name_key COLLATE \"C\" >= $1 AND name_key COLLATE \"C\" < $2 AND merged_into IS NULL"
-	" ORDER BY name_key COLLATE \"C\", id LIMIT 51",
-	2, {TEXTOID, TEXTOID}
-};
-
-static void
-read_accounts(AccountMatch *m, uint64 n)
+void
+crm_match_read_account(uint64 row, int col, Account *a)
 {
-	m->n = (int) n;
-	m->accounts = palloc0(sizeof(Account) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-	{
-		Account    *a = &m->accounts[i];
-
-		(void) crm_spi_int8(i, 1, &a->id);
-		a->code = crm_spi_text(i, 2);
-		a->name = crm_spi_text(i, 3);
-		a->uscc = crm_spi_text(i, 4);
-		a->region_code = crm_spi_text(i, 5);
-		a->owner = crm_spi_text(i, 6);
-	}
-}
-
-static uint64
-run_text_query(CrmPlan *plan, const char *a, const char *b)
-{
-	Datum		values[2] = {CStringGetTextDatum(a), b ? CStringGetTextDatum(b) : 0};
-
-	return crm_plan_run(plan, values, NULL, 0, SPI_OK_SELECT);
+	(void) crm_spi_int8(row, col, &a->id);
+	a->code = crm_spi_text(row, col + 1);
+	a->name = crm_spi_text(row, col + 2);
+	a->uscc = crm_spi_text(row, col + 3);
+	a->region_code = crm_spi_text(row, col + 4);
+	a->owner = crm_spi_text(row, col + 5);
 }
 
 /* A lead's credit code names another organisation than an account's. */
@@ -234,81 +200,16 @@ resolve_account(const Lead *lead, const AccountMatch *m)
 	return i >= 0 ? i : single_out(lead, m, same_raw_name);
 }
 
-/* "康泰" finds "康泰医疗器械" and "康泰生物科技": keys starting with it. */
-static uint64
-find_by_key_prefix(const char *key)
+void
+crm_match_resolve_accounts(const Lead *lead, AccountMatch *m)
 {
-	if (pg_mbstrlen(key) < 2)
-		return 0;
-	return run_text_query(&accounts_by_key_prefix, key, psprintf("%s\xf4\x8f\xbf\xbf", key));
-}
-
-AccountMatch
-crm_match_accounts(const Lead *lead)
-{
-	AccountMatch m = {0, NULL, -1};
-
-	if (lead->uscc && run_text_query(&account_by_uscc, lead->uscc, NULL) == 1)
-	{
-		read_accounts(&m, 1);
-		m.resolved = 0;
-		return m;
-	}
-	if (lead->company_key == NULL)
-		return m;
-	if (run_text_query(&accounts_by_key, lead->company_key, NULL) == 0)
-		(void) find_by_key_prefix(lead->company_key);
-	read_accounts(&m, SPI_processed);
-	drop_conflicting(lead, &m);
-	m.resolved = resolve_account(lead, &m);
-	return m;
+	drop_conflicting(lead, m);
+	m->resolved = resolve_account(lead, m);
 }
 
 /* ---------------------------------------------------------------------
  * Contacts
  * --------------------------------------------------------------------- */
-
-#define CANDIDATE_COLUMNS \
-	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
-	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ')," \
-	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
-	"   WHERE p.contact_id = k.id AND p.kind = 'phone')," \
-	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
-	"   WHERE p.contact_id = k.id AND p.kind = 'email')"
-
-static CrmPlan contact_candidates = {
-	"WITH found AS ("
-	"  SELECT p.contact_id AS id FROM crm.contact_point p WHERE p.kind = 'phone' AND p.value = $1"
-	"  UNION SELECT p.contact_id FROM crm.contact_point p WHERE p.kind = 'email' AND p.value = $2"
-	"  UNION SELECT k.id FROM crm.contact k WHERE k.wechat_openid = $3 AND k.merged_into IS NULL"
-	"  UNION SELECT k.id FROM crm.contact k"
-	"         WHERE k.name_pinyin = $4 AND k.account_id = ANY ($5) AND k.merged_into IS NULL)"
-	" SELECT " CANDIDATE_COLUMNS
-	"   FROM found JOIN crm.contact k ON k.id = found.id"
-	"  WHERE k.merged_into IS NULL ORDER BY k.id LIMIT 50",
-	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8ARRAYOID}
-};
-static CrmPlan contact_by_id = {
-	"SELECT " CANDIDATE_COLUMNS " FROM crm.contact k WHERE k.id = $1 AND k.merged_into IS NULL",
-	1, {INT8OID}
-};
-
-static Datum
-text_or_null(const char *s, char *null)
-{
-	*null = s ? ' ' : 'n';
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
-}
-
-static Datum
-account_ids(const AccountMatch *accounts)
-{
-	Datum	   *ids = palloc(sizeof(Datum) * Max(accounts->n, 1));
-
-	for (int i = 0; i < accounts->n; i++)
-		ids[i] = Int64GetDatum(accounts->accounts[i].id);
-	return PointerGetDatum(construct_array(ids, accounts->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
 
 /* Space-separated words as a list; NULL gives NIL. */
 static List *
@@ -324,56 +225,22 @@ split_words(char *s)
 	return words;
 }
 
-static void
-read_candidate(uint64 row, Candidate *c)
+void
+crm_match_read_candidate(uint64 row, int col, Candidate *c)
 {
 	memset(c, 0, sizeof(*c));
-	(void) crm_spi_int8(row, 1, &c->id);
-	c->code = crm_spi_text(row, 2);
-	(void) crm_spi_int8(row, 3, &c->account_id);
-	c->name = crm_spi_text(row, 4);
-	c->name_key = crm_spi_text(row, 5);
-	c->name_pinyin = crm_spi_text(row, 6);
-	c->title = crm_spi_text(row, 7);
-	c->wechat_openid = crm_spi_text(row, 8);
-	c->owner = crm_spi_text(row, 9);
-	c->verified_fields = split_words(crm_spi_text(row, 10));
-	c->phones = split_words(crm_spi_text(row, 11));
-	c->emails = split_words(crm_spi_text(row, 12));
-}
-
-static Candidate *
-find_candidates(const Lead *lead, const AccountMatch *accounts, int *n_out)
-{
-	Datum		values[5];
-	char		nulls[5];
-	bool		by_name = lead->name_pinyin && accounts->n > 0;
-	uint64		n;
-	Candidate  *cands;
-
-	values[0] = text_or_null(lead->phone, &nulls[0]);
-	values[1] = text_or_null(lead->email, &nulls[1]);
-	values[2] = text_or_null(lead->wechat_openid, &nulls[2]);
-	values[3] = text_or_null(by_name ? lead->name_pinyin : NULL, &nulls[3]);
-	values[4] = account_ids(accounts);
-	nulls[4] = ' ';
-	n = crm_plan_run(&contact_candidates, values, nulls, 0, SPI_OK_SELECT);
-	cands = palloc(sizeof(Candidate) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
-		read_candidate(i, &cands[i]);
-	*n_out = (int) n;
-	return cands;
-}
-
-bool
-crm_match_load_contact(int64 id, Candidate *c)
-{
-	Datum		arg = Int64GetDatum(id);
-
-	if (crm_plan_run(&contact_by_id, &arg, NULL, 1, SPI_OK_SELECT) == 0)
-		return false;
-	read_candidate(0, c);
-	return true;
+	(void) crm_spi_int8(row, col, &c->id);
+	c->code = crm_spi_text(row, col + 1);
+	(void) crm_spi_int8(row, col + 2, &c->account_id);
+	c->name = crm_spi_text(row, col + 3);
+	c->name_key = crm_spi_text(row, col + 4);
+	c->name_pinyin = crm_spi_text(row, col + 5);
+	c->title = crm_spi_text(row, col + 6);
+	c->wechat_openid = crm_spi_text(row, col + 7);
+	c->owner = crm_spi_text(row, col + 8);
+	c->verified_fields = split_words(crm_spi_text(row, col + 9));
+	c->phones = split_words(crm_spi_text(row, col + 10));
+	c->emails = split_words(crm_spi_text(row, col + 11));
 }
 
 /* ---------------------------------------------------------------------
@@ -475,11 +342,9 @@ require_ordered_thresholds(void)
 }
 
 MatchDecision
-crm_match_contact(const Lead *lead, const AccountMatch *accounts)
+crm_match_decide(const Lead *lead, const AccountMatch *accounts, Candidate *cands, int n)
 {
 	MatchDecision d = {MATCH_NEW, NULL, false, 0};
-	int			n;
-	Candidate  *cands = find_candidates(lead, accounts, &n);
 	double		runner_up = -INFINITY;
 
 	require_ordered_thresholds();

@@ -28,6 +28,7 @@ typedef struct Lead
 	char	   *wechat_openid;
 	char	   *notes;
 	char	   *created_at;		/* ISO text; NULL: now */
+	int64		account_id;		/* a stored lead's account, for a reviewer's merge */
 	/* normalised; NULL when absent or unusable */
 	char	   *phone;
 	char	   *email;
@@ -90,16 +91,34 @@ typedef struct MatchDecision
 	double		score;
 } MatchDecision;
 
+/* More candidates than this for one key: the key is too common to block on. */
+#define CRM_MATCH_MAX_CANDIDATES 50
+
+/* The columns crm_match_read_account and crm_match_read_candidate read. */
+#define CRM_ACCOUNT_COLUMNS "a.id, a.code, a.name, a.uscc, a.region_code, a.owner"
+#define CRM_CANDIDATE_COLUMNS \
+	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
+	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ')," \
+	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
+	"   WHERE p.contact_id = k.id AND p.kind = 'phone')," \
+	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
+	"   WHERE p.contact_id = k.id AND p.kind = 'email')"
+
 extern void crm_match_init(void);
 
-/* The accounts the lead's credit code or company name find. */
-extern AccountMatch crm_match_accounts(const Lead *lead);
+/* An account or a candidate from SPI result row, its columns from col on. */
+extern void crm_match_read_account(uint64 row, int col, Account *a);
+extern void crm_match_read_candidate(uint64 row, int col, Candidate *c);
 
-/* The stored contacts the lead's keys find, scored and decided. */
-extern MatchDecision crm_match_contact(const Lead *lead, const AccountMatch *accounts);
+/*
+ * Of the accounts a lead's credit code or company name found, drop those
+ * whose credit code contradicts the lead's, and single out the one it is.
+ */
+extern void crm_match_resolve_accounts(const Lead *lead, AccountMatch *m);
 
-/* A live contact read as a candidate; false when there is none. */
-extern bool crm_match_load_contact(int64 id, Candidate *c);
+/* Score the candidates and decide: merged, review or new. */
+extern MatchDecision crm_match_decide(const Lead *lead, const AccountMatch *accounts,
+									  Candidate *cands, int n);
 
 /* The per-field comparison and weight that scored the candidate. */
 extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,

@@ -39,11 +39,14 @@ uint64
 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 			 long tcount, int expected)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
 
 	if (plan->plan == NULL)
 		plan->plan = prepare_pinned(plan);
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
+	/* SPI leaves us in its procedure context; what we read is the caller's */
+	MemoryContextSwitchTo(caller);
 	if (rc != expected)
 		elog(ERROR, "crm: SPI_execute_plan returned %s for: %s",
 			 SPI_result_code_string(rc), plan->sql);

@@ -23,6 +23,7 @@ typedef struct CrmPlan
  * Execute a kept plan (preparing it first if need be) with values and
  * nulls as SPI_execute_plan takes them; returns the number of rows
  * processed, and raises an error unless the result code is expected.
+ * The caller's memory context is current again afterwards.
  */
 extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 						   long tcount, int expected);

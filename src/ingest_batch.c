@@ -1,0 +1,1183 @@
+/*
+ * ingest_batch.c: matching and storing prepared leads, many at a time.
+ *
+ * One statement per kind of read or write for the whole batch, instead of
+ * about ten statements per lead: at bulk sizes the per-statement work of
+ * the executor (start-up, constraint expressions, plans) is what costs.
+ *
+ * The batch must mean what ingesting its leads one after another means,
+ * and leads of one batch may be the same person.  So it goes in waves.
+ * Each wave reads what every pending lead's keys find, then walks the
+ * leads in order; a lead that shares a key, a candidate contact or a
+ * candidate account with an earlier pending lead waits for the next wave,
+ * and the others are decided and written together.  Leads that share
+ * nothing cannot see each other's writes, so their order does not matter;
+ * leads that do are taken in order, one wave apart.  Most batches need
+ * one or two waves.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "ingest_batch.h"
+#include "spi_plan.h"
+
+/* Everything the batch learns and decides about one lead. */
+typedef struct BatchLead
+{
+	Lead	   *lead;
+	int64		stored_id;		/* a reviewer's merge: the stored lead */
+	int64		forced_contact; /* ... and the contact it merges into */
+	bool		done;
+	bool		waits;			/* for a later wave */
+	/* what the wave read */
+	bool		existing;
+	AccountMatch accounts;
+	Candidate  *cands;
+	int			n_cands;
+	/* where it goes */
+	MatchDecision match;
+	int64		account_id;
+	const char *account_outcome;
+	char	   *account_owner;
+	bool		creates_account;
+	bool		fills_uscc;
+	bool		creates_contact;
+	int64		contact_id;
+	char	   *customer_code;
+	char	   *owner;
+	/* a merge: the contact's new values, and what changed */
+	bool		updates_contact;
+	char	   *merged_name;
+	char	   *merged_title;
+	char	   *merged_openid;
+	int64		merged_account_id;
+	StringInfoData changes;
+	StringInfoData added_points;
+	IngestResult result;
+} BatchLead;
+
+struct IngestBatch
+{
+	MemoryContext cxt;
+	BatchLead **leads;
+	int			n;
+	int			cap;
+};
+
+/* ---------------------------------------------------------------------
+ * Batch bookkeeping
+ * --------------------------------------------------------------------- */
+
+IngestBatch *
+crm_batch_create(MemoryContext parent)
+{
+	IngestBatch *b = MemoryContextAllocZero(parent, sizeof(IngestBatch));
+
+	b->cxt = AllocSetContextCreate(parent, "crm ingest batch", ALLOCSET_DEFAULT_SIZES);
+	return b;
+}
+
+MemoryContext
+crm_batch_context(IngestBatch *batch)
+{
+	return batch->cxt;
+}
+
+int
+crm_batch_size(IngestBatch *batch)
+{
+	return batch->n;
+}
+
+static BatchLead *
+append(IngestBatch *b, Lead *lead)
+{
+	BatchLead  *bl = MemoryContextAllocZero(b->cxt, sizeof(BatchLead));
+
+	if (b->n == b->cap)
+	{
+		b->cap = Max(16, b->cap * 2);
+		b->leads = b->leads
+			? repalloc(b->leads, sizeof(BatchLead *) * b->cap)
+			: MemoryContextAlloc(b->cxt, sizeof(BatchLead *) * b->cap);
+	}
+	bl->lead = lead;
+	b->leads[b->n++] = bl;
+	return bl;
+}
+
+void
+crm_batch_add(IngestBatch *batch, Lead *lead)
+{
+	(void) append(batch, lead);
+}
+
+void
+crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id, int64 contact_id)
+{
+	BatchLead  *bl = append(batch, lead);
+
+	bl->stored_id = lead_id;
+	bl->forced_contact = contact_id;
+}
+
+/* ---------------------------------------------------------------------
+ * Array parameters: one column of a batch statement
+ * --------------------------------------------------------------------- */
+
+typedef struct Column
+{
+	Oid			type;
+	ArrayBuildState *state;
+} Column;
+
+static void
+put(Column *c, Datum value, bool isnull)
+{
+	c->state = accumArrayResult(c->state, value, isnull, c->type, CurrentMemoryContext);
+}
+
+static void
+put_text(Column *c, const char *s)
+{
+	put(c, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
+}
+
+static void
+put_int8(Column *c, int64 v, bool isnull)
+{
+	put(c, Int64GetDatum(v), isnull);
+}
+
+static Datum
+column_array(Column *c)
+{
+	if (c->state == NULL)
+		return PointerGetDatum(construct_empty_array(c->type));
+	return makeArrayResult(c->state, CurrentMemoryContext);
+}
+
+/* Run a batch statement whose parameters are the columns' arrays. */
+static uint64
+run_columns(CrmPlan *plan, Column *cols, int expected)
+{
+	Datum		values[CRM_PLAN_MAX_ARGS];
+
+	for (int i = 0; i < plan->nargs; i++)
+		values[i] = column_array(&cols[i]);
+	return crm_plan_run(plan, values, NULL, 0, expected);
+}
+
+#define COLUMNS(...) {__VA_ARGS__}
+#define COL(t) {t, NULL}
+
+static int
+row_index(uint64 row)
+{
+	bool		isnull;
+
+	return DatumGetInt32(crm_spi_datum(row, 1, &isnull));
+}
+
+/* ---------------------------------------------------------------------
+ * Reads
+ * --------------------------------------------------------------------- */
+
+static CrmPlan existing_leads = {
+	"SELECT u.i, l.id, l.contact_id, l.account_id, k.code, l.outcome, l.match_score, l.score, l.owner"
+	"  FROM unnest($1::int4[], $2::text[], $3::text[]) u(i, channel, external_id)"
+	"  JOIN crm.lead l ON l.channel = u.channel AND l.external_id = u.external_id"
+	"  LEFT JOIN crm.contact k ON k.id = l.contact_id",
+	3, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan accounts_by_uscc = {
+	"SELECT u.i, " CRM_ACCOUNT_COLUMNS
+	"  FROM unnest($1::int4[], $2::text[]) u(i, uscc)"
+	"  JOIN crm.account a ON a.uscc = u.uscc AND a.merged_into IS NULL",
+	2, {INT4ARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan accounts_by_key = {
+	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, key)"
+	" CROSS JOIN LATERAL (SELECT " CRM_ACCOUNT_COLUMNS " FROM crm.account a"
+	"   WHERE a.name_key COLLATE \"C\" = u.key AND a.merged_into IS NULL"
+	"   ORDER BY a.id LIMIT 51) a ORDER BY u.i",
+	2, {INT4ARRAYOID, TEXTARRAYOID}
+};
+/* "康泰" finds "康泰医疗器械" and "康泰生物科技": keys starting with it */
+static CrmPlan accounts_by_key_prefix = {
+	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, key)"
+	" CROSS JOIN LATERAL (SELECT " CRM_ACCOUNT_COLUMNS " FROM crm.account a"
+	"   WHERE a.name_key COLLATE \"C\" >= u.key"
+	"     AND a.name_key COLLATE \"C\" < u.key || chr(1114111) AND a.merged_into IS NULL"
+	"   ORDER BY a.name_key COLLATE \"C\", a.id LIMIT 51) a ORDER BY u.i",
+	2, {INT4ARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan contact_candidates = {
+	"WITH l AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[])"
+	"             AS l(i, phone, email, openid, pinyin)),"
+	"     found AS ("
+	"  SELECT l.i, p.contact_id AS id FROM l JOIN crm.contact_point p"
+	"    ON p.kind = 'phone' AND p.value = l.phone"
+	"  UNION SELECT l.i, p.contact_id FROM l JOIN crm.contact_point p"
+	"    ON p.kind = 'email' AND p.value = l.email"
+	"  UNION SELECT l.i, k.id FROM l JOIN crm.contact k"
+	"    ON k.wechat_openid = l.openid AND k.merged_into IS NULL"
+	"  UNION SELECT l.i, k.id FROM l"
+	"    JOIN unnest($6::int4[], $7::int8[]) la(i, account_id) ON la.i = l.i"
+	"    JOIN crm.contact k ON k.name_pinyin = l.pinyin AND k.account_id = la.account_id"
+	"                      AND k.merged_into IS NULL"
+	"  UNION SELECT f.i, f.id FROM unnest($8::int4[], $9::int8[]) f(i, id))"
+	" SELECT found.i, " CRM_CANDIDATE_COLUMNS
+	"   FROM found JOIN crm.contact k ON k.id = found.id"
+	"  WHERE k.merged_into IS NULL ORDER BY found.i, k.id",
+	9, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID}
+};
+
+static void
+read_existing(BatchLead **wave, int n)
+{
+	Column		c[3] = COLUMNS(COL(INT4OID), COL(TEXTOID), COL(TEXTOID));
+	uint64		rows;
+
+	for (int i = 0; i < n; i++)
+	{
+		wave[i]->existing = false;
+		if (wave[i]->lead->external_id && wave[i]->stored_id == 0)
+		{
+			put(&c[0], Int32GetDatum(i), false);
+			put_text(&c[1], wave[i]->lead->channel);
+			put_text(&c[2], wave[i]->lead->external_id);
+		}
+	}
+	if (c[0].state == NULL)
+		return;
+	rows = run_columns(&existing_leads, c, SPI_OK_SELECT);
+	for (uint64 r = 0; r < rows; r++)
+	{
+		BatchLead  *bl = wave[row_index(r)];
+		IngestResult *res = &bl->result;
+		bool		isnull;
+		Datum		d;
+
+		bl->existing = true;
+		(void) crm_spi_int8(r, 2, &res->lead_id);
+		(void) crm_spi_int8(r, 3, &res->contact_id);
+		(void) crm_spi_int8(r, 4, &res->account_id);
+		res->customer_code = crm_spi_text(r, 5);
+		res->outcome = crm_spi_text(r, 6);
+		d = crm_spi_datum(r, 7, &isnull);
+		res->has_match_score = !isnull;
+		res->match_score = isnull ? 0 : DatumGetFloat4(d);
+		d = crm_spi_datum(r, 8, &isnull);
+		res->has_lead_score = !isnull;
+		res->lead_score = isnull ? 0 : DatumGetInt32(d);
+		res->owner = crm_spi_text(r, 9);
+	}
+}
+
+/* Append the accounts of result rows to the leads they belong to. */
+static void
+collect_accounts(BatchLead **wave, uint64 rows)
+{
+	for (uint64 r = 0; r < rows; r++)
+	{
+		AccountMatch *m = &wave[row_index(r)]->accounts;
+
+		if (m->accounts == NULL)
+			m->accounts = palloc0(sizeof(Account) * (CRM_MATCH_MAX_CANDIDATES + 1));
+		if (m->n <= CRM_MATCH_MAX_CANDIDATES)
+			crm_match_read_account(r, 2, &m->accounts[m->n++]);
+	}
+}
+
+/* Leads whose key has not found an account yet, to look up with plan. */
+static void
+lookup_keys(BatchLead **wave, int n, CrmPlan *plan, bool prefix_only)
+{
+	Column		c[2] = COLUMNS(COL(INT4OID), COL(TEXTOID));
+
+	for (int i = 0; i < n; i++)
+	{
+		const Lead *lead = wave[i]->lead;
+
+		if (lead->company_key == NULL || wave[i]->accounts.n > 0 ||
+			(prefix_only && pg_mbstrlen(lead->company_key) < 2))
+			continue;
+		put(&c[0], Int32GetDatum(i), false);
+		put_text(&c[1], lead->company_key);
+	}
+	if (c[0].state)
+		collect_accounts(wave, run_columns(plan, c, SPI_OK_SELECT));
+}
+
+/*
+ * The accounts each lead's organisation may be: the one its credit code
+ * names, else those with its company key, else those whose key starts
+ * with it (a short name).
+ */
+static void
+read_accounts(BatchLead **wave, int n)
+{
+	Column		c[2] = COLUMNS(COL(INT4OID), COL(TEXTOID));
+
+	for (int i = 0; i < n; i++)
+	{
+		memset(&wave[i]->accounts, 0, sizeof(AccountMatch));
+		wave[i]->accounts.resolved = -1;
+		if (wave[i]->lead->uscc)
+		{
+			put(&c[0], Int32GetDatum(i), false);
+			put_text(&c[1], wave[i]->lead->uscc);
+		}
+	}
+	if (c[0].state)
+		collect_accounts(wave, run_columns(&accounts_by_uscc, c, SPI_OK_SELECT));
+	for (int i = 0; i < n; i++)
+		if (wave[i]->accounts.n == 1)
+			wave[i]->accounts.resolved = 0;
+	lookup_keys(wave, n, &accounts_by_key, false);
+	lookup_keys(wave, n, &accounts_by_key_prefix, true);
+	for (int i = 0; i < n; i++)
+		if (wave[i]->accounts.resolved < 0)
+			crm_match_resolve_accounts(wave[i]->lead, &wave[i]->accounts);
+}
+
+static void
+collect_candidates(BatchLead **wave, uint64 rows)
+{
+	for (uint64 r = 0; r < rows; r++)
+	{
+		BatchLead  *bl = wave[row_index(r)];
+
+		if (bl->cands == NULL)
+			bl->cands = palloc(sizeof(Candidate) * CRM_MATCH_MAX_CANDIDATES);
+		if (bl->n_cands < CRM_MATCH_MAX_CANDIDATES)
+			crm_match_read_candidate(r, 2, &bl->cands[bl->n_cands++]);
+	}
+}
+
+/*
+ * The stored contacts each lead's phone, e-mail or openid finds, those
+ * with its name's pinyin at one of its candidate accounts, and the
+ * contact a reviewer chose.
+ */
+static void
+read_candidates(BatchLead **wave, int n)
+{
+	Column		c[9] = COLUMNS(COL(INT4OID), COL(TEXTOID), COL(TEXTOID), COL(TEXTOID),
+							   COL(TEXTOID), COL(INT4OID), COL(INT8OID), COL(INT4OID),
+							   COL(INT8OID));
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+		const Lead *lead = bl->lead;
+
+		bl->cands = NULL;
+		bl->n_cands = 0;
+		put(&c[0], Int32GetDatum(i), false);
+		put_text(&c[1], lead->phone);
+		put_text(&c[2], lead->email);
+		put_text(&c[3], lead->wechat_openid);
+		put_text(&c[4], lead->name_pinyin);
+		for (int a = 0; lead->name_pinyin && a < bl->accounts.n; a++)
+		{
+			put(&c[5], Int32GetDatum(i), false);
+			put_int8(&c[6], bl->accounts.accounts[a].id, false);
+		}
+		if (bl->forced_contact)
+		{
+			put(&c[7], Int32GetDatum(i), false);
+			put_int8(&c[8], bl->forced_contact, false);
+		}
+	}
+	collect_candidates(wave, run_columns(&contact_candidates, c, SPI_OK_SELECT));
+}
+
+/* ---------------------------------------------------------------------
+ * Waves: which leads may be decided together
+ * --------------------------------------------------------------------- */
+
+typedef struct Claims
+{
+	HTAB	   *keys;			/* of uint64 hashes; a collision only delays */
+	bool		clash;
+} Claims;
+
+static uint64
+claim_hash(char kind, const char *s, size_t len)
+{
+	return hash_bytes_extended((const unsigned char *) s, len, (uint64) kind);
+}
+
+static void
+claim_hashed(Claims *cl, uint64 h, bool check)
+{
+	bool		found;
+
+	(void) hash_search(cl->keys, &h, HASH_ENTER, &found);
+	if (check && found)
+		cl->clash = true;
+}
+
+static void
+claim(Claims *cl, char kind, const char *s)
+{
+	if (s)
+		claim_hashed(cl, claim_hash(kind, s, strlen(s)), true);
+}
+
+static void
+claim_id(Claims *cl, char kind, int64 id)
+{
+	claim_hashed(cl, claim_hash(kind, (const char *) &id, sizeof(id)), true);
+}
+
+static bool
+seen(Claims *cl, char kind, const char *s, size_t len, bool enter)
+{
+	uint64		h = claim_hash(kind, s, len);
+	bool		found;
+
+	(void) hash_search(cl->keys, &h, enter ? HASH_ENTER : HASH_FIND, &found);
+	return found;
+}
+
+/*
+ * A company key clashes with any earlier key it starts or that starts
+ * it, since the short-name lookup of one finds the account of the other.
+ */
+static void
+claim_company(Claims *cl, const char *key)
+{
+	size_t		len;
+
+	if (key == NULL)
+		return;
+	len = strlen(key);
+	if (seen(cl, 'P', key, len, false))
+		cl->clash = true;		/* an earlier key starts with this one */
+	for (size_t k = 1; k <= len; k++)
+	{
+		if (k < len && (key[k] & 0xC0) == 0x80)
+			continue;			/* key[0..k) would end inside a character */
+		if (seen(cl, 'c', key, k, k == len))
+			cl->clash = true;	/* this one starts with an earlier key */
+		if (k < len)
+			(void) seen(cl, 'P', key, k, true);
+	}
+}
+
+static bool
+clashes_with_earlier(Claims *cl, const BatchLead *bl)
+{
+	const Lead *lead = bl->lead;
+
+	cl->clash = false;
+	claim(cl, 'p', lead->phone);
+	claim(cl, 'e', lead->email);
+	claim(cl, 'w', lead->wechat_openid);
+	claim(cl, 'u', lead->uscc);
+	claim(cl, 'x', lead->external_id ? psprintf("%s\x1f%s", lead->channel, lead->external_id) : NULL);
+	claim_company(cl, lead->company_key);
+	for (int i = 0; i < bl->n_cands; i++)
+		claim_id(cl, 'C', bl->cands[i].id);
+	for (int i = 0; i < bl->accounts.n; i++)
+		claim_id(cl, 'A', bl->accounts.accounts[i].id);
+	if (bl->forced_contact)
+		claim_id(cl, 'L', bl->stored_id);
+	return cl->clash;
+}
+
+/* Mark the leads of the wave that must wait for an earlier one. */
+static void
+mark_waiting(BatchLead **wave, int n)
+{
+	HASHCTL		ctl = {.keysize = sizeof(uint64), .entrysize = sizeof(uint64),
+	.hcxt = CurrentMemoryContext};
+	Claims		cl = {hash_create("crm wave claims", n * 8 + 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT), false};
+
+	for (int i = 0; i < n; i++)
+		wave[i]->waits = clashes_with_earlier(&cl, wave[i]);
+}
+
+/* ---------------------------------------------------------------------
+ * Decisions: where each lead goes
+ * --------------------------------------------------------------------- */
+
+static bool
+in_list(const char *value, List *values)
+{
+	ListCell   *lc;
+
+	if (value)
+		foreach(lc, values)
+			if (strcmp(value, lfirst(lc)) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * The lead's organisation: the account it resolves to (its missing credit
+ * code filled in), a new account when the name finds none, or none when
+ * it finds several and nothing singles one out.
+ */
+static void
+place_account(BatchLead *bl)
+{
+	AccountMatch *m = &bl->accounts;
+
+	if (m->resolved >= 0)
+	{
+		Account    *a = &m->accounts[m->resolved];
+
+		bl->account_id = a->id;
+		bl->account_outcome = "matched";
+		bl->account_owner = a->owner;
+		bl->fills_uscc = bl->lead->uscc && a->uscc == NULL;
+	}
+	else if (m->n == 0 && bl->lead->company_key)
+	{
+		bl->creates_account = true;
+		bl->account_outcome = "new";
+	}
+}
+
+/*
+ * Attach the lead to the stored contact the match chose.  A merged lead's
+ * organisation is the one it plainly names, else the contact's: a company
+ * name that finds nothing is then more likely a spelling than a new
+ * employer.  A lead under review keeps its own, in case it is rejected.
+ */
+static void
+attach_to_candidate(BatchLead *bl)
+{
+	Candidate  *c = bl->match.best;
+
+	if (bl->match.outcome == MATCH_MERGED && bl->accounts.resolved < 0 && c->account_id)
+	{
+		bl->account_id = c->account_id;
+		bl->account_outcome = "matched";
+	}
+	else
+		place_account(bl);
+	bl->contact_id = c->id;
+	bl->customer_code = c->code;
+	bl->owner = c->owner ? c->owner : bl->account_owner;
+}
+
+static Candidate *
+candidate_by_id(BatchLead *bl, int64 id)
+{
+	for (int i = 0; i < bl->n_cands; i++)
+		if (bl->cands[i].id == id)
+			return &bl->cands[i];
+	return NULL;
+}
+
+/* A reviewer's merge: the lead keeps its organisation, the contact is given. */
+static void
+force_merge(BatchLead *bl)
+{
+	bl->match.outcome = MATCH_MERGED;
+	bl->match.best = candidate_by_id(bl, bl->forced_contact);
+	if (bl->match.best == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("contact " INT64_FORMAT " does not exist or was merged", bl->forced_contact),
+				 errhint("crm.resolve_code() gives the contact a merged code lives on in.")));
+	bl->contact_id = bl->forced_contact;
+	bl->account_id = bl->lead->account_id;
+	bl->customer_code = bl->match.best->code;
+	bl->owner = bl->match.best->owner;
+}
+
+static void
+decide(BatchLead *bl)
+{
+	initStringInfo(&bl->changes);
+	initStringInfo(&bl->added_points);
+	if (bl->forced_contact)
+	{
+		force_merge(bl);
+		return;
+	}
+	bl->match = crm_match_decide(bl->lead, &bl->accounts, bl->cands, bl->n_cands);
+	if (bl->match.outcome != MATCH_NEW)
+	{
+		attach_to_candidate(bl);
+		return;
+	}
+	place_account(bl);
+	bl->creates_contact = true;
+	bl->owner = bl->account_owner;
+}
+
+/*
+ * The name a new contact is shown by: for a Han name its key, which has
+ * lost the "(先生)" and the traditional forms; a Latin name as the lead
+ * spelled it, since the key is case-folded.
+ */
+static char *
+display_name(const Lead *lead)
+{
+	if (lead->name_key == NULL)
+		return NULL;
+	for (const char *c = lead->name_key; *c; c++)
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))
+			return lead->person_name;
+	return lead->name_key;
+}
+
+static void
+note_change(BatchLead *bl, const char *field_name, const char *old, const char *new)
+{
+	if (bl->changes.len)
+		appendStringInfoString(&bl->changes, ", ");
+	appendStringInfo(&bl->changes, "{\"field\": \"%s\", \"old\": ", field_name);
+	if (old)
+		escape_json(&bl->changes, old);
+	else
+		appendStringInfoString(&bl->changes, "null");
+	appendStringInfoString(&bl->changes, ", \"new\": ");
+	escape_json(&bl->changes, new);
+	appendStringInfoChar(&bl->changes, '}');
+}
+
+/*
+ * A text field takes the lead's value when it is empty, or when replace
+ * is allowed and it differs; a confirmed field never changes.
+ */
+static char *
+merged_value(BatchLead *bl, const char *field_name, char *stored, char *offered, bool replace)
+{
+	if (offered == NULL || in_list(field_name, bl->match.best->verified_fields) ||
+		(stored && (!replace || strcmp(stored, offered) == 0)))
+		return stored;
+	note_change(bl, field_name, stored, offered);
+	return offered;
+}
+
+/* No live contact holds the openid: any holder was found as a candidate. */
+static bool
+openid_is_free(const BatchLead *bl)
+{
+	for (int i = 0; i < bl->n_cands; i++)
+		if (bl->cands[i].wechat_openid &&
+			strcmp(bl->cands[i].wechat_openid, bl->lead->wechat_openid) == 0)
+			return false;
+	return true;
+}
+
+/* What a merge changes on the contact: empty fields filled, never a confirmed one. */
+static void
+plan_merge(BatchLead *bl)
+{
+	Candidate  *c = bl->match.best;
+	const Lead *lead = bl->lead;
+
+	bl->merged_name = merged_value(bl, "name", c->name, display_name(lead), false);
+	bl->merged_title = merged_value(bl, "title", c->title, lead->title, true);
+	bl->merged_openid = merged_value(bl, "wechat_openid", c->wechat_openid,
+									 lead->wechat_openid && openid_is_free(bl)
+									 ? lead->wechat_openid : NULL, false);
+	bl->merged_account_id = c->account_id;
+	if (c->account_id == 0 && bl->account_id && !in_list("account_id", c->verified_fields))
+	{
+		bl->merged_account_id = bl->account_id;
+		note_change(bl, "account_id", NULL, psprintf(INT64_FORMAT, bl->account_id));
+	}
+	bl->updates_contact = bl->changes.len > 0;
+}
+
+/* Phone, e-mail or openid coincide: a strong sign of one customer. */
+static bool
+shares_identifier(const Lead *lead, const Candidate *c)
+{
+	return in_list(lead->phone, c->phones) || in_list(lead->email, c->emails) ||
+		(lead->wechat_openid && c->wechat_openid &&
+		 strcmp(lead->wechat_openid, c->wechat_openid) == 0);
+}
+
+/* ---------------------------------------------------------------------
+ * Writes: one statement per table for the whole wave
+ * --------------------------------------------------------------------- */
+
+static CrmPlan next_account_ids = {
+	"SELECT nextval('crm.account_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
+};
+static CrmPlan next_contact_ids = {
+	"SELECT nextval('crm.contact_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
+};
+static CrmPlan next_lead_ids = {
+	"SELECT nextval('crm.lead_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
+};
+static CrmPlan insert_accounts = {
+	"INSERT INTO crm.account (id, name, uscc, region_code)"
+	" SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[])",
+	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan fill_usccs = {
+	"UPDATE crm.account a SET uscc = u.uscc FROM unnest($1::int8[], $2::text[]) u(id, uscc)"
+	" WHERE a.id = u.id AND a.uscc IS NULL",
+	2, {INT8ARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan insert_contacts = {
+	"INSERT INTO crm.contact (id, account_id, name, title, wechat_openid, owner)"
+	" SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])"
+	" RETURNING id, code",
+	6, {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan update_contacts = {
+	"UPDATE crm.contact c SET name = u.name, title = u.title, account_id = u.account_id,"
+	"       wechat_openid = u.openid"
+	"  FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[])"
+	"       u(id, name, title, account_id, openid)"
+	" WHERE c.id = u.id",
+	5, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
+};
+/* a new contact's points are its primary ones; a merge's are extra */
+static CrmPlan insert_points = {
+	"INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)"
+	" SELECT u.contact_id, u.kind, u.value,"
+	"        u.is_new OR NOT EXISTS (SELECT 1 FROM crm.contact_point p"
+	"                  WHERE p.contact_id = u.contact_id AND p.kind = u.kind AND p.is_primary)"
+	"   FROM unnest($1::int8[], $2::text[], $3::text[], $4::bool[]) u(contact_id, kind, value, is_new)"
+	" ON CONFLICT DO NOTHING RETURNING id, contact_id",
+	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID}
+};
+static CrmPlan insert_leads = {
+	"INSERT INTO crm.lead (id, channel, source_label, external_id, person_name, company_name,"
+	"  phone, email, uscc, region_code, title, product_line, wechat_openid, notes, warnings,"
+	"  payload, contact_id, account_id, outcome, account_outcome, match_score, owner, created_at)"
+	" SELECT u.id, u.channel, u.source_label, u.external_id, u.person_name, u.company_name,"
+	"  u.phone, u.email, u.uscc, u.region_code, u.title, u.product_line, u.wechat_openid, u.notes,"
+	"  ARRAY(SELECT jsonb_array_elements_text(u.warnings)), u.payload, u.contact_id, u.account_id,"
+	"  u.outcome, u.account_outcome, u.match_score, u.owner, coalesce(u.created_at::timestamptz, now())"
+	" FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	"  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
+	"  $14::text[], $15::jsonb[], $16::jsonb[], $17::int8[], $18::int8[], $19::text[], $20::text[],"
+	"  $21::float4[], $22::text[], $23::text[])"
+	" u(id, channel, source_label, external_id, person_name, company_name, phone, email, uscc,"
+	"  region_code, title, product_line, wechat_openid, notes, warnings, payload, contact_id,"
+	"  account_id, outcome, account_outcome, match_score, owner, created_at)",
+	23, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+static CrmPlan attach_leads = {
+	"UPDATE crm.lead l SET contact_id = u.contact_id, outcome = 'merged'"
+	"  FROM unnest($1::int8[], $2::int8[]) u(id, contact_id) WHERE l.id = u.id",
+	2, {INT8ARRAYOID, INT8ARRAYOID}
+};
+static CrmPlan insert_reviews = {
+	"INSERT INTO crm.match_review (entity, lead_id, candidate_id, score, evidence, red)"
+	" SELECT 'contact', * FROM unnest($1::int8[], $2::int8[], $3::float4[], $4::jsonb[], $5::bool[])",
+	5, {INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID}
+};
+static CrmPlan insert_histories = {
+	"INSERT INTO crm.merge_history (entity, kept_id, lead_id, changes, moved)"
+	" SELECT 'contact', * FROM unnest($1::int8[], $2::int8[], $3::jsonb[], $4::jsonb[])",
+	4, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, JSONBARRAYOID}
+};
+
+/* The next n values of a sequence, for rows whose ids others refer to. */
+static int64 *
+next_ids(CrmPlan *plan, int n)
+{
+	Datum		arg = Int32GetDatum(n);
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+
+	if (n == 0)
+		return ids;
+	(void) crm_plan_run(plan, &arg, NULL, 0, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+		(void) crm_spi_int8(i, 1, &ids[i]);
+	return ids;
+}
+
+static Jsonb *
+json_of(const char *text)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+static void
+write_accounts(BatchLead **wave, int n)
+{
+	Column		c[4] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(TEXTOID));
+	Column		f[2] = COLUMNS(COL(INT8OID), COL(TEXTOID));
+	int			count = 0;
+	int64	   *ids;
+
+	for (int i = 0; i < n; i++)
+		count += wave[i]->creates_account;
+	ids = next_ids(&next_account_ids, count);
+	count = 0;
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (bl->creates_account)
+		{
+			bl->account_id = ids[count++];
+			put_int8(&c[0], bl->account_id, false);
+			put_text(&c[1], bl->lead->company_name);
+			put_text(&c[2], bl->lead->uscc);
+			put_text(&c[3], bl->lead->region_code);
+		}
+		else if (bl->fills_uscc)
+		{
+			put_int8(&f[0], bl->account_id, false);
+			put_text(&f[1], bl->lead->uscc);
+		}
+	}
+	if (c[0].state)
+		(void) run_columns(&insert_accounts, c, SPI_OK_INSERT);
+	if (f[0].state)
+		(void) run_columns(&fill_usccs, f, SPI_OK_UPDATE);
+}
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The lead of the wave whose contact has this id (one per wave). */
+static BatchLead *
+lead_of_contact(BatchLead **wave, int n, int64 contact_id)
+{
+	for (int i = 0; i < n; i++)
+		if (wave[i]->contact_id == contact_id && !wave[i]->waits && !wave[i]->existing)
+			return wave[i];
+	return NULL;
+}
+
+static void
+write_contacts(BatchLead **wave, int n)
+{
+	Column		c[6] = COLUMNS(COL(INT8OID), COL(INT8OID), COL(TEXTOID), COL(TEXTOID),
+							   COL(TEXTOID), COL(TEXTOID));
+	int			count = 0;
+	int64	   *ids;
+	uint64		rows;
+
+	for (int i = 0; i < n; i++)
+		count += wave[i]->creates_contact;
+	ids = next_ids(&next_contact_ids, count);
+	count = 0;
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (!bl->creates_contact)
+			continue;
+		bl->contact_id = ids[count++];
+		put_int8(&c[0], bl->contact_id, false);
+		put_int8(&c[1], bl->account_id, bl->account_id == 0);
+		put_text(&c[2], display_name(bl->lead));
+		put_text(&c[3], bl->lead->title);
+		put_text(&c[4], bl->lead->wechat_openid);
+		put_text(&c[5], bl->owner);
+	}
+	if (count == 0)
+		return;
+	rows = run_columns(&insert_contacts, c, SPI_OK_INSERT_RETURNING);
+	for (uint64 r = 0; r < rows; r++)
+	{
+		int64		id;
+		int64	   *at;
+
+		(void) crm_spi_int8(r, 1, &id);
+		at = bsearch(&id, ids, count, sizeof(int64), compare_int64);
+		lead_of_contact(wave, n, *at)->customer_code = crm_spi_text(r, 2);
+	}
+}
+
+static void
+write_merges(BatchLead **wave, int n)
+{
+	Column		c[5] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(INT8OID),
+							   COL(TEXTOID));
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (bl->match.outcome != MATCH_MERGED)
+			continue;
+		plan_merge(bl);
+		if (!bl->updates_contact)
+			continue;
+		put_int8(&c[0], bl->contact_id, false);
+		put_text(&c[1], bl->merged_name);
+		put_text(&c[2], bl->merged_title);
+		put_int8(&c[3], bl->merged_account_id, bl->merged_account_id == 0);
+		put_text(&c[4], bl->merged_openid);
+	}
+	if (c[0].state)
+		(void) run_columns(&update_contacts, c, SPI_OK_UPDATE);
+}
+
+static void
+put_point(Column *c, const BatchLead *bl, const char *kind, const char *value)
+{
+	if (value == NULL)
+		return;
+	put_int8(&c[0], bl->contact_id, false);
+	put_text(&c[1], kind);
+	put_text(&c[2], value);
+	put(&c[3], BoolGetDatum(bl->creates_contact), false);
+}
+
+/* New contacts' phones and e-mails, and those a merge adds. */
+static void
+write_points(BatchLead **wave, int n)
+{
+	Column		c[4] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(BOOLOID));
+	uint64		rows;
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (bl->creates_contact || bl->match.outcome == MATCH_MERGED)
+		{
+			put_point(c, bl, "phone", bl->lead->phone);
+			put_point(c, bl, "email", bl->lead->email);
+		}
+	}
+	if (c[0].state == NULL)
+		return;
+	rows = run_columns(&insert_points, c, SPI_OK_INSERT_RETURNING);
+	for (uint64 r = 0; r < rows; r++)
+	{
+		int64		id,
+					contact_id;
+		BatchLead  *bl;
+
+		(void) crm_spi_int8(r, 1, &id);
+		(void) crm_spi_int8(r, 2, &contact_id);
+		bl = lead_of_contact(wave, n, contact_id);
+		if (bl->match.outcome == MATCH_MERGED)
+			appendStringInfo(&bl->added_points, "%s" INT64_FORMAT,
+							 bl->added_points.len ? ", " : "", id);
+	}
+}
+
+static char *
+warnings_json(const Lead *lead)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	foreach(lc, lead->warnings)
+	{
+		if (buf.len > 1)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, lfirst(lc));
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+static void
+put_lead(Column *c, BatchLead *bl)
+{
+	const Lead *lead = bl->lead;
+
+	put_int8(&c[0], bl->result.lead_id, false);
+	put_text(&c[1], lead->channel);
+	put_text(&c[2], lead->source_label);
+	put_text(&c[3], lead->external_id);
+	put_text(&c[4], lead->person_name);
+	put_text(&c[5], lead->company_name);
+	put_text(&c[6], lead->phone);
+	put_text(&c[7], lead->email);
+	put_text(&c[8], lead->uscc);
+	put_text(&c[9], lead->region_code);
+	put_text(&c[10], lead->title);
+	put_text(&c[11], lead->product_line);
+	put_text(&c[12], lead->wechat_openid);
+	put_text(&c[13], lead->notes);
+	put(&c[14], JsonbPGetDatum(json_of(warnings_json(lead))), false);
+	put(&c[15], JsonbPGetDatum(lead->payload), false);
+	put_int8(&c[16], bl->contact_id, bl->contact_id == 0);
+	put_int8(&c[17], bl->account_id, bl->account_id == 0);
+	put_text(&c[18], crm_match_outcome_name(bl->match.outcome));
+	put_text(&c[19], bl->account_outcome);
+	put(&c[20], Float4GetDatum((float4) bl->match.score), !bl->match.has_score);
+	put_text(&c[21], bl->owner);
+	put_text(&c[22], lead->created_at);
+}
+
+static void
+write_leads(BatchLead **wave, int n)
+{
+	Column		c[23];
+	Column		a[2] = COLUMNS(COL(INT8OID), COL(INT8OID));
+	static const Oid types[23] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+	JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, TEXTOID};
+	int			count = 0;
+	int64	   *ids;
+
+	for (int i = 0; i < 23; i++)
+		c[i] = (Column) {types[i], NULL};
+	for (int i = 0; i < n; i++)
+		count += wave[i]->stored_id == 0;
+	ids = next_ids(&next_lead_ids, count);
+	count = 0;
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (bl->stored_id)
+		{
+			bl->result.lead_id = bl->stored_id;
+			put_int8(&a[0], bl->stored_id, false);
+			put_int8(&a[1], bl->contact_id, false);
+			continue;
+		}
+		bl->result.lead_id = ids[count++];
+		put_lead(c, bl);
+	}
+	if (count)
+		(void) run_columns(&insert_leads, c, SPI_OK_INSERT);
+	if (a[0].state)
+		(void) run_columns(&attach_leads, a, SPI_OK_UPDATE);
+}
+
+/* The review queue entries and merge histories the outcomes call for. */
+static void
+write_outcomes(BatchLead **wave, int n)
+{
+	Column		r[5] = COLUMNS(COL(INT8OID), COL(INT8OID), COL(FLOAT4OID), COL(JSONBOID),
+							   COL(BOOLOID));
+	Column		h[4] = COLUMNS(COL(INT8OID), COL(INT8OID), COL(JSONBOID), COL(JSONBOID));
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+		Candidate  *c = bl->match.best;
+
+		if (bl->match.outcome == MATCH_REVIEW)
+		{
+			put_int8(&r[0], bl->result.lead_id, false);
+			put_int8(&r[1], c->id, false);
+			put(&r[2], Float4GetDatum((float4) c->score), false);
+			put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c)), false);
+			put(&r[4], BoolGetDatum(shares_identifier(bl->lead, c)), false);
+		}
+		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
+		{
+			put_int8(&h[0], bl->contact_id, false);
+			put_int8(&h[1], bl->result.lead_id, false);
+			put(&h[2], JsonbPGetDatum(json_of(psprintf("[%s]", bl->changes.data))), false);
+			put(&h[3], JsonbPGetDatum(json_of(psprintf("{\"contact_point\": [%s]}",
+														bl->added_points.data))), false);
+		}
+	}
+	if (r[0].state)
+		(void) run_columns(&insert_reviews, r, SPI_OK_INSERT);
+	if (h[0].state)
+		(void) run_columns(&insert_histories, h, SPI_OK_INSERT);
+}
+
+static void
+fill_result(BatchLead *bl)
+{
+	IngestResult *r = &bl->result;
+
+	r->contact_id = bl->contact_id;
+	r->account_id = bl->account_id;
+	r->customer_code = bl->customer_code;
+	r->outcome = crm_match_outcome_name(bl->match.outcome);
+	r->has_match_score = bl->match.has_score;
+	r->match_score = bl->match.score;
+	r->owner = bl->owner;
+}
+
+/* ---------------------------------------------------------------------
+ * Flush
+ * --------------------------------------------------------------------- */
+
+/* Decide and store the leads of the wave that need not wait. */
+static void
+settle_wave(BatchLead **wave, int n)
+{
+	BatchLead **ready = palloc(sizeof(BatchLead *) * n);
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (wave[i]->waits)
+			continue;
+		wave[i]->done = true;
+		if (wave[i]->existing)
+			continue;
+		decide(wave[i]);
+		ready[m++] = wave[i];
+	}
+	write_accounts(ready, m);
+	write_merges(ready, m);
+	write_contacts(ready, m);
+	write_points(ready, m);
+	write_leads(ready, m);
+	write_outcomes(ready, m);
+	for (int i = 0; i < m; i++)
+		fill_result(ready[i]);
+}
+
+void
+crm_batch_discard(IngestBatch *b)
+{
+	MemoryContextReset(b->cxt);
+	b->leads = NULL;
+	b->n = b->cap = 0;
+}
+
+void
+crm_batch_flush(IngestBatch *b, IngestResult *results)
+{
+	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
+
+	for (;;)
+	{
+		int			n = 0;
+
+		for (int i = 0; i < b->n; i++)
+			if (!b->leads[i]->done)
+				wave[n++] = b->leads[i];
+		if (n == 0)
+			break;
+		read_existing(wave, n);
+		read_accounts(wave, n);
+		read_candidates(wave, n);
+		mark_waiting(wave, n);
+		settle_wave(wave, n);
+	}
+	for (int i = 0; results && i < b->n; i++)
+		results[i] = b->leads[i]->result;
+	crm_batch_discard(b);
+}

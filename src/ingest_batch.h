@@ -1,0 +1,56 @@
+/*
+ * ingest_batch.h: matching and storing prepared leads, many at a time.
+ */
+#ifndef CRM_INGEST_BATCH_H
+#define CRM_INGEST_BATCH_H
+
+#include "postgres.h"
+
+#include "match.h"
+
+typedef struct IngestResult
+{
+	int64		lead_id;
+	int64		contact_id;		/* 0: none */
+	int64		account_id;		/* 0: none */
+	char	   *customer_code;
+	const char *outcome;
+	bool		has_match_score;
+	double		match_score;
+	bool		has_lead_score;
+	int32		lead_score;
+	char	   *owner;
+} IngestResult;
+
+typedef struct IngestBatch IngestBatch;
+
+/* An empty batch whose work lives in a child context of parent. */
+extern IngestBatch *crm_batch_create(MemoryContext parent);
+
+/* The context a lead must be prepared in to be added to the batch. */
+extern MemoryContext crm_batch_context(IngestBatch *batch);
+
+extern int	crm_batch_size(IngestBatch *batch);
+
+/* Queue a lead for ingestion. */
+extern void crm_batch_add(IngestBatch *batch, Lead *lead);
+
+/*
+ * Queue a reviewer's decision: stored lead lead_id merges into contact
+ * contact_id as if ingestion had decided so.
+ */
+extern void crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id,
+								int64 contact_id);
+
+/*
+ * Match and store every queued lead, with the meaning of ingesting them
+ * one after another in the order queued; must run inside SPI_connect.
+ * The result of lead i (in queue order) is left in results[i] when
+ * results is not NULL.  The batch is then empty again.
+ */
+extern void crm_batch_flush(IngestBatch *batch, IngestResult *results);
+
+/* Forget the queued leads without storing them. */
+extern void crm_batch_discard(IngestBatch *batch);
+
+#endif							/* CRM_INGEST_BATCH_H */
