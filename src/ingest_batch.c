@@ -725,10 +725,17 @@ static CrmPlan next_contact_ids = {
 static CrmPlan next_lead_ids = {
 	"SELECT nextval('crm.lead_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
 };
+/* Codes for new rows, issued together rather than by each row's default. */
+static CrmPlan issue_codes = {
+	"INSERT INTO crm.customer_code (code, kind)"
+	" SELECT crm.customer_code_from_serial(nextval('crm.customer_code_seq')), $1"
+	"   FROM generate_series(1, $2) RETURNING code",
+	2, {TEXTOID, INT4OID}
+};
 static CrmPlan insert_accounts = {
-	"INSERT INTO crm.account (id, name, uscc, region_code)"
-	" SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[])",
-	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+	"INSERT INTO crm.account (id, code, name, uscc, region_code)"
+	" SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])",
+	5, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
 static CrmPlan fill_usccs = {
 	"UPDATE crm.account a SET uscc = u.uscc FROM unnest($1::int8[], $2::text[]) u(id, uscc)"
@@ -736,10 +743,11 @@ static CrmPlan fill_usccs = {
 	2, {INT8ARRAYOID, TEXTARRAYOID}
 };
 static CrmPlan insert_contacts = {
-	"INSERT INTO crm.contact (id, account_id, name, title, wechat_openid, owner)"
-	" SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[])"
-	" RETURNING id, code",
-	6, {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+	"INSERT INTO crm.contact (id, code, account_id, name, title, wechat_openid, owner)"
+	" SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],"
+	"                      $7::text[])",
+	7, {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID}
 };
 static CrmPlan update_contacts = {
 	"UPDATE crm.contact c SET name = u.name, title = u.title, account_id = u.account_id,"
@@ -810,6 +818,20 @@ next_ids(CrmPlan *plan, int n)
 	return ids;
 }
 
+static char **
+new_codes(const char *kind, int n)
+{
+	Datum		args[2] = {CStringGetTextDatum(kind), Int32GetDatum(n)};
+	char	  **codes = palloc(sizeof(char *) * Max(n, 1));
+
+	if (n == 0)
+		return codes;
+	(void) crm_plan_run(&issue_codes, args, NULL, 0, SPI_OK_INSERT_RETURNING);
+	for (int i = 0; i < n; i++)
+		codes[i] = crm_spi_text(i, 1);
+	return codes;
+}
+
 static Jsonb *
 json_of(const char *text)
 {
@@ -819,14 +841,17 @@ json_of(const char *text)
 static void
 write_accounts(BatchLead **wave, int n)
 {
-	Column		c[4] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(TEXTOID));
+	Column		c[5] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(TEXTOID),
+							   COL(TEXTOID));
 	Column		f[2] = COLUMNS(COL(INT8OID), COL(TEXTOID));
 	int			count = 0;
 	int64	   *ids;
+	char	  **codes;
 
 	for (int i = 0; i < n; i++)
 		count += wave[i]->creates_account;
 	ids = next_ids(&next_account_ids, count);
+	codes = new_codes("account", count);
 	count = 0;
 	for (int i = 0; i < n; i++)
 	{
@@ -834,11 +859,12 @@ write_accounts(BatchLead **wave, int n)
 
 		if (bl->creates_account)
 		{
+			put_text(&c[1], codes[count]);
 			bl->account_id = ids[count++];
 			put_int8(&c[0], bl->account_id, false);
-			put_text(&c[1], bl->lead->company_name);
-			put_text(&c[2], bl->lead->uscc);
-			put_text(&c[3], bl->lead->region_code);
+			put_text(&c[2], bl->lead->company_name);
+			put_text(&c[3], bl->lead->uscc);
+			put_text(&c[4], bl->lead->region_code);
 		}
 		else if (bl->fills_uscc)
 		{
@@ -852,21 +878,12 @@ write_accounts(BatchLead **wave, int n)
 		(void) run_columns(&fill_usccs, f, SPI_OK_UPDATE);
 }
 
-static int
-compare_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* The lead of the wave whose contact has this id (one per wave). */
 static BatchLead *
 lead_of_contact(BatchLead **wave, int n, int64 contact_id)
 {
 	for (int i = 0; i < n; i++)
-		if (wave[i]->contact_id == contact_id && !wave[i]->waits && !wave[i]->existing)
+		if (wave[i]->contact_id == contact_id)
 			return wave[i];
 	return NULL;
 }
@@ -874,15 +891,18 @@ lead_of_contact(BatchLead **wave, int n, int64 contact_id)
 static void
 write_contacts(BatchLead **wave, int n)
 {
-	Column		c[6] = COLUMNS(COL(INT8OID), COL(INT8OID), COL(TEXTOID), COL(TEXTOID),
-							   COL(TEXTOID), COL(TEXTOID));
+	Column		c[7] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(INT8OID), COL(TEXTOID),
+							   COL(TEXTOID), COL(TEXTOID), COL(TEXTOID));
 	int			count = 0;
 	int64	   *ids;
-	uint64		rows;
+	char	  **codes;
 
 	for (int i = 0; i < n; i++)
 		count += wave[i]->creates_contact;
+	if (count == 0)
+		return;
 	ids = next_ids(&next_contact_ids, count);
+	codes = new_codes("contact", count);
 	count = 0;
 	for (int i = 0; i < n; i++)
 	{
@@ -890,26 +910,17 @@ write_contacts(BatchLead **wave, int n)
 
 		if (!bl->creates_contact)
 			continue;
+		bl->customer_code = codes[count];
 		bl->contact_id = ids[count++];
 		put_int8(&c[0], bl->contact_id, false);
-		put_int8(&c[1], bl->account_id, bl->account_id == 0);
-		put_text(&c[2], display_name(bl->lead));
-		put_text(&c[3], bl->lead->title);
-		put_text(&c[4], bl->lead->wechat_openid);
-		put_text(&c[5], bl->owner);
+		put_text(&c[1], bl->customer_code);
+		put_int8(&c[2], bl->account_id, bl->account_id == 0);
+		put_text(&c[3], display_name(bl->lead));
+		put_text(&c[4], bl->lead->title);
+		put_text(&c[5], bl->lead->wechat_openid);
+		put_text(&c[6], bl->owner);
 	}
-	if (count == 0)
-		return;
-	rows = run_columns(&insert_contacts, c, SPI_OK_INSERT_RETURNING);
-	for (uint64 r = 0; r < rows; r++)
-	{
-		int64		id;
-		int64	   *at;
-
-		(void) crm_spi_int8(r, 1, &id);
-		at = bsearch(&id, ids, count, sizeof(int64), compare_int64);
-		lead_of_contact(wave, n, *at)->customer_code = crm_spi_text(r, 2);
-	}
+	(void) run_columns(&insert_contacts, c, SPI_OK_INSERT);
 }
 
 static void

@@ -1,0 +1,234 @@
+-- bench/dedup.sql: lead matching, crm against two hand-written baselines.
+--
+-- Run after bench/dedup_data.sql, bench/baseline_exact.sql and
+-- bench/baseline_trgm.sql (bench/dedup_run does all of it in a throw-away
+-- cluster).  Each approach ingests the leads of bench_lead in seq order, one
+-- at a time, inside BEGIN ... ROLLBACK, so every approach starts from the same
+-- world:
+--   exact  bench_ingest_exact(payload), all leads
+--   trgm   bench_ingest_trgm(payload), the first :sample leads (default 2000;
+--          it is slow)
+--   crm    INSERT INTO crm.lead_inbox, all leads (skipped while the installed
+--          crm has no crm.lead_inbox)
+-- Each approach keeps only its own indexes while it runs: the other
+-- approaches' bench_* indexes are dropped inside its transaction (and come
+-- back with the ROLLBACK), so nobody pays for another's index maintenance.
+-- After each ROLLBACK a VACUUM clears the dead rows for the next one.
+--
+-- The per-lead results leave each transaction through a psql variable (\gset)
+-- and land in dedup_out; the quality figures are computed from dedup_out and
+-- the ground truth in bench_lead.  One run per approach, one backend, no
+-- parallel query, no JIT.
+--
+--   psql -v sample=2000 -f bench/dedup.sql
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\if :{?sample} \else \set sample 2000 \endif
+SET max_parallel_workers_per_gather = 0;
+SET jit = off;
+\pset null '-'
+
+CREATE TEMP TABLE dedup_run (
+    approach text PRIMARY KEY,
+    ord      int NOT NULL,
+    last_seq int NOT NULL,        -- leads seq 1 .. last_seq were given to it
+    seconds  numeric NOT NULL
+);
+CREATE TEMP TABLE dedup_out (
+    approach   text,
+    seq        int,
+    contact_id bigint,
+    account_id bigint,
+    outcome    text,
+    PRIMARY KEY (approach, seq)
+);
+
+-- Drops, inside the caller's transaction, the bench_* indexes on crm tables
+-- that belong to other approaches (named bench_<approach>_...).
+CREATE FUNCTION pg_temp.drop_other_indexes(keep text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    dropped text[] := '{}';
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS idx, c.relname
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'crm' AND c.relkind = 'i'
+                AND c.relname LIKE 'bench\_%' AND c.relname NOT LIKE 'bench\_' || keep || '\_%'
+              ORDER BY c.relname
+    LOOP
+        EXECUTE format('DROP INDEX %s', r.idx);
+        dropped := dropped || r.relname::text;
+    END LOOP;
+    RETURN coalesce(nullif(array_to_string(dropped, ', '), ''), 'none');
+END
+$$;
+
+SELECT max(id) AS max_account FROM crm.account \gset
+SELECT max(seq) AS all_leads, least(:sample, max(seq)) AS trgm_leads FROM bench_lead \gset
+SELECT to_regclass('crm.lead_inbox') IS NOT NULL AS have_inbox,
+       to_regprocedure('bench_ingest_exact(jsonb)') IS NOT NULL AS have_exact,
+       to_regprocedure('bench_ingest_trgm(jsonb)') IS NOT NULL AS have_trgm \gset
+
+-- Warm the caches the same for everyone
+SELECT (SELECT count(*) FROM crm.account) + (SELECT count(*) FROM crm.contact)
+       + (SELECT count(*) FROM crm.contact_point) AS warm \gset
+
+------------------------------------------------------------------------------
+-- crm: the lead inbox
+------------------------------------------------------------------------------
+\if :have_inbox
+\echo '== crm: INSERT INTO crm.lead_inbox,' :all_leads 'leads'
+BEGIN;
+SELECT pg_temp.drop_other_indexes('crm') AS dropped \gset
+\echo '   other approaches'' indexes dropped for this run:' :dropped
+SELECT clock_timestamp() AS t0 \gset
+INSERT INTO crm.lead_inbox (channel, payload) SELECT channel, payload FROM bench_lead ORDER BY seq;
+SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
+SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome)::dedup_out)::text AS res
+  FROM crm.lead l JOIN bench_lead b ON b.channel = l.channel AND b.seq::text = l.external_id \gset
+ROLLBACK;
+\echo '   seconds:' :secs
+INSERT INTO dedup_run VALUES ('crm', 1, :all_leads, :secs);
+INSERT INTO dedup_out SELECT * FROM unnest(coalesce(:'res', '{}')::dedup_out[]);
+VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code, crm.lead;
+\else
+\echo '== crm: skipped, the installed crm has no crm.lead_inbox'
+\endif
+
+------------------------------------------------------------------------------
+-- exact baseline
+------------------------------------------------------------------------------
+\if :have_exact
+\echo '== exact: bench_ingest_exact(),' :all_leads 'leads'
+BEGIN;
+SELECT pg_temp.drop_other_indexes('exact') AS dropped \gset
+\echo '   other approaches'' indexes dropped for this run:' :dropped
+SELECT clock_timestamp() AS t0 \gset
+CREATE TEMP TABLE r_exact AS
+SELECT l.seq, b.*
+  FROM (SELECT seq, payload FROM bench_lead ORDER BY seq) l,
+       LATERAL bench_ingest_exact(l.payload) b;
+SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
+SELECT array_agg(ROW('exact', seq, contact_id, account_id, outcome)::dedup_out)::text AS res FROM r_exact \gset
+ROLLBACK;
+\echo '   seconds:' :secs
+INSERT INTO dedup_run VALUES ('exact', 2, :all_leads, :secs);
+INSERT INTO dedup_out SELECT * FROM unnest(coalesce(:'res', '{}')::dedup_out[]);
+VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code;
+\else
+\echo '== exact: skipped, load bench/baseline_exact.sql first'
+\endif
+
+------------------------------------------------------------------------------
+-- trigram baseline, on the first :sample leads
+------------------------------------------------------------------------------
+\if :have_trgm
+\echo '== trgm: bench_ingest_trgm(),' :trgm_leads 'leads'
+BEGIN;
+SELECT pg_temp.drop_other_indexes('trgm') AS dropped \gset
+\echo '   other approaches'' indexes dropped for this run:' :dropped
+SELECT clock_timestamp() AS t0 \gset
+CREATE TEMP TABLE r_trgm AS
+SELECT l.seq, b.*
+  FROM (SELECT seq, payload FROM bench_lead WHERE seq <= :trgm_leads ORDER BY seq) l,
+       LATERAL bench_ingest_trgm(l.payload) b;
+SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
+SELECT array_agg(ROW('trgm', seq, contact_id, account_id, outcome)::dedup_out)::text AS res FROM r_trgm \gset
+ROLLBACK;
+\echo '   seconds:' :secs
+INSERT INTO dedup_run VALUES ('trgm', 3, :trgm_leads, :secs);
+INSERT INTO dedup_out SELECT * FROM unnest(coalesce(:'res', '{}')::dedup_out[]);
+VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code;
+\else
+\echo '== trgm: skipped, load bench/baseline_trgm.sql first'
+\endif
+
+------------------------------------------------------------------------------
+-- Quality
+------------------------------------------------------------------------------
+-- Per approach, over the leads it was given (seq <= least(last_seq, upto)):
+--   contact precision  merged leads on their true contact / merged leads
+--   contact recall     known people (truth_contact) found: merged or review,
+--                      on the true contact / known people
+--   hard negatives     namesake or recycled leads merged (must be 0), and
+--                      recycled leads sent to review (should be all)
+--   account precision  leads on a pre-existing account that is the true one /
+--                      leads on a pre-existing account (id <= max before)
+--   account recall     known organisations (truth_account) found / known
+--                      organisations
+-- A lead the approach returned no row for (crm: quarantined) counts as missed.
+CREATE TEMP VIEW dedup_scored AS
+SELECT r.approach, r.ord, r.last_seq, r.seconds, b.seq, b.kind, b.truth_contact, b.truth_account,
+       o.seq IS NOT NULL AS processed, o.contact_id, o.account_id, o.outcome,
+       o.outcome IN ('merged', 'review') AND o.contact_id = b.truth_contact AS contact_found,
+       o.account_id = b.truth_account AS account_found,
+       o.account_id <= :max_account AS on_old_account
+  FROM dedup_run r
+  JOIN bench_lead b ON b.seq <= r.last_seq
+  LEFT JOIN dedup_out o ON o.approach = r.approach AND o.seq = b.seq;
+
+CREATE FUNCTION pg_temp.pct(num bigint, den bigint) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$ SELECT round(100.0 * num / nullif(den, 0), 1) $$;
+
+CREATE FUNCTION pg_temp.dedup_quality(upto int)
+RETURNS TABLE (approach text, ord int, leads bigint, missing bigint, new bigint, merged bigint, review bigint,
+               "contact prec %" numeric, "contact recall %" numeric,
+               "hard neg merged" text, "recycled to review" text,
+               "account prec %" numeric, "account recall %" numeric)
+LANGUAGE sql AS $$
+SELECT approach, ord, count(*), count(*) FILTER (WHERE NOT processed),
+       count(*) FILTER (WHERE outcome = 'new'),
+       count(*) FILTER (WHERE outcome = 'merged'),
+       count(*) FILTER (WHERE outcome = 'review'),
+       pg_temp.pct(count(*) FILTER (WHERE outcome = 'merged' AND contact_id = truth_contact),
+                   count(*) FILTER (WHERE outcome = 'merged')),
+       pg_temp.pct(count(*) FILTER (WHERE truth_contact IS NOT NULL AND contact_found),
+                   count(*) FILTER (WHERE truth_contact IS NOT NULL)),
+       count(*) FILTER (WHERE kind IN ('namesake', 'recycled') AND outcome = 'merged')
+         || ' / ' || count(*) FILTER (WHERE kind IN ('namesake', 'recycled')),
+       count(*) FILTER (WHERE kind = 'recycled' AND outcome = 'review')
+         || ' / ' || count(*) FILTER (WHERE kind = 'recycled'),
+       pg_temp.pct(count(*) FILTER (WHERE on_old_account AND account_found),
+                   count(*) FILTER (WHERE on_old_account)),
+       pg_temp.pct(count(*) FILTER (WHERE truth_account IS NOT NULL AND account_found),
+                   count(*) FILTER (WHERE truth_account IS NOT NULL))
+  FROM dedup_scored
+ WHERE seq <= upto
+ GROUP BY approach, ord
+$$;
+
+\echo
+\echo 'Throughput and quality, each approach on the leads it was given'
+\echo '(vs crm: leads/s of the approach / leads/s of crm)'
+SELECT q.approach, q.leads, round(r.seconds, 2) AS seconds,
+       round(q.leads / nullif(r.seconds, 0)) AS "leads/s",
+       round((q.leads / nullif(r.seconds, 0))
+             / (SELECT c.last_seq / nullif(c.seconds, 0) FROM dedup_run c WHERE c.approach = 'crm'), 3) AS "vs crm",
+       q.missing, q.new, q.merged, q.review, q."contact prec %", q."contact recall %",
+       q."hard neg merged", q."recycled to review", q."account prec %", q."account recall %"
+  FROM pg_temp.dedup_quality(2147483647) q JOIN dedup_run r USING (approach)
+ ORDER BY q.ord;
+
+\echo 'Quality on the same leads for all: the first' :trgm_leads
+SELECT approach, leads, missing, new, merged, review, "contact prec %", "contact recall %",
+       "hard neg merged", "recycled to review", "account prec %", "account recall %"
+  FROM pg_temp.dedup_quality(:trgm_leads)
+ ORDER BY ord;
+
+\echo 'By kind, each approach on the leads it was given'
+\echo '(wrong merge: merged onto a contact that is not the lead''s person)'
+SELECT kind, approach, count(*) AS leads,
+       count(*) FILTER (WHERE outcome = 'new') AS new,
+       count(*) FILTER (WHERE outcome = 'merged') AS merged,
+       count(*) FILTER (WHERE outcome = 'review') AS review,
+       count(*) FILTER (WHERE outcome = 'merged' AND contact_id IS DISTINCT FROM truth_contact) AS "wrong merge",
+       pg_temp.pct(count(*) FILTER (WHERE truth_contact IS NOT NULL AND contact_found),
+                   count(*) FILTER (WHERE truth_contact IS NOT NULL)) AS "contact recall %",
+       pg_temp.pct(count(*) FILTER (WHERE outcome = 'merged' AND contact_found),
+                   count(*) FILTER (WHERE truth_contact IS NOT NULL)) AS "merged recall %",
+       pg_temp.pct(count(*) FILTER (WHERE truth_account IS NOT NULL AND account_found),
+                   count(*) FILTER (WHERE truth_account IS NOT NULL)) AS "account recall %"
+  FROM dedup_scored
+ GROUP BY kind, approach, ord
+ ORDER BY kind, ord;
