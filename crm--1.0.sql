@@ -470,8 +470,9 @@ CREATE TABLE crm.lead (
     assigned_at     timestamptz,
     first_response_at timestamptz
 );
--- A webhook delivered twice is one lead.
-CREATE UNIQUE INDEX lead_external_id_key ON crm.lead (channel, external_id) WHERE external_id IS NOT NULL;
+-- A webhook delivered twice is one lead.  Not partial: ingestion looks ids
+-- up by a join, which cannot prove a partial index's predicate.
+CREATE UNIQUE INDEX lead_external_id_key ON crm.lead (channel, external_id);
 CREATE INDEX lead_contact_idx ON crm.lead (contact_id);
 CREATE INDEX lead_account_idx ON crm.lead (account_id);
 CREATE INDEX lead_created_at_idx ON crm.lead (created_at);
