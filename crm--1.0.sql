@@ -641,6 +641,20 @@ $$;
 COMMENT ON FUNCTION crm.split_lead(bigint) IS
 'Gives a lead a new contact of its own (its phone and e-mail, its organisation) and returns it';
 
+-- The dropped record's code resolves to the kept one's; the history says what moved.
+CREATE FUNCTION crm.record_merge(entity text, keep_code text, drop_code text, keep bigint,
+                                 drop bigint, changes jsonb, moved jsonb) RETURNS bigint
+    LANGUAGE sql STRICT
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    UPDATE crm.customer_code SET merged_into = keep_code, merged_at = now() WHERE code = drop_code;
+    INSERT INTO crm.merge_history (entity, kept_id, dropped_id, changes, moved)
+    VALUES (entity, keep, drop, changes, moved)
+    RETURNING id;
+END;
+COMMENT ON FUNCTION crm.record_merge(text, text, text, bigint, bigint, jsonb, jsonb) IS
+'The end of every record merge: the dropped code resolves to the kept one, and crm.merge_history gets the row crm.unmerge() reads';
+
 CREATE FUNCTION crm.merge_contacts(keep bigint, drop bigint) RETURNS bigint
     LANGUAGE plpgsql STRICT
     SET search_path = pg_catalog, pg_temp
@@ -651,7 +665,6 @@ DECLARE
     changes jsonb := '[]';
     points bigint[];
     leads bigint[];
-    merge_id bigint;
 BEGIN
     PERFORM crm.lock_for_merge('contact', keep, drop);
     SELECT * INTO k FROM crm.contact WHERE id = keep;
@@ -685,12 +698,8 @@ BEGIN
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO points FROM moved;
     WITH moved AS (UPDATE crm.lead l SET contact_id = keep WHERE l.contact_id = drop RETURNING l.id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO leads FROM moved;
-    UPDATE crm.customer_code SET merged_into = k.code, merged_at = now() WHERE code = d.code;
-    INSERT INTO crm.merge_history (entity, kept_id, dropped_id, changes, moved)
-    VALUES ('contact', keep, drop, changes,
-            jsonb_build_object('contact_point', to_jsonb(points), 'lead', to_jsonb(leads)))
-    RETURNING id INTO merge_id;
-    RETURN merge_id;
+    RETURN crm.record_merge('contact', k.code, d.code, keep, drop, changes,
+                            jsonb_build_object('contact_point', to_jsonb(points), 'lead', to_jsonb(leads)));
 END
 $$;
 COMMENT ON FUNCTION crm.merge_contacts(bigint, bigint) IS
@@ -706,7 +715,6 @@ DECLARE
     changes jsonb := '[]';
     contacts bigint[];
     leads bigint[];
-    merge_id bigint;
 BEGIN
     PERFORM crm.lock_for_merge('account', keep, drop);
     SELECT * INTO k FROM crm.account WHERE id = keep;
@@ -735,13 +743,9 @@ BEGIN
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO contacts FROM moved;
     WITH moved AS (UPDATE crm.lead l SET account_id = keep WHERE l.account_id = drop RETURNING l.id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO leads FROM moved;
-    UPDATE crm.customer_code SET merged_into = k.code, merged_at = now() WHERE code = d.code;
-    INSERT INTO crm.merge_history (entity, kept_id, dropped_id, changes, moved)
-    VALUES ('account', keep, drop, changes,
-            jsonb_build_object('contact', to_jsonb(contacts), 'lead', to_jsonb(leads),
-                               'uscc', d.uscc))
-    RETURNING id INTO merge_id;
-    RETURN merge_id;
+    RETURN crm.record_merge('account', k.code, d.code, keep, drop, changes,
+                            jsonb_build_object('contact', to_jsonb(contacts), 'lead', to_jsonb(leads),
+                                               'uscc', d.uscc));
 END
 $$;
 COMMENT ON FUNCTION crm.merge_accounts(bigint, bigint) IS

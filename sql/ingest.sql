@@ -1,5 +1,8 @@
 -- Lead ingestion: every shipped channel, the matching cases and hard
 -- negatives, idempotent re-delivery, bad payloads, verified values.
+-- Start from no customers, whatever earlier suites left behind
+TRUNCATE crm.lead, crm.lead_quarantine, crm.match_review, crm.merge_history,
+         crm.contact_point, crm.contact, crm.account, crm.customer_code CASCADE;
 SET timezone = 'Asia/Shanghai';
 \pset null '∅'
 

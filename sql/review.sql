@@ -1,5 +1,8 @@
 -- Bulk ingestion through crm.lead_inbox, the review queue, merge and
 -- unmerge of contacts and accounts, and the scan for stored duplicates.
+-- Start from no customers, whatever earlier suites left behind
+TRUNCATE crm.lead, crm.lead_quarantine, crm.match_review, crm.merge_history,
+         crm.contact_point, crm.contact, crm.account, crm.customer_code CASCADE;
 SET timezone = 'Asia/Shanghai';
 \pset null '∅'
 

@@ -245,6 +245,21 @@ static CrmPlan contact_candidates = {
 	INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID}
 };
 
+/*
+ * A lead that names no organisation has no account to find its name at;
+ * a rare name (three holders at most) is then worth a reviewer's look.
+ */
+#define RARE_NAME_HOLDERS 3
+
+static CrmPlan namesakes = {
+	"SELECT l.i, " CRM_CANDIDATE_COLUMNS
+	"  FROM unnest($1::int4[], $2::text[]) l(i, pinyin)"
+	" CROSS JOIN LATERAL (SELECT * FROM crm.contact k"
+	"   WHERE k.name_pinyin = l.pinyin AND k.merged_into IS NULL LIMIT 4) k"
+	" ORDER BY l.i, k.id",
+	2, {INT4ARRAYOID, TEXTARRAYOID}
+};
+
 static void
 read_existing(BatchLead **wave, int n)
 {
@@ -368,6 +383,56 @@ collect_candidates(BatchLead **wave, uint64 rows)
 	}
 }
 
+static Candidate *
+candidate_by_id(BatchLead *bl, int64 id)
+{
+	for (int i = 0; i < bl->n_cands; i++)
+		if (bl->cands[i].id == id)
+			return &bl->cands[i];
+	return NULL;
+}
+
+/* Add the holders of a rare name to the candidates of leads without an organisation. */
+static void
+read_rare_namesakes(BatchLead **wave, int n)
+{
+	Column		c[2] = COLUMNS(COL(INT4OID), COL(TEXTOID));
+	uint64		rows;
+
+	for (int i = 0; i < n; i++)
+	{
+		const Lead *lead = wave[i]->lead;
+
+		if (lead->name_pinyin && lead->company_key == NULL && lead->uscc == NULL)
+		{
+			put(&c[0], Int32GetDatum(i), false);
+			put_text(&c[1], lead->name_pinyin);
+		}
+	}
+	if (c[0].state == NULL)
+		return;
+	rows = run_columns(&namesakes, c, SPI_OK_SELECT);
+	for (uint64 r = 0, next; r < rows; r = next)
+	{
+		int			i = row_index(r);
+		BatchLead  *bl = wave[i];
+
+		for (next = r; next < rows && row_index(next) == i; next++)
+			;
+		for (uint64 k = r; next - r <= RARE_NAME_HOLDERS && k < next; k++)
+		{
+			Candidate	cand;
+
+			crm_match_read_candidate(k, 2, &cand);
+			if (candidate_by_id(bl, cand.id) || bl->n_cands >= CRM_MATCH_MAX_CANDIDATES)
+				continue;
+			if (bl->cands == NULL)
+				bl->cands = palloc(sizeof(Candidate) * CRM_MATCH_MAX_CANDIDATES);
+			bl->cands[bl->n_cands++] = cand;
+		}
+	}
+}
+
 /*
  * The stored contacts each lead's phone, e-mail or openid finds, those
  * with its name's pinyin at one of its candidate accounts, and the
@@ -404,6 +469,7 @@ read_candidates(BatchLead **wave, int n)
 		}
 	}
 	collect_candidates(wave, run_columns(&contact_candidates, c, SPI_OK_SELECT));
+	read_rare_namesakes(wave, n);
 }
 
 /* ---------------------------------------------------------------------
@@ -577,15 +643,6 @@ attach_to_candidate(BatchLead *bl)
 	bl->contact_id = c->id;
 	bl->customer_code = c->code;
 	bl->owner = c->owner ? c->owner : bl->account_owner;
-}
-
-static Candidate *
-candidate_by_id(BatchLead *bl, int64 id)
-{
-	for (int i = 0; i < bl->n_cands; i++)
-		if (bl->cands[i].id == id)
-			return &bl->cands[i];
-	return NULL;
 }
 
 /* A reviewer's merge: the lead keeps its organisation, the contact is given. */

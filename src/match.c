@@ -139,30 +139,61 @@ uscc_conflicts(const Lead *lead, const Account *a)
 	return lead->uscc && a->uscc && strcmp(lead->uscc, a->uscc) != 0;
 }
 
+/* Division codes of one place: the province for a province-level code, else the city. */
+static bool
+same_division(const char *a, const char *b)
+{
+	bool		province = strcmp(a + 2, "0000") == 0 || strcmp(b + 2, "0000") == 0;
+
+	return strncmp(a, b, province ? 2 : 4) == 0;
+}
+
+static char *
+account_region(const Account *a)
+{
+	return crm_normalize_bytes(crm_company_region, a->name, strlen(a->name));
+}
+
+typedef enum RegionMatch
+{
+	REGION_UNKNOWN,				/* one side names no region */
+	REGION_SAME,
+	REGION_OTHER
+} RegionMatch;
+
+/*
+ * The lead's region against the account's: "上海康泰医疗器械" is not
+ * "杭州康泰医疗器械", though their keys are one.
+ */
+static RegionMatch
+compare_regions(const Lead *lead, const Account *a)
+{
+	char	   *region;
+
+	if (lead->region_code && a->region_code)
+		return same_division(lead->region_code, a->region_code) ? REGION_SAME : REGION_OTHER;
+	if (lead->company_region == NULL || (region = account_region(a)) == NULL)
+		return REGION_UNKNOWN;
+	return strcmp(region, lead->company_region) == 0 ? REGION_SAME : REGION_OTHER;
+}
+
+static bool
+region_agrees(const Lead *lead, const Account *a)
+{
+	return compare_regions(lead, a) == REGION_SAME;
+}
+
+/* Accounts the lead's credit code or region says it is not. */
 static void
 drop_conflicting(const Lead *lead, AccountMatch *m)
 {
 	int			kept = 0;
 
 	for (int i = 0; i < m->n; i++)
-		if (!uscc_conflicts(lead, &m->accounts[i]))
+		if (!uscc_conflicts(lead, &m->accounts[i]) &&
+			compare_regions(lead, &m->accounts[i]) != REGION_OTHER)
 			m->accounts[kept++] = m->accounts[i];
 	m->n = kept;
-}
-
-static bool
-region_agrees(const Lead *lead, const Account *a)
-{
-	if (lead->region_code && a->region_code &&
-		strncmp(lead->region_code, a->region_code, 4) == 0)
-		return true;
-	if (lead->company_region)
-	{
-		char	   *region = crm_normalize_bytes(crm_company_region, a->name, strlen(a->name));
-
-		return region && strcmp(region, lead->company_region) == 0;
-	}
-	return false;
 }
 
 /* The one account of several that the region or the exact name singles out. */
