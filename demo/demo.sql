@@ -71,3 +71,36 @@ SELECT key, value
          '{"FromUserName": "oX7Yd5s2KqLm9PqR3tUvW8xYz0Ab", "CreateTime": 1795136400,
            "MsgType": "event", "Event": "CLICK", "EventKey": "MENU_DEMO",
            "MsgId": "24593120017", "nickname": "李娜🌸"}'));
+
+\echo
+\echo '== Leads from every channel find their customer =='
+SELECT l.channel, coalesce(l.payload->>'name', l.payload->>'姓名', l.payload->>'customer_name') AS lead,
+       r.outcome, round(r.match_score::numeric, 1) AS score, r.customer_code, r.owner
+  FROM (VALUES
+    ('website', '{"id": "w-9001", "name": "张伟（先生）", "company": "海康威视数字技术（杭州）有限公司",
+                  "phone": "139 0013 9000", "submitted_at": "2026-11-20T09:00:00+08:00"}'::jsonb),
+    ('trade_show', '{"row_id": "CMEF-A-0042", "姓名": "張偉", "单位": "海康威视", "手机": "13800138000",
+                     "邮箱": "ZhangWei@Hikvision.com", "签到时间": "2026-11-20 09:30"}'),
+    ('hotline_400', '{"call_id": "C-5532", "caller": "138-0013-8000", "customer_name": "赵敏",
+                      "customer_company": "宁波海纳机械制造有限公司", "call_start": "2026-11-20 10:05"}'),
+    ('baidu_sem', '{"clue_id": "BD-77", "name": "李娜", "mobile": "13700137000",
+                    "company": "杭州海康威视数字技术股份有限公司", "commit_time": 1795136400}')
+  ) AS l(channel, payload),
+  LATERAL crm.ingest(l.channel, l.payload) r;
+
+\echo
+\echo '== A COPY with a bad row: the good rows go in, the bad one waits in quarantine =='
+INSERT INTO crm.lead_inbox VALUES
+  ('jinshuju_form', '{"entry": {"serial_number": 318, "field_1": "王芳", "field_2": "13500135000",
+                               "field_4": "上海联影医疗科技股份有限公司", "created_at": "2026-11-20T02:00:00Z"}}'),
+  ('jinshuju_form', '{"entry": {"serial_number": 319, "field_1": "王 芳", "field_2": "135-0013-5000",
+                               "field_3": "wangfang@united-imaging.com", "created_at": "2026-11-20T02:05:00Z"}}'),
+  ('website', '["not", "an", "object"]');
+SELECT * FROM crm.lead_inbox_counts();
+SELECT reason, detail FROM crm.lead_quarantine;
+
+\echo
+\echo '== The review queue: a phone now used by someone else =='
+SELECT l.person_name AS lead, k.name AS candidate, r.red,
+       r.evidence->'name'->>'comparison' AS name, r.evidence->'phone'->>'comparison' AS phone
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id JOIN crm.contact k ON k.id = r.candidate_id;
