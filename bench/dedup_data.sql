@@ -156,7 +156,7 @@ SELECT s, kind, truth_contact, truth_account, 'website',
         WHEN 'namesake' THEN a2.name
         WHEN 'colleague' THEN pg_temp.company_variant(a.name, s / 5)
         ELSE pg_temp.pick(p.city, s) || pg_temp.pick(p.brand, s / 3) || pg_temp.pick(p.brand, s / 29)
-             || '新' || pg_temp.pick(p.trade, s) || '有限公司'    -- organisations not in the CRM
+             || '鑫' || pg_temp.pick(p.trade, s) || '有限公司'    -- not in the CRM: 鑫 is no brand character
       END AS lead_company,
       CASE
         WHEN kind = 'recycled' THEN pg_temp.phone_variant(k.phone, s)
