@@ -145,6 +145,31 @@ VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code;
 \endif
 
 ------------------------------------------------------------------------------
+-- The storage floor: every lead stored as a new contact, nothing looked up
+------------------------------------------------------------------------------
+-- Not an approach (it finds nobody): what writing the rows alone costs in
+-- this schema, with its constraints, triggers, indexes and customer codes.
+\echo '== floor: every lead a new contact with its phone, no matching,' :all_leads 'leads'
+BEGIN;
+SELECT pg_temp.drop_other_indexes('floor') AS dropped \gset
+SELECT clock_timestamp() AS t0 \gset
+WITH l AS (SELECT seq, payload, nextval('crm.contact_id_seq') AS cid FROM bench_lead),
+     k AS (INSERT INTO crm.contact (id, name) SELECT cid, payload->>'name' FROM l),
+     p AS (INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)
+           SELECT cid, 'phone', payload->>'phone', true FROM l
+            WHERE crm.norm_phone(payload->>'phone') IS NOT NULL)
+INSERT INTO crm.lead (channel, source_label, external_id, person_name, phone, payload, contact_id,
+                      outcome, created_at)
+SELECT 'website', '官网表单', seq::text, payload->>'name', crm.norm_phone(payload->>'phone'), payload,
+       cid, 'new', (payload->>'submitted_at')::timestamptz
+  FROM l;
+SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
+ROLLBACK;
+\echo '   seconds:' :secs
+INSERT INTO dedup_run VALUES ('floor', 4, :all_leads, :secs);
+VACUUM crm.contact, crm.contact_point, crm.customer_code, crm.lead;
+
+------------------------------------------------------------------------------
 -- Quality
 ------------------------------------------------------------------------------
 -- Per approach, over the leads it was given (seq <= least(last_seq, upto)):
@@ -166,7 +191,8 @@ SELECT r.approach, r.ord, r.last_seq, r.seconds, b.seq, b.kind, b.truth_contact,
        o.account_id <= :max_account AS on_old_account
   FROM dedup_run r
   JOIN bench_lead b ON b.seq <= r.last_seq
-  LEFT JOIN dedup_out o ON o.approach = r.approach AND o.seq = b.seq;
+  LEFT JOIN dedup_out o ON o.approach = r.approach AND o.seq = b.seq
+ WHERE r.approach <> 'floor';
 
 CREATE FUNCTION pg_temp.pct(num bigint, den bigint) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$ SELECT round(100.0 * num / nullif(den, 0), 1) $$;
@@ -210,6 +236,11 @@ SELECT q.approach, q.leads, round(r.seconds, 2) AS seconds,
   FROM pg_temp.dedup_quality(2147483647) q JOIN dedup_run r USING (approach)
  ORDER BY q.ord;
 
+\echo 'The storage floor: the same leads written as new contacts, nothing looked up'
+SELECT f.last_seq AS leads, round(f.seconds, 2) AS seconds, round(f.last_seq / f.seconds) AS "leads/s",
+       round(f.seconds / c.seconds, 2) AS "share of crm's time"
+  FROM dedup_run f LEFT JOIN dedup_run c ON c.approach = 'crm' WHERE f.approach = 'floor';
+\echo
 \echo 'Quality on the same leads for all: the first' :trgm_leads
 SELECT approach, leads, missing, new, merged, review, "contact prec %", "contact recall %",
        "hard neg merged", "recycled to review", "account prec %", "account recall %"
