@@ -18,6 +18,7 @@ DATA = crm--1.0.sql data/crm_pinyin_overrides.tsv
 
 SRCS = $(wildcard src/*.c) $(wildcard src/core/*.c)
 OBJS = $(SRCS:.c=.o)
+HEADERS = $(wildcard src/*.h src/core/*.h)
 CORE_SRCS = $(wildcard src/core/*.c)
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
@@ -55,6 +56,10 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 .DEFAULT_GOAL := all
+
+# PGXS knows no header dependencies: a struct that changes size must
+# rebuild every object that might use it.
+$(OBJS): $(HEADERS)
 
 .PHONY: deps demo test valgrind-test fuzz bench check-icu
 deps:

@@ -191,6 +191,7 @@ CREATE TABLE crm.account (
     name        text NOT NULL,
     name_key    text GENERATED ALWAYS AS (crm.norm_company_name(name)) STORED
                 CONSTRAINT account_name_usable CHECK (name_key IS NOT NULL),
+    name_region text GENERATED ALWAYS AS (crm.company_region(name)) STORED,
     uscc        text
                 CONSTRAINT account_uscc_canonical CHECK (uscc OPERATOR(pg_catalog.=) crm.norm_uscc(uscc)),
     region_code text
@@ -207,6 +208,7 @@ CREATE INDEX account_name_key_idx ON crm.account (name_key COLLATE "C") WHERE me
 COMMENT ON TABLE crm.account IS 'Organisations: companies, hospitals, schools';
 COMMENT ON COLUMN crm.account.code IS 'Unified customer code shared with service and ERP records';
 COMMENT ON COLUMN crm.account.name_key IS 'crm.norm_company_name(name), the matching key';
+COMMENT ON COLUMN crm.account.name_region IS 'crm.company_region(name): tells apart same-named companies of two cities';
 COMMENT ON COLUMN crm.account.uscc IS 'Unified social credit code, stored canonical; unique';
 COMMENT ON COLUMN crm.account.region_code IS 'GB/T 2260 administrative division code';
 COMMENT ON COLUMN crm.account.merged_into IS 'Set when this account was merged into another; kept so that the merge can be undone';

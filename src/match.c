@@ -130,6 +130,7 @@ crm_match_read_account(uint64 row, int col, Account *a)
 	a->uscc = crm_spi_text(row, col + 3);
 	a->region_code = crm_spi_text(row, col + 4);
 	a->owner = crm_spi_text(row, col + 5);
+	a->name_region = crm_spi_text(row, col + 6);
 }
 
 /* A lead's credit code names another organisation than an account's. */
@@ -148,12 +149,6 @@ same_division(const char *a, const char *b)
 	return strncmp(a, b, province ? 2 : 4) == 0;
 }
 
-static char *
-account_region(const Account *a)
-{
-	return crm_normalize_bytes(crm_company_region, a->name, strlen(a->name));
-}
-
 typedef enum RegionMatch
 {
 	REGION_UNKNOWN,				/* one side names no region */
@@ -168,13 +163,11 @@ typedef enum RegionMatch
 static RegionMatch
 compare_regions(const Lead *lead, const Account *a)
 {
-	char	   *region;
-
 	if (lead->region_code && a->region_code)
 		return same_division(lead->region_code, a->region_code) ? REGION_SAME : REGION_OTHER;
-	if (lead->company_region == NULL || (region = account_region(a)) == NULL)
+	if (lead->company_region == NULL || a->name_region == NULL)
 		return REGION_UNKNOWN;
-	return strcmp(region, lead->company_region) == 0 ? REGION_SAME : REGION_OTHER;
+	return strcmp(a->name_region, lead->company_region) == 0 ? REGION_SAME : REGION_OTHER;
 }
 
 static bool

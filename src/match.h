@@ -48,6 +48,7 @@ typedef struct Account
 	char	   *uscc;
 	char	   *region_code;
 	char	   *owner;
+	char	   *name_region;	/* crm.company_region(name) */
 } Account;
 
 /* The accounts a lead's organisation may be. */
@@ -95,7 +96,7 @@ typedef struct MatchDecision
 #define CRM_MATCH_MAX_CANDIDATES 50
 
 /* The columns crm_match_read_account and crm_match_read_candidate read. */
-#define CRM_ACCOUNT_COLUMNS "a.id, a.code, a.name, a.uscc, a.region_code, a.owner"
+#define CRM_ACCOUNT_COLUMNS "a.id, a.code, a.name, a.uscc, a.region_code, a.owner, a.name_region"
 #define CRM_CANDIDATE_COLUMNS \
 	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
 	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ')," \
