@@ -194,17 +194,24 @@ row_index(uint64 row)
  * Reads
  * --------------------------------------------------------------------- */
 
+/*
+ * Every lookup is a LATERAL subquery the planner may not flatten (OFFSET 0
+ * or LIMIT): a nested loop of index probes, one per lead, whatever the
+ * statistics were when the generic plan was made.  A join would be planned
+ * as a scan of the whole table while it is small, and stay so as it grows.
+ */
 static CrmPlan existing_leads = {
-	"SELECT u.i, l.id, l.contact_id, l.account_id, k.code, l.outcome, l.match_score, l.score, l.owner"
-	"  FROM unnest($1::int4[], $2::text[], $3::text[]) u(i, channel, external_id)"
-	"  JOIN crm.lead l ON l.channel = u.channel AND l.external_id = u.external_id"
-	"  LEFT JOIN crm.contact k ON k.id = l.contact_id",
+	"SELECT u.i, l.* FROM unnest($1::int4[], $2::text[], $3::text[]) u(i, channel, external_id)"
+	" CROSS JOIN LATERAL (SELECT l.id, l.contact_id, l.account_id,"
+	"     (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id),"
+	"     l.outcome, l.match_score, l.score, l.owner FROM crm.lead l"
+	"   WHERE l.channel = u.channel AND l.external_id = u.external_id OFFSET 0) l",
 	3, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
 static CrmPlan accounts_by_uscc = {
-	"SELECT u.i, " CRM_ACCOUNT_COLUMNS
-	"  FROM unnest($1::int4[], $2::text[]) u(i, uscc)"
-	"  JOIN crm.account a ON a.uscc = u.uscc AND a.merged_into IS NULL",
+	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, uscc)"
+	" CROSS JOIN LATERAL (SELECT " CRM_ACCOUNT_COLUMNS " FROM crm.account a"
+	"   WHERE a.uscc = u.uscc AND a.merged_into IS NULL OFFSET 0) a",
 	2, {INT4ARRAYOID, TEXTARRAYOID}
 };
 static CrmPlan accounts_by_key = {
@@ -227,20 +234,20 @@ static CrmPlan contact_candidates = {
 	"WITH l AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[])"
 	"             AS l(i, phone, email, openid, pinyin)),"
 	"     found AS ("
-	"  SELECT l.i, p.contact_id AS id FROM l JOIN crm.contact_point p"
-	"    ON p.kind = 'phone' AND p.value = l.phone"
-	"  UNION SELECT l.i, p.contact_id FROM l JOIN crm.contact_point p"
-	"    ON p.kind = 'email' AND p.value = l.email"
-	"  UNION SELECT l.i, k.id FROM l JOIN crm.contact k"
-	"    ON k.wechat_openid = l.openid AND k.merged_into IS NULL"
-	"  UNION SELECT l.i, k.id FROM l"
+	"  SELECT l.i, f.id FROM l CROSS JOIN LATERAL (SELECT p.contact_id AS id FROM crm.contact_point p"
+	"    WHERE p.kind = 'phone' AND p.value = l.phone OFFSET 0) f"
+	"  UNION SELECT l.i, f.id FROM l CROSS JOIN LATERAL (SELECT p.contact_id AS id FROM crm.contact_point p"
+	"    WHERE p.kind = 'email' AND p.value = l.email OFFSET 0) f"
+	"  UNION SELECT l.i, f.id FROM l CROSS JOIN LATERAL (SELECT k.id FROM crm.contact k"
+	"    WHERE k.wechat_openid = l.openid AND k.merged_into IS NULL OFFSET 0) f"
+	"  UNION SELECT l.i, f.id FROM l"
 	"    JOIN unnest($6::int4[], $7::int8[]) la(i, account_id) ON la.i = l.i"
-	"    JOIN crm.contact k ON k.name_pinyin = l.pinyin AND k.account_id = la.account_id"
-	"                      AND k.merged_into IS NULL"
+	"    CROSS JOIN LATERAL (SELECT k.id FROM crm.contact k WHERE k.name_pinyin = l.pinyin"
+	"      AND k.account_id = la.account_id AND k.merged_into IS NULL OFFSET 0) f"
 	"  UNION SELECT f.i, f.id FROM unnest($8::int4[], $9::int8[]) f(i, id))"
-	" SELECT found.i, " CRM_CANDIDATE_COLUMNS
-	"   FROM found JOIN crm.contact k ON k.id = found.id"
-	"  WHERE k.merged_into IS NULL ORDER BY found.i, k.id",
+	" SELECT found.i, k.* FROM found CROSS JOIN LATERAL (SELECT " CRM_CANDIDATE_COLUMNS
+	"   FROM crm.contact k WHERE k.id = found.id AND k.merged_into IS NULL OFFSET 0) k"
+	"  ORDER BY found.i, k.id",
 	9, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID}
 };

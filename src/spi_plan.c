@@ -4,6 +4,12 @@
  * Plans are prepared with search_path pinned to pg_catalog, so that no
  * caller's schema can capture an operator or a function in them; the plan
  * cache re-plans with that same path after DDL.
+ *
+ * Every statement here looks rows up by key, a few per lead, so it runs
+ * with plans of index probes: sequential scans, bitmap scans, hash and
+ * merge joins are disabled while it is planned.  A generic plan made while
+ * the tables were small (a fresh CRM, the first batch of a large COPY)
+ * would otherwise hash whole tables, and stay cached as they grow.
  */
 #include "postgres.h"
 
@@ -14,10 +20,26 @@
 
 #include "spi_plan.h"
 
+static const char *const probe_only[] = {
+	"enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin",
+};
+
+/* Settings for planning (or re-planning) one of our statements; undo with AtEOXact_GUC. */
+static int
+index_probe_planning(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	for (size_t i = 0; i < lengthof(probe_only); i++)
+		(void) set_config_option(probe_only[i], "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
 static SPIPlanPtr
 prepare_pinned(const CrmPlan *plan)
 {
-	int			nest = NewGUCNestLevel();
+	int			nest = index_probe_planning();
 	SPIPlanPtr	prepared;
 
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
@@ -41,10 +63,14 @@ crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
+	int			nest;
 
 	if (plan->plan == NULL)
 		plan->plan = prepare_pinned(plan);
+	/* the plan cache may re-plan now (after DDL or ANALYZE) */
+	nest = index_probe_planning();
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
+	AtEOXact_GUC(true, nest);
 	/* SPI leaves us in its procedure context; what we read is the caller's */
 	MemoryContextSwitchTo(caller);
 	if (rc != expected)
