@@ -17,6 +17,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 
 #include "spi_plan.h"
 
@@ -63,14 +64,19 @@ crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
-	int			nest;
+	int			nest = 0;
+	bool		replans;
 
 	if (plan->plan == NULL)
 		plan->plan = prepare_pinned(plan);
-	/* the plan cache may re-plan now (after DDL or ANALYZE) */
-	nest = index_probe_planning();
+	/* after DDL or ANALYZE the plan cache re-plans: with the same settings */
+	AcceptInvalidationMessages();
+	replans = !SPI_plan_is_valid(plan->plan);
+	if (replans)
+		nest = index_probe_planning();
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
-	AtEOXact_GUC(true, nest);
+	if (replans)
+		AtEOXact_GUC(true, nest);
 	/* SPI leaves us in its procedure context; what we read is the caller's */
 	MemoryContextSwitchTo(caller);
 	if (rc != expected)
