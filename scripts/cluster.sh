@@ -16,6 +16,7 @@
 # see scripts/valgrind-test.sh.
 #
 # Usage: scripts/cluster.sh [--cron-db DB] command [arg ...]
+# CRM_CLUSTER_SETTINGS="name=value ..." adds server settings (benchmarks).
 set -euo pipefail
 db=postgres
 if [ "${1:-}" = --cron-db ]; then db=$2; shift 2; fi
@@ -23,8 +24,10 @@ bindir=/usr/lib/postgresql/15/bin
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 
 if [ -z "${VALGRIND_LOGDIR:-}" ]; then
+    settings=()
+    for setting in ${CRM_CLUSTER_SETTINGS:-}; do settings+=(-o "$setting"); done
     exec pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
-        -o cron.database_name="$db" "$@"
+        -o cron.database_name="$db" "${settings[@]}" "$@"
 fi
 
 # Under valgrind: our own cluster, reachable only through a Unix socket in
