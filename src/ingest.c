@@ -164,19 +164,6 @@ field(Jsonb *fields, const char *name)
 	return v ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
 }
 
-/* Six digits under a real province-level division, as crm.region_code_is_valid. */
-static bool
-region_code_is_valid(const char *code)
-{
-	static const char *const provinces =
-		" 11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46"
-		" 50 51 52 53 54 61 62 63 64 65 71 81 82 ";
-	char		province[5] = {' ', code[0], code[1], ' ', '\0'};
-
-	return strlen(code) == 6 && strspn(code, "0123456789") == 6 &&
-		strstr(provinces, province) != NULL;
-}
-
 /* The key of a field, or NULL with a warning when the value is unusable. */
 static char *
 key_of(Lead *lead, CoreNormalizer normalizer, const char *value, const char *what)
@@ -205,7 +192,8 @@ normalise_lead(Lead *lead, Jsonb *fields)
 	if (lead->company_name)
 		lead->company_region = crm_normalize_bytes(crm_company_region, lead->company_name,
 												   strlen(lead->company_name));
-	if (lead->region_code && !region_code_is_valid(lead->region_code))
+	if (lead->region_code &&
+		!crm_region_code_is_valid(lead->region_code, strlen(lead->region_code)))
 	{
 		lead->warnings = lappend(lead->warnings,
 								 psprintf("region code \"%s\" is not a GB/T 2260 code", lead->region_code));

@@ -35,6 +35,7 @@ PG_FUNCTION_INFO_V1(crm_pinyin_sql);
 PG_FUNCTION_INFO_V1(crm_norm_uscc_sql);
 PG_FUNCTION_INFO_V1(crm_uscc_is_valid_sql);
 PG_FUNCTION_INFO_V1(crm_resident_id_is_valid_sql);
+PG_FUNCTION_INFO_V1(crm_region_code_is_valid_sql);
 PG_FUNCTION_INFO_V1(crm_customer_code_is_valid_sql);
 PG_FUNCTION_INFO_V1(crm_customer_code_from_serial_sql);
 
@@ -168,6 +169,12 @@ Datum
 crm_resident_id_is_valid_sql(PG_FUNCTION_ARGS)
 {
 	return validate_with(fcinfo, crm_resident_id_is_valid);
+}
+
+Datum
+crm_region_code_is_valid_sql(PG_FUNCTION_ARGS)
+{
+	return validate_with(fcinfo, crm_region_code_is_valid);
 }
 
 Datum

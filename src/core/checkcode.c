@@ -149,10 +149,7 @@ digits_value(const char *s, int n)
 	return v;
 }
 
-/*
- * GB/T 2260 province codes, plus 71 (Taiwan), 81 and 82 (Hong Kong,
- * Macao) and 83 (residence permits of Taiwan residents).
- */
+/* GB/T 2260 province-level codes, with 71 (Taiwan), 81 and 82 (Hong Kong, Macao). */
 static bool
 province_is_valid(int code)
 {
@@ -162,7 +159,7 @@ province_is_valid(int code)
 		int			hi;
 	}			ranges[] = {
 		{11, 15}, {21, 23}, {31, 37}, {41, 46}, {50, 54}, {61, 65},
-		{71, 71}, {81, 83},
+		{71, 71}, {81, 82},
 	};
 
 	for (int i = 0; i < LENGTH(ranges); i++)
@@ -204,10 +201,23 @@ resident_id_check(const char *id)
 			return false;
 		sum += (id[i] - '0') * resident_weights[i];
 	}
-	if (!province_is_valid(digits_value(id, 2)) || !birth_date_is_valid(id + 6))
+	/* 83: residence permits of Taiwan residents, numbered like resident IDs */
+	if (!(province_is_valid(digits_value(id, 2)) || digits_value(id, 2) == 83) ||
+		!birth_date_is_valid(id + 6))
 		return false;
 	check = (12 - sum % 11) % 11;
 	return id[RESIDENT_ID_LEN - 1] == (check == 10 ? 'X' : '0' + check);
+}
+
+bool
+crm_region_code_is_valid(const char *s, size_t len)
+{
+	if (len != 6)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return province_is_valid(digits_value(s, 2));
 }
 
 bool

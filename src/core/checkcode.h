@@ -32,6 +32,9 @@ extern char *crm_norm_uscc(const char *s, size_t len);
  */
 extern bool crm_resident_id_is_valid(const char *s, size_t len);
 
+/* Six digits whose first two are a GB/T 2260 province-level division. */
+extern bool crm_region_code_is_valid(const char *s, size_t len);
+
 /*
  * Customer codes: 8 characters over the 34-character alphabet 0-9A-Z
  * without I and O; the 8th is an ISO 7064 MOD 35,34 check character.
