@@ -376,20 +376,6 @@ read_accounts(BatchLead **wave, int n)
 			crm_match_resolve_accounts(wave[i]->lead, &wave[i]->accounts);
 }
 
-static void
-collect_candidates(BatchLead **wave, uint64 rows)
-{
-	for (uint64 r = 0; r < rows; r++)
-	{
-		BatchLead  *bl = wave[row_index(r)];
-
-		if (bl->cands == NULL)
-			bl->cands = palloc(sizeof(Candidate) * CRM_MATCH_MAX_CANDIDATES);
-		if (bl->n_cands < CRM_MATCH_MAX_CANDIDATES)
-			crm_match_read_candidate(r, 2, &bl->cands[bl->n_cands++]);
-	}
-}
-
 static Candidate *
 candidate_by_id(BatchLead *bl, int64 id)
 {
@@ -397,6 +383,29 @@ candidate_by_id(BatchLead *bl, int64 id)
 		if (bl->cands[i].id == id)
 			return &bl->cands[i];
 	return NULL;
+}
+
+/* Read result row r as a candidate of bl, unless bl has it or has enough. */
+static void
+add_candidate(BatchLead *bl, uint64 r)
+{
+	Candidate	cand;
+
+	if (bl->n_cands >= CRM_MATCH_MAX_CANDIDATES)
+		return;
+	crm_match_read_candidate(r, 2, &cand);
+	if (candidate_by_id(bl, cand.id))
+		return;
+	if (bl->cands == NULL)
+		bl->cands = palloc(sizeof(Candidate) * CRM_MATCH_MAX_CANDIDATES);
+	bl->cands[bl->n_cands++] = cand;
+}
+
+static void
+collect_candidates(BatchLead **wave, uint64 rows)
+{
+	for (uint64 r = 0; r < rows; r++)
+		add_candidate(wave[row_index(r)], r);
 }
 
 /* Add the holders of a rare name to the candidates of leads without an organisation. */
@@ -427,16 +436,7 @@ read_rare_namesakes(BatchLead **wave, int n)
 		for (next = r; next < rows && row_index(next) == i; next++)
 			;
 		for (uint64 k = r; next - r <= RARE_NAME_HOLDERS && k < next; k++)
-		{
-			Candidate	cand;
-
-			crm_match_read_candidate(k, 2, &cand);
-			if (candidate_by_id(bl, cand.id) || bl->n_cands >= CRM_MATCH_MAX_CANDIDATES)
-				continue;
-			if (bl->cands == NULL)
-				bl->cands = palloc(sizeof(Candidate) * CRM_MATCH_MAX_CANDIDATES);
-			bl->cands[bl->n_cands++] = cand;
-		}
+			add_candidate(bl, k);
 	}
 }
 
@@ -489,43 +489,29 @@ typedef struct Claims
 	bool		clash;
 } Claims;
 
-static uint64
-claim_hash(char kind, const char *s, size_t len)
+/* Whether an earlier lead claimed the key; enter: claim it now. */
+static bool
+seen(Claims *cl, char kind, const char *s, size_t len, bool enter)
 {
-	return hash_bytes_extended((const unsigned char *) s, len, (uint64) kind);
-}
-
-static void
-claim_hashed(Claims *cl, uint64 h, bool check)
-{
+	uint64		h = hash_bytes_extended((const unsigned char *) s, len, (uint64) kind);
 	bool		found;
 
-	(void) hash_search(cl->keys, &h, HASH_ENTER, &found);
-	if (check && found)
-		cl->clash = true;
+	(void) hash_search(cl->keys, &h, enter ? HASH_ENTER : HASH_FIND, &found);
+	return found;
 }
 
 static void
 claim(Claims *cl, char kind, const char *s)
 {
-	if (s)
-		claim_hashed(cl, claim_hash(kind, s, strlen(s)), true);
+	if (s && seen(cl, kind, s, strlen(s), true))
+		cl->clash = true;
 }
 
 static void
 claim_id(Claims *cl, char kind, int64 id)
 {
-	claim_hashed(cl, claim_hash(kind, (const char *) &id, sizeof(id)), true);
-}
-
-static bool
-seen(Claims *cl, char kind, const char *s, size_t len, bool enter)
-{
-	uint64		h = claim_hash(kind, s, len);
-	bool		found;
-
-	(void) hash_search(cl->keys, &h, enter ? HASH_ENTER : HASH_FIND, &found);
-	return found;
+	if (seen(cl, kind, (const char *) &id, sizeof(id), true))
+		cl->clash = true;
 }
 
 /*
@@ -590,18 +576,6 @@ mark_waiting(BatchLead **wave, int n)
 /* ---------------------------------------------------------------------
  * Decisions: where each lead goes
  * --------------------------------------------------------------------- */
-
-static bool
-in_list(const char *value, List *values)
-{
-	ListCell   *lc;
-
-	if (value)
-		foreach(lc, values)
-			if (strcmp(value, lfirst(lc)) == 0)
-				return true;
-	return false;
-}
 
 /*
  * The lead's organisation: the account it resolves to (its missing credit
@@ -728,7 +702,7 @@ note_change(BatchLead *bl, const char *field_name, const char *old, const char *
 static char *
 merged_value(BatchLead *bl, const char *field_name, char *stored, char *offered, bool replace)
 {
-	if (offered == NULL || in_list(field_name, bl->match.best->verified_fields) ||
+	if (offered == NULL || crm_match_in_list(field_name, bl->match.best->verified_fields) ||
 		(stored && (!replace || strcmp(stored, offered) == 0)))
 		return stored;
 	note_change(bl, field_name, stored, offered);
@@ -759,21 +733,12 @@ plan_merge(BatchLead *bl)
 									 lead->wechat_openid && openid_is_free(bl)
 									 ? lead->wechat_openid : NULL, false);
 	bl->merged_account_id = c->account_id;
-	if (c->account_id == 0 && bl->account_id && !in_list("account_id", c->verified_fields))
+	if (c->account_id == 0 && bl->account_id && !crm_match_in_list("account_id", c->verified_fields))
 	{
 		bl->merged_account_id = bl->account_id;
 		note_change(bl, "account_id", NULL, psprintf(INT64_FORMAT, bl->account_id));
 	}
 	bl->updates_contact = bl->changes.len > 0;
-}
-
-/* Phone, e-mail or openid coincide: a strong sign of one customer. */
-static bool
-shares_identifier(const Lead *lead, const Candidate *c)
-{
-	return in_list(lead->phone, c->phones) || in_list(lead->email, c->emails) ||
-		(lead->wechat_openid && c->wechat_openid &&
-		 strcmp(lead->wechat_openid, c->wechat_openid) == 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -902,6 +867,22 @@ json_of(const char *text)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 }
 
+/* Ids (the next of a sequence) and customer codes for count new rows. */
+typedef struct NewRows
+{
+	int64	   *ids;
+	char	  **codes;
+	int			taken;
+} NewRows;
+
+static NewRows
+new_rows(CrmPlan *next_ids_plan, const char *kind, int count)
+{
+	NewRows		rows = {next_ids(next_ids_plan, count), new_codes(kind, count), 0};
+
+	return rows;
+}
+
 static void
 write_accounts(BatchLead **wave, int n)
 {
@@ -909,22 +890,19 @@ write_accounts(BatchLead **wave, int n)
 							   COL(TEXTOID));
 	Column		f[2] = COLUMNS(COL(INT8OID), COL(TEXTOID));
 	int			count = 0;
-	int64	   *ids;
-	char	  **codes;
+	NewRows		rows;
 
 	for (int i = 0; i < n; i++)
 		count += wave[i]->creates_account;
-	ids = next_ids(&next_account_ids, count);
-	codes = new_codes("account", count);
-	count = 0;
+	rows = new_rows(&next_account_ids, "account", count);
 	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
 
 		if (bl->creates_account)
 		{
-			put_text(&c[1], codes[count]);
-			bl->account_id = ids[count++];
+			put_text(&c[1], rows.codes[rows.taken]);
+			bl->account_id = rows.ids[rows.taken++];
 			put_int8(&c[0], bl->account_id, false);
 			put_text(&c[2], bl->lead->company_name);
 			put_text(&c[3], bl->lead->uscc);
@@ -958,24 +936,21 @@ write_contacts(BatchLead **wave, int n)
 	Column		c[7] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(INT8OID), COL(TEXTOID),
 							   COL(TEXTOID), COL(TEXTOID), COL(TEXTOID));
 	int			count = 0;
-	int64	   *ids;
-	char	  **codes;
+	NewRows		rows;
 
 	for (int i = 0; i < n; i++)
 		count += wave[i]->creates_contact;
 	if (count == 0)
 		return;
-	ids = next_ids(&next_contact_ids, count);
-	codes = new_codes("contact", count);
-	count = 0;
+	rows = new_rows(&next_contact_ids, "contact", count);
 	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
 
 		if (!bl->creates_contact)
 			continue;
-		bl->customer_code = codes[count];
-		bl->contact_id = ids[count++];
+		bl->customer_code = rows.codes[rows.taken];
+		bl->contact_id = rows.ids[rows.taken++];
 		put_int8(&c[0], bl->contact_id, false);
 		put_text(&c[1], bl->customer_code);
 		put_int8(&c[2], bl->account_id, bl->account_id == 0);
@@ -1162,7 +1137,7 @@ write_outcomes(BatchLead **wave, int n)
 			put_int8(&r[1], c->id, false);
 			put(&r[2], Float4GetDatum((float4) c->score), false);
 			put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c)), false);
-			put(&r[4], BoolGetDatum(shares_identifier(bl->lead, c)), false);
+			put(&r[4], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 		}
 		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
 		{

@@ -271,17 +271,24 @@ crm_match_read_candidate(uint64 row, int col, Candidate *c)
  * Scoring
  * --------------------------------------------------------------------- */
 
-static Comparison
-compare_with_list(const char *value, List *stored)
+bool
+crm_match_in_list(const char *value, List *values)
 {
 	ListCell   *lc;
 
+	if (value)
+		foreach(lc, values)
+			if (strcmp(value, lfirst(lc)) == 0)
+				return true;
+	return false;
+}
+
+static Comparison
+compare_with_list(const char *value, List *stored)
+{
 	if (value == NULL || stored == NIL)
 		return CMP_UNKNOWN;
-	foreach(lc, stored)
-		if (strcmp(value, lfirst(lc)) == 0)
-			return CMP_AGREE;
-	return CMP_DISAGREE;
+	return crm_match_in_list(value, stored) ? CMP_AGREE : CMP_DISAGREE;
 }
 
 static Comparison
@@ -313,6 +320,14 @@ compare_account(const Lead *lead, const AccountMatch *accounts, const Candidate 
 		if (accounts->accounts[i].id == c->account_id)
 			return i == accounts->resolved ? CMP_AGREE : CMP_PARTIAL;
 	return CMP_DISAGREE;
+}
+
+bool
+crm_match_shares_identifier(const Lead *lead, const Candidate *c)
+{
+	return compare_with_list(lead->phone, c->phones) == CMP_AGREE ||
+		compare_with_list(lead->email, c->emails) == CMP_AGREE ||
+		compare_openid(lead, c) == CMP_AGREE;
 }
 
 static void

@@ -121,6 +121,12 @@ extern void crm_match_resolve_accounts(const Lead *lead, AccountMatch *m);
 extern MatchDecision crm_match_decide(const Lead *lead, const AccountMatch *accounts,
 									  Candidate *cands, int n);
 
+/* Whether value is one of the strings in values. */
+extern bool crm_match_in_list(const char *value, List *values);
+
+/* Phone, e-mail or openid coincide: a strong sign of one customer. */
+extern bool crm_match_shares_identifier(const Lead *lead, const Candidate *c);
+
 /* The per-field comparison and weight that scored the candidate. */
 extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
 								 const Candidate *cand);
