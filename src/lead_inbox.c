@@ -44,7 +44,6 @@ typedef struct InboxCounts
 
 static InboxCounts current;		/* the statement under way */
 static InboxCounts last;		/* the last one that finished */
-static MemoryContext row_context = NULL;
 static IngestBatch *batch = NULL;	/* rows prepared, not yet stored */
 
 static CrmPlan insert_quarantine = {
@@ -129,6 +128,7 @@ require_trigger(FunctionCallInfo fcinfo, bool row)
 						row ? "BEFORE, FOR EACH ROW, on" : "FOR EACH STATEMENT, on")));
 }
 
+/* A copy of a column of the row, or NULL. */
 static void *
 column(TriggerData *td, int attnum, bool jsonb)
 {
@@ -137,7 +137,26 @@ column(TriggerData *td, int attnum, bool jsonb)
 
 	if (isnull)
 		return NULL;
-	return jsonb ? (void *) DatumGetJsonbP(d) : (void *) TextDatumGetCString(d);
+	return jsonb ? (void *) DatumGetJsonbPCopy(d) : (void *) TextDatumGetCString(d);
+}
+
+/*
+ * The row prepared as a lead, in a context of its own inside the batch:
+ * kept until the batch is stored, or freed at once when the row goes to
+ * quarantine, so that a COPY of bad rows does not grow the batch.
+ */
+static Lead *
+prepare_row(TriggerData *td)
+{
+	MemoryContext row = AllocSetContextCreate(crm_batch_context(batch), "crm lead inbox row",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(row);
+	Lead	   *lead = prepare_or_quarantine(column(td, 1, false), column(td, 2, true));
+
+	MemoryContextSwitchTo(old);
+	if (lead == NULL)
+		MemoryContextDelete(row);
+	return lead;
 }
 
 /*
@@ -147,12 +166,8 @@ column(TriggerData *td, int attnum, bool jsonb)
 static void
 begin_statement(void)
 {
-	if (row_context == NULL)
-	{
-		row_context = AllocSetContextCreate(TopMemoryContext, "crm lead inbox row",
-											ALLOCSET_DEFAULT_SIZES);
+	if (batch == NULL)
 		batch = crm_batch_create(TopMemoryContext);
-	}
 	crm_batch_discard(batch);
 	memset(&current, 0, sizeof(current));
 	crm_ingest_cache_channels();
@@ -169,30 +184,19 @@ Datum
 crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *channel;
-	Jsonb	   *payload;
 	Lead	   *lead;
 
 	require_trigger(fcinfo, true);
 	if (batch == NULL)
 		begin_statement();
-	MemoryContextReset(row_context);
-	MemoryContextSwitchTo(row_context);
-	channel = column(td, 1, false);
-	payload = column(td, 2, true);
 	SPI_connect();
 	crm_ingest_lock_all();
-	/* a queued lead lives in the batch until the batch is stored */
-	MemoryContextSwitchTo(crm_batch_context(batch));
-	lead = prepare_or_quarantine(channel ? pstrdup(channel) : NULL,
-								 payload ? DatumGetJsonbPCopy(JsonbPGetDatum(payload)) : NULL);
+	lead = prepare_row(td);
 	if (lead)
 		crm_batch_add(batch, lead);
 	if (crm_batch_size(batch) >= BATCH_SIZE)
 		flush_batch();
 	SPI_finish();
-	MemoryContextSwitchTo(caller);
 	return PointerGetDatum(NULL);	/* the inbox keeps nothing */
 }
 
