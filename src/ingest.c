@@ -45,6 +45,7 @@
 #include "phone.h"
 #include "pinyin.h"
 #include "spi_plan.h"
+#include "utf8.h"
 
 PG_FUNCTION_INFO_V1(crm_ingest);
 PG_FUNCTION_INFO_V1(crm_merge_lead);
@@ -140,6 +141,7 @@ channel_map(const char *channel, char **source_label)
 
 	if (!caching_channels())
 		return read_channel(channel, source_label);
+	/* read outside the cache: an unknown channel leaves nothing in it */
 	if ((c = cached_channel(channel)) == NULL)
 	{
 		Jsonb	   *map = read_channel(channel, source_label);
@@ -205,16 +207,15 @@ normalise_lead(Lead *lead, Jsonb *fields)
 static char *
 trimmed(char *s)
 {
-	char	   *end;
+	size_t		start = 0;
+	size_t		end;
 
 	if (s == NULL)
 		return NULL;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	return *s ? s : NULL;
+	end = strlen(s);
+	crm_trim_spaces(s, &start, &end);
+	s[end] = '\0';
+	return end > start ? s + start : NULL;
 }
 
 static void
