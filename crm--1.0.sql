@@ -331,25 +331,31 @@ COMMENT ON COLUMN crm.channel.field_map IS
 COMMENT ON COLUMN crm.channel.shipped IS
 'Defined by the extension: read-only (copy it under a new code to change it), and recreated by CREATE EXTENSION rather than by pg_dump';
 
-CREATE FUNCTION crm.guard_shipped_channel() RETURNS trigger
+-- Rows shipped with crm come back with CREATE EXTENSION, not with pg_dump
+-- (which keeps only the rows users add), so they must not change.
+CREATE FUNCTION crm.guard_shipped_row() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    row jsonb := pg_catalog.to_jsonb(OLD);
+    key text := row ->> TG_ARGV[1];
 BEGIN
-    IF OLD.shipped THEN
-        RAISE EXCEPTION 'channel "%" is shipped with crm and cannot be changed', OLD.code
+    -- a table without a shipped column is shipped whole
+    IF coalesce((row ->> 'shipped')::boolean, true) THEN
+        RAISE EXCEPTION '% "%" is shipped with crm and cannot be changed', TG_ARGV[0], key
             USING ERRCODE = 'object_in_use',
-                  HINT = pg_catalog.format(
-                      'Copy it: INSERT INTO crm.channel (code, source_label, field_map) SELECT ''my_%s'', source_label, field_map FROM crm.channel WHERE code = %L;',
-                      OLD.code, OLD.code);
+                  HINT = pg_catalog.replace(pg_catalog.replace(TG_ARGV[2], '{key}', key),
+                                            '{key_literal}', pg_catalog.quote_literal(key));
     END IF;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END
 $$;
-COMMENT ON FUNCTION crm.guard_shipped_channel() IS
-'Trigger: the channels shipped with crm are read-only';
+COMMENT ON FUNCTION crm.guard_shipped_row() IS
+'Trigger (kind, key column, hint): rows shipped with crm are read-only';
 CREATE TRIGGER channel_shipped_guard BEFORE UPDATE OR DELETE ON crm.channel
-    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_channel();
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('channel', 'code',
+        'Copy it: INSERT INTO crm.channel (code, source_label, field_map) SELECT ''my_{key}'', source_label, field_map FROM crm.channel WHERE code = {key_literal};');
 
 CREATE FUNCTION crm.lead_fields(channel text, payload jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -437,6 +443,285 @@ $j$),
 $j$);
 
 ------------------------------------------------------------------------------
+-- Sales organisation: working-hours calendars, teams, reps and absences
+------------------------------------------------------------------------------
+
+CREATE TABLE crm.calendar (
+    code        text PRIMARY KEY CONSTRAINT calendar_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
+    name        text NOT NULL,
+    time_zone   text NOT NULL DEFAULT 'Asia/Shanghai'
+                CONSTRAINT calendar_time_zone_known CHECK (pg_catalog.now() AT TIME ZONE time_zone IS NOT NULL),
+    ledger_from date NOT NULL DEFAULT '2020-01-01',
+    ledger_until date NOT NULL DEFAULT '2040-12-31',
+    shipped     boolean NOT NULL DEFAULT false,
+    CONSTRAINT calendar_ledger_span CHECK (ledger_from < ledger_until)
+);
+COMMENT ON TABLE crm.calendar IS
+'Working-hours calendars, one per team or shared; SLA clocks run in working time';
+COMMENT ON COLUMN crm.calendar.ledger_from IS
+'First day of crm.calendar_window kept for this calendar; deadlines outside the span raise an error';
+
+CREATE TABLE crm.calendar_hours (
+    calendar    text NOT NULL REFERENCES crm.calendar (code) ON UPDATE CASCADE ON DELETE CASCADE,
+    isodow      smallint NOT NULL CONSTRAINT calendar_hours_isodow CHECK (isodow BETWEEN 1 AND 7),
+    opens       time NOT NULL,
+    closes      time NOT NULL,
+    shipped     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (calendar, isodow, opens),
+    CONSTRAINT calendar_hours_order CHECK (opens < closes)
+);
+COMMENT ON TABLE crm.calendar_hours IS
+'Opening windows per ISO weekday (1 = Monday); several per day make a lunch break';
+
+CREATE TABLE crm.calendar_day (
+    calendar    text NOT NULL REFERENCES crm.calendar (code) ON UPDATE CASCADE ON DELETE CASCADE,
+    day         date NOT NULL,
+    kind        text NOT NULL CONSTRAINT calendar_day_kind CHECK (kind IN ('holiday', 'workday')),
+    hours_of    smallint NOT NULL DEFAULT 1 CONSTRAINT calendar_day_hours_of CHECK (hours_of BETWEEN 1 AND 7),
+    note        text,
+    PRIMARY KEY (calendar, day)
+);
+COMMENT ON TABLE crm.calendar_day IS
+'Exceptions: public holidays, and the weekend days worked in exchange (调休), which keep the hours of weekday hours_of';
+
+-- The working-time ledger: every opening window with the working seconds
+-- before it.  A deadline "N working minutes after t" is then two index
+-- probes, however many nights, weekends and holidays lie between.
+CREATE TABLE crm.calendar_window (
+    calendar    text NOT NULL REFERENCES crm.calendar (code) ON UPDATE CASCADE ON DELETE CASCADE,
+    opens       timestamptz NOT NULL,
+    closes      timestamptz NOT NULL,
+    work_before bigint NOT NULL,
+    work_after  bigint NOT NULL,
+    PRIMARY KEY (calendar, opens)
+);
+CREATE INDEX calendar_window_work_idx ON crm.calendar_window (calendar, work_after);
+COMMENT ON TABLE crm.calendar_window IS
+'Derived from the calendar tables by crm.rebuild_calendar(): each opening window and the working seconds since ledger_from before and after it';
+
+CREATE FUNCTION crm.rebuild_calendar(calendar_code text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cal crm.calendar;
+    windows integer;
+BEGIN
+    SELECT * INTO cal FROM crm.calendar c WHERE c.code = calendar_code FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown calendar "%"', calendar_code
+            USING ERRCODE = 'undefined_object', HINT = 'Calendars are listed in crm.calendar.';
+    END IF;
+    DELETE FROM crm.calendar_window w WHERE w.calendar = cal.code;
+    INSERT INTO crm.calendar_window (calendar, opens, closes, work_before, work_after)
+    SELECT cal.code, o, c, sum(len) OVER w - len, sum(len) OVER w
+      FROM (SELECT (g.day + h.opens) AT TIME ZONE cal.time_zone AS o,
+                   (g.day + h.closes) AT TIME ZONE cal.time_zone AS c,
+                   extract(epoch FROM ((g.day + h.closes) AT TIME ZONE cal.time_zone)
+                                    - ((g.day + h.opens) AT TIME ZONE cal.time_zone))::bigint AS len
+              FROM generate_series(cal.ledger_from, cal.ledger_until, interval '1 day') AS s(ts)
+             CROSS JOIN LATERAL (SELECT s.ts::date AS day) g
+              LEFT JOIN crm.calendar_day d ON d.calendar = cal.code AND d.day = g.day
+              JOIN crm.calendar_hours h ON h.calendar = cal.code
+                   AND h.isodow = CASE WHEN d.kind = 'workday' THEN d.hours_of
+                                       ELSE extract(isodow FROM g.day) END
+             WHERE d.kind IS DISTINCT FROM 'holiday') x
+    WINDOW w AS (ORDER BY o);
+    GET DIAGNOSTICS windows = ROW_COUNT;
+    RETURN windows;
+END
+$$;
+COMMENT ON FUNCTION crm.rebuild_calendar(text) IS
+'Recomputes a calendar''s working-time ledger; runs by itself when its hours or days change. Deadlines already set keep their time';
+
+CREATE FUNCTION crm.calendar_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM crm.rebuild_calendar(c.code)
+       FROM crm.calendar c
+      WHERE c.code IN (SELECT calendar FROM changed_rows)
+      ORDER BY c.code;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.calendar_changed() IS
+'Trigger: rebuilds the ledger of every calendar whose hours or days a statement changed';
+
+CREATE FUNCTION crm.calendar_settings_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM crm.rebuild_calendar(c.code) FROM crm.calendar c
+      WHERE c.code IN (SELECT code FROM changed_rows) ORDER BY c.code;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.calendar_settings_changed() IS
+'Trigger: a calendar whose time zone or ledger span changed is rebuilt';
+
+CREATE TRIGGER calendar_hours_inserted AFTER INSERT ON crm.calendar_hours
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+CREATE TRIGGER calendar_hours_updated AFTER UPDATE ON crm.calendar_hours
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+CREATE TRIGGER calendar_hours_deleted AFTER DELETE ON crm.calendar_hours
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+CREATE TRIGGER calendar_day_inserted AFTER INSERT ON crm.calendar_day
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+CREATE TRIGGER calendar_day_updated AFTER UPDATE ON crm.calendar_day
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+CREATE TRIGGER calendar_day_deleted AFTER DELETE ON crm.calendar_day
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+CREATE TRIGGER calendar_settings_updated AFTER UPDATE ON crm.calendar
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_settings_changed();
+
+-- Working seconds since the ledger began, up to t.
+CREATE FUNCTION crm.working_seconds_at(calendar text, t timestamptz) RETURNS numeric
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN coalesce((SELECT w.work_before + least(greatest(extract(epoch FROM t - w.opens), 0),
+                                              w.work_after - w.work_before)
+                   FROM crm.calendar_window w
+                  WHERE w.calendar = working_seconds_at.calendar AND w.opens <= t
+                  ORDER BY w.opens DESC LIMIT 1), 0);
+COMMENT ON FUNCTION crm.working_seconds_at(text, timestamptz) IS
+'Working seconds of a calendar from its ledger_from up to t: the difference of two is the working time between them';
+
+CREATE FUNCTION crm.add_working_time(calendar text, t timestamptz, duration interval) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target numeric := crm.working_seconds_at(calendar, t) + extract(epoch FROM duration);
+    due timestamptz;
+BEGIN
+    IF duration < interval '0' THEN
+        RAISE EXCEPTION 'a working-time duration cannot be negative: %', duration
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT w.opens + make_interval(secs => target - w.work_before) INTO due
+      FROM crm.calendar_window w
+     WHERE w.calendar = add_working_time.calendar AND w.work_after >= target
+     ORDER BY w.work_after LIMIT 1;
+    IF due IS NULL AND NOT EXISTS (SELECT FROM crm.calendar c WHERE c.code = add_working_time.calendar) THEN
+        RAISE EXCEPTION 'unknown calendar "%"', calendar
+            USING ERRCODE = 'undefined_object', HINT = 'Calendars are listed in crm.calendar.';
+    ELSIF due IS NULL THEN
+        RAISE EXCEPTION 'calendar "%" has no working time left after %', calendar, t
+            USING ERRCODE = 'data_exception',
+                  DETAIL = pg_catalog.format('%s of working time was asked for.', duration),
+                  HINT = 'Check that the calendar exists, has opening hours, and that crm.calendar.ledger_until is far enough ahead.';
+    END IF;
+    RETURN greatest(due, t);
+END
+$$;
+COMMENT ON FUNCTION crm.add_working_time(text, timestamptz, interval) IS
+'The moment duration of working time after t in a calendar: nights, weekends and holidays do not count';
+
+CREATE TABLE crm.sla_policy (
+    code        text PRIMARY KEY CONSTRAINT sla_policy_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
+    name        text NOT NULL,
+    reassign_on_breach boolean NOT NULL DEFAULT false,
+    shipped     boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE crm.sla_policy IS 'Response SOPs; each team follows one';
+COMMENT ON COLUMN crm.sla_policy.reassign_on_breach IS
+'A lead whose first contact is breached goes back to assignment, to another rep where one is available';
+
+CREATE TABLE crm.sla_step (
+    policy      text NOT NULL REFERENCES crm.sla_policy (code) ON UPDATE CASCADE ON DELETE CASCADE,
+    milestone   text NOT NULL CONSTRAINT sla_step_milestone CHECK (milestone IN ('first_contact', 'needs_summary', 'follow_up_plan')),
+    within      interval NOT NULL CONSTRAINT sla_step_within_positive CHECK (within > interval '0'),
+    clock       text NOT NULL DEFAULT 'working' CONSTRAINT sla_step_clock CHECK (clock IN ('working', 'calendar')),
+    escalate_manager_after  interval NOT NULL DEFAULT '30 minutes',
+    escalate_director_after interval NOT NULL DEFAULT '2 hours',
+    shipped     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (policy, milestone),
+    CONSTRAINT sla_step_escalation_order CHECK (interval '0' <= escalate_manager_after
+                                                AND escalate_manager_after <= escalate_director_after)
+);
+COMMENT ON TABLE crm.sla_step IS
+'Milestones of a policy: each is due "within" after assignment, on the team''s working clock or the calendar clock; a breach notifies the owner, then the manager and the director after the given delays past the deadline';
+
+INSERT INTO crm.sla_policy (code, name, shipped) VALUES ('standard', '标准线索响应 SOP', true);
+INSERT INTO crm.sla_step (policy, milestone, within, clock, shipped) VALUES
+    ('standard', 'first_contact', '15 minutes', 'working', true),
+    ('standard', 'needs_summary', '2 hours', 'working', true),
+    ('standard', 'follow_up_plan', '24 hours', 'calendar', true);
+
+CREATE TRIGGER calendar_shipped_guard BEFORE UPDATE OR DELETE ON crm.calendar
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('calendar', 'code',
+        'Create a calendar of your own (its holidays can be added to any calendar, shipped or not).');
+CREATE TRIGGER calendar_hours_shipped_guard BEFORE UPDATE OR DELETE ON crm.calendar_hours
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('calendar hours of', 'calendar',
+        'Create a calendar of your own with the hours you need, and set it on crm.team.calendar.');
+CREATE TRIGGER sla_policy_shipped_guard BEFORE UPDATE OR DELETE ON crm.sla_policy
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('SLA policy', 'code',
+        'Create a policy of your own and set it on crm.team.sla_policy.');
+CREATE TRIGGER sla_step_shipped_guard BEFORE UPDATE OR DELETE ON crm.sla_step
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('SLA step of policy', 'policy',
+        'Create a policy of your own and set it on crm.team.sla_policy.');
+
+CREATE TABLE crm.team (
+    code        text PRIMARY KEY CONSTRAINT team_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
+    name        text NOT NULL,
+    manager     text,
+    director    text,
+    calendar    text NOT NULL DEFAULT 'cn_standard' REFERENCES crm.calendar (code) ON UPDATE CASCADE,
+    sla_policy  text NOT NULL DEFAULT 'standard' REFERENCES crm.sla_policy (code) ON UPDATE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.team IS 'Sales teams: assignment targets, with the people escalations go to';
+COMMENT ON COLUMN crm.team.manager IS 'Login notified at the first escalation of a breached SLA';
+COMMENT ON COLUMN crm.team.director IS 'Login notified at the second escalation';
+
+CREATE TABLE crm.rep (
+    login       text PRIMARY KEY CONSTRAINT rep_login_named CHECK (pg_catalog.btrim(login) OPERATOR(pg_catalog.<>) ''),
+    name        text NOT NULL,
+    team        text NOT NULL REFERENCES crm.team (code) ON UPDATE CASCADE,
+    active      boolean NOT NULL DEFAULT true,
+    daily_capacity integer CONSTRAINT rep_daily_capacity_positive CHECK (daily_capacity > 0),
+    open_leads  integer NOT NULL DEFAULT 0,
+    last_assigned_at timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX rep_team_idx ON crm.rep (team);
+COMMENT ON TABLE crm.rep IS 'Sales reps, the owners leads are assigned to';
+COMMENT ON COLUMN crm.rep.active IS 'An inactive rep (left, suspended) is never assigned a lead';
+COMMENT ON COLUMN crm.rep.daily_capacity IS 'New leads a rep may be assigned per calendar day of the team; NULL: no limit';
+COMMENT ON COLUMN crm.rep.open_leads IS 'Leads assigned or contacted and not closed; kept by crm, read by least-loaded assignment';
+COMMENT ON COLUMN crm.rep.last_assigned_at IS 'Round robin takes the rep who waited longest';
+
+CREATE TABLE crm.rep_absence (
+    id          bigserial PRIMARY KEY,
+    rep         text NOT NULL REFERENCES crm.rep (login) ON UPDATE CASCADE ON DELETE CASCADE,
+    during      daterange NOT NULL CONSTRAINT rep_absence_bounded CHECK (NOT isempty(during) AND NOT lower_inf(during) AND NOT upper_inf(during)),
+    reason      text
+);
+CREATE INDEX rep_absence_rep_idx ON crm.rep_absence (rep);
+COMMENT ON TABLE crm.rep_absence IS 'Leave, training, trade shows: no lead is assigned to a rep on these days (team calendar dates)';
+
+CREATE TABLE crm.rep_day_load (
+    rep         text NOT NULL REFERENCES crm.rep (login) ON UPDATE CASCADE ON DELETE CASCADE,
+    day         date NOT NULL,
+    assigned    integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (rep, day)
+);
+COMMENT ON TABLE crm.rep_day_load IS 'Leads assigned to each rep per day: what daily_capacity is checked against';
+
+-- The rep is available on the team calendar's today.
+CREATE FUNCTION crm.rep_is_present(login text, on_day date) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN NOT EXISTS (SELECT FROM crm.rep_absence a WHERE a.rep = login AND a.during @> on_day);
+COMMENT ON FUNCTION crm.rep_is_present(text, date) IS 'The rep has no absence on that day';
+
+INSERT INTO crm.calendar (code, name, shipped) VALUES ('cn_standard', '标准工作日 9:00-12:00, 13:00-18:00 (Asia/Shanghai)', true);
+INSERT INTO crm.calendar_hours (calendar, isodow, opens, closes, shipped)
+SELECT 'cn_standard', d, o, c, true
+  FROM generate_series(1, 5) d, (VALUES (time '09:00', time '12:00'), ('13:00', '18:00')) h(o, c);
+
+------------------------------------------------------------------------------
 -- Leads: one row per ingested lead, the quarantine, the review queue and the
 -- merge history
 ------------------------------------------------------------------------------
@@ -463,13 +748,25 @@ CREATE TABLE crm.lead (
     outcome         text NOT NULL CONSTRAINT lead_outcome CHECK (outcome IN ('new', 'merged', 'review')),
     account_outcome text CONSTRAINT lead_account_outcome CHECK (account_outcome IN ('new', 'matched')),
     match_score     real,
-    score           integer,
-    status          text NOT NULL DEFAULT 'new',
-    owner           text,
+    score           integer CONSTRAINT lead_score_range CHECK (score BETWEEN 0 AND 100),
+    win_probability real CONSTRAINT lead_win_probability_range CHECK (win_probability BETWEEN 0 AND 1),
+    score_factors   jsonb,
+    scored_at       timestamptz,
+    status          text NOT NULL DEFAULT 'new' CONSTRAINT lead_status CHECK (status IN
+                    ('new', 'scored', 'assigned', 'contacted', 'qualified', 'disqualified'))
+                    CONSTRAINT lead_status_owned CHECK (status NOT IN ('assigned', 'contacted') OR owner IS NOT NULL),
+    status_changed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    owner           text REFERENCES crm.rep (login) ON UPDATE CASCADE,
+    team            text REFERENCES crm.team (code) ON UPDATE CASCADE,
+    assignment_rule text,
+    waiting_reason  text,
+    previous_owner  text,
+    sla_red         boolean NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     received_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     assigned_at     timestamptz,
-    first_response_at timestamptz
+    first_response_at timestamptz,
+    closed_at       timestamptz
 );
 -- A webhook delivered twice is one lead.  Not partial: ingestion looks ids
 -- up by a join, which cannot prove a partial index's predicate.
@@ -477,6 +774,11 @@ CREATE UNIQUE INDEX lead_external_id_key ON crm.lead (channel, external_id);
 CREATE INDEX lead_contact_idx ON crm.lead (contact_id);
 CREATE INDEX lead_account_idx ON crm.lead (account_id);
 CREATE INDEX lead_created_at_idx ON crm.lead (created_at);
+-- The leads a machine step owes something: the sweep finds a pile-up here
+-- without reading the leads that people are working on.
+CREATE INDEX lead_machine_wait_idx ON crm.lead (status, status_changed_at)
+    WHERE status IN ('new', 'scored');
+CREATE INDEX lead_open_owner_idx ON crm.lead (owner) WHERE status IN ('assigned', 'contacted');
 COMMENT ON TABLE crm.lead IS
 'One row per ingested lead: the mapped fields, the raw payload, and the customer it was matched to';
 COMMENT ON COLUMN crm.lead.outcome IS
@@ -489,6 +791,17 @@ COMMENT ON COLUMN crm.lead.match_score IS
 'Fellegi-Sunter log2 likelihood ratio of the best candidate contact; NULL when no candidate was found';
 COMMENT ON COLUMN crm.lead.created_at IS 'Submission time the channel reported';
 COMMENT ON COLUMN crm.lead.received_at IS 'When crm ingested it';
+COMMENT ON COLUMN crm.lead.score IS
+'Rule score 0-100 from crm.score_rule: channel, completeness, title, product line, region, and decaying behaviour events';
+COMMENT ON COLUMN crm.lead.win_probability IS
+'Naive Bayes probability of qualification learned from the leads closed so far; NULL until crm.win_stats has enough history';
+COMMENT ON COLUMN crm.lead.score_factors IS
+'Why the lead scored so: the top three rule points and the top three predictive factors';
+COMMENT ON COLUMN crm.lead.status IS
+'new (waits for scoring), scored (waits for assignment), assigned (waits for first contact), contacted, qualified, disqualified';
+COMMENT ON COLUMN crm.lead.waiting_reason IS
+'Why assignment left the lead waiting (no rule matched, no rep available); cleared when it is assigned';
+COMMENT ON COLUMN crm.lead.sla_red IS 'An SLA milestone of this lead was breached';
 
 CREATE TYPE crm.ingest_result AS (
     lead_id       bigint,
@@ -1024,6 +1337,848 @@ COMMENT ON FUNCTION crm.merge_duplicates(text, boolean) IS
 'A data steward''s bulk merge: for every open duplicate pair (only red ones, by default) the younger record is merged into the oldest of its cluster; returns how many records were merged. Each merge can be undone with crm.unmerge()';
 
 ------------------------------------------------------------------------------
+-- Lead lifecycle: states and their timers
+------------------------------------------------------------------------------
+
+-- Every state that waits on a machine step has a timeout: a lead left in
+-- it longer raises the stranded-leads alarm (crm.run_timeouts).  States
+-- that wait on a person are timed by the SLA timers instead.
+CREATE TABLE crm.lead_state (
+    state       text PRIMARY KEY CONSTRAINT lead_state_known CHECK (state IN
+                ('new', 'scored', 'assigned', 'contacted', 'qualified', 'disqualified')),
+    waits_on    text NOT NULL CONSTRAINT lead_state_waits_on CHECK (waits_on IN ('machine', 'person', 'nobody')),
+    timeout     interval CONSTRAINT lead_state_timeout CHECK ((waits_on = 'machine') = (timeout IS NOT NULL)
+                                                              AND timeout > interval '0'),
+    description text NOT NULL
+);
+CREATE TRIGGER lead_state_shipped_guard BEFORE UPDATE OR DELETE ON crm.lead_state
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('lead state', 'state',
+        'The lifecycle is part of crm; its timeouts only raise alarms, assignment itself is immediate.');
+COMMENT ON TABLE crm.lead_state IS
+'The lead lifecycle; a lead waiting on a machine step longer than its timeout is stranded and raises an alarm';
+INSERT INTO crm.lead_state VALUES
+    ('new', 'machine', '10 minutes', 'waits for scoring'),
+    ('scored', 'machine', '10 minutes', 'waits for assignment'),
+    ('assigned', 'person', NULL, 'waits for the owner''s first contact (SLA timers)'),
+    ('contacted', 'person', NULL, 'the owner works it toward qualification (SLA timers)'),
+    ('qualified', 'nobody', NULL, 'closed: worth an opportunity'),
+    ('disqualified', 'nobody', NULL, 'closed: not a prospect');
+
+CREATE FUNCTION crm.lead_before_update() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_lead_before_update' LANGUAGE C;
+COMMENT ON FUNCTION crm.lead_before_update() IS
+'Trigger: refuses a status change the lifecycle does not allow, and stamps status_changed_at and closed_at';
+CREATE TRIGGER lead_lifecycle BEFORE UPDATE ON crm.lead
+    FOR EACH ROW EXECUTE FUNCTION crm.lead_before_update();
+
+------------------------------------------------------------------------------
+-- Scoring: rules as data, behaviour events, and a naive Bayes model learned
+-- from closed leads
+------------------------------------------------------------------------------
+
+CREATE TABLE crm.score_rule (
+    id          serial PRIMARY KEY,
+    factor      text NOT NULL CONSTRAINT score_rule_factor CHECK (factor IN
+                ('channel', 'product_line', 'region', 'title', 'field', 'event')),
+    pattern     text NOT NULL CONSTRAINT score_rule_pattern_named CHECK (pg_catalog.btrim(pattern) OPERATOR(pg_catalog.<>) ''),
+    points      integer NOT NULL CONSTRAINT score_rule_points_range CHECK (points BETWEEN -100 AND 100),
+    half_life   interval CONSTRAINT score_rule_half_life CHECK ((factor = 'event') = (half_life IS NOT NULL)
+                                                                AND half_life > interval '0'),
+    note        text,
+    shipped     boolean NOT NULL DEFAULT false,
+    CONSTRAINT score_rule_once UNIQUE (factor, pattern, shipped),
+    CONSTRAINT score_rule_field_known CHECK (factor <> 'field' OR pattern IN
+        ('person_name', 'company_name', 'phone', 'email', 'uscc', 'region_code', 'title', 'product_line', 'wechat_openid')),
+    CONSTRAINT score_rule_region_code CHECK (factor <> 'region' OR pattern ~ '^[0-9]{2}([0-9]{2}){0,2}$')
+);
+COMMENT ON TABLE crm.score_rule IS
+'Points for a lead (a rule of your own replaces a shipped one of the same factor and pattern): channel, product_line (exact), region (code prefix; the longest wins), title (substring; the best wins), field (present: the points add up), event (each behaviour event of that kind, halved every half_life). The score is the sum, clamped to 0-100';
+
+INSERT INTO crm.score_rule (factor, pattern, points, half_life, note, shipped) SELECT *, true FROM (VALUES
+    ('channel', 'hotline_400', 20, NULL, '主动来电'),
+    ('channel', 'trade_show', 15, NULL, '展会面对面'),
+    ('channel', 'jinshuju_form', 12, NULL, NULL),
+    ('channel', 'baidu_sem', 10, NULL, NULL),
+    ('channel', 'website', 10, NULL, NULL),
+    ('channel', 'wechat_menu', 8, NULL, NULL),
+    ('field', 'phone', 10, NULL, '能联系上'),
+    ('field', 'company_name', 10, NULL, NULL),
+    ('field', 'email', 5, NULL, NULL),
+    ('field', 'title', 5, NULL, NULL),
+    ('field', 'uscc', 5, NULL, NULL),
+    ('title', '院长', 25, NULL, '决策人'),
+    ('title', '总经理', 25, NULL, '决策人'),
+    ('title', '董事长', 25, NULL, '决策人'),
+    ('title', '总监', 20, NULL, NULL),
+    ('title', '主任', 20, NULL, '科室主任'),
+    ('title', '采购', 15, NULL, '采购经理、采购主管'),
+    ('title', '科长', 12, NULL, NULL),
+    ('title', '经理', 10, NULL, NULL),
+    ('title', '工程师', 5, NULL, NULL),
+    ('event', 'page_view', 2, '7 days', '设备型号页浏览'),
+    ('event', 'doc_download', 8, '14 days', '资料下载'),
+    ('event', 'demo_booked', 30, '30 days'::interval, '预约演示')) AS r;
+CREATE TRIGGER score_rule_shipped_guard BEFORE UPDATE OR DELETE ON crm.score_rule
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('score rule for', 'pattern',
+        'Add a rule of your own with the same factor and pattern: it replaces the shipped one.');
+
+CREATE TABLE crm.lead_event (
+    id          bigserial PRIMARY KEY,
+    lead_id     bigint NOT NULL REFERENCES crm.lead (id) ON DELETE CASCADE,
+    kind        text NOT NULL CONSTRAINT lead_event_kind_format CHECK (kind ~ '^[a-z][a-z0-9_]{0,62}$'),
+    detail      jsonb,
+    occurred_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX lead_event_lead_idx ON crm.lead_event (lead_id, occurred_at);
+CREATE INDEX lead_event_occurred_at_idx ON crm.lead_event (occurred_at);
+COMMENT ON TABLE crm.lead_event IS
+'Behaviour of a lead: pages viewed, documents downloaded, demos booked; inserting one re-scores the lead';
+
+-- Naive Bayes counts: how many closed leads had each feature, qualified
+-- (won) or not (lost).  The row '*' counts all closed leads.
+CREATE TABLE crm.win_stats (
+    feature     text PRIMARY KEY,
+    won         bigint NOT NULL DEFAULT 0 CONSTRAINT win_stats_won CHECK (won >= 0),
+    lost        bigint NOT NULL DEFAULT 0 CONSTRAINT win_stats_lost CHECK (lost >= 0)
+);
+COMMENT ON TABLE crm.win_stats IS
+'What the predictive score learned: qualified (won) and disqualified (lost) leads per feature, kept up to date in the same transaction as each close or reopen';
+
+CREATE FUNCTION crm.lead_features(crm.lead) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'crm_lead_features'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.lead_features(crm.lead) IS
+'The features the predictive score looks at, as feature=value: channel, product line, province, title class, e-mail, company, known customer';
+
+CREATE FUNCTION crm.lead_score(lead crm.lead, event_points real DEFAULT 0,
+                               OUT score integer, OUT win_probability real, OUT factors jsonb)
+    AS 'MODULE_PATHNAME', 'crm_lead_score'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.lead_score(crm.lead, real) IS
+'Scores a lead as ingestion does: rule score (with event_points added), naive Bayes win probability, and the top three factors of each';
+
+CREATE FUNCTION crm.event_points(lead_id bigint, at timestamptz DEFAULT pg_catalog.now()) RETURNS real
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN (SELECT coalesce(sum(r.points * pg_catalog.power(0.5,
+                          extract(epoch FROM at - e.occurred_at) / extract(epoch FROM r.half_life))), 0)::real
+          FROM crm.lead_event e JOIN crm.score_rule r ON r.factor = 'event' AND r.pattern = e.kind
+         WHERE e.lead_id = event_points.lead_id AND e.occurred_at <= at);
+COMMENT ON FUNCTION crm.event_points(bigint, timestamptz) IS
+'Points of a lead''s behaviour events at a moment: each event''s points halved every half_life of its rule';
+
+CREATE FUNCTION crm.rescore(lead_ids bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rescored bigint[];
+BEGIN
+    WITH open AS (
+        SELECT l.id, s.score, s.win_probability, s.factors
+          FROM crm.lead l, LATERAL crm.lead_score(l, crm.event_points(l.id)) s
+         WHERE l.id = ANY (lead_ids) AND l.status NOT IN ('qualified', 'disqualified')
+         ORDER BY l.id FOR UPDATE OF l
+    ), scored AS (
+        UPDATE crm.lead l
+           SET score = open.score, win_probability = open.win_probability, score_factors = open.factors,
+               scored_at = pg_catalog.now(),
+               status = CASE l.status WHEN 'new' THEN 'scored' ELSE l.status END
+          FROM open
+         WHERE l.id = open.id
+        RETURNING l.id
+    )
+    SELECT array_agg(id) INTO rescored FROM scored;
+    -- What depends on the score runs again: a lead not yet contacted goes
+    -- where its new score routes it.  A lead that just left 'new' was
+    -- assigned by the lead trigger already.
+    IF rescored IS NOT NULL THEN
+        PERFORM crm.assign_leads(rescored, true);
+    END IF;
+    RETURN coalesce(array_length(rescored, 1), 0);
+END
+$$;
+COMMENT ON FUNCTION crm.rescore(bigint[]) IS
+'Re-scores open leads now (rules, events with decay, predictive model); a lead still waiting or not yet contacted is re-routed if its new score calls for another assignment rule';
+
+CREATE FUNCTION crm.rescore_decayed(max_leads integer DEFAULT 100000) RETURNS integer
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+RETURN crm.rescore(ARRAY(
+    SELECT DISTINCT e.lead_id FROM crm.lead_event e
+      JOIN crm.lead l ON l.id = e.lead_id AND l.status NOT IN ('qualified', 'disqualified')
+     WHERE e.occurred_at > pg_catalog.now() - interval '90 days'
+     LIMIT max_leads));
+COMMENT ON FUNCTION crm.rescore_decayed(integer) IS
+'Hourly job: re-scores open leads with recent events, so that event points decay';
+
+CREATE FUNCTION crm.lead_event_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM crm.rescore(ARRAY(SELECT DISTINCT e.lead_id FROM new_events e));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_event_inserted() IS 'Trigger: a lead with new behaviour events is re-scored';
+CREATE TRIGGER lead_event_rescore AFTER INSERT ON crm.lead_event
+    REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_event_inserted();
+
+-- Learning: closing a lead counts its features as won or lost; reopening
+-- it takes them back.  In the closing transaction, so nothing is lost.
+CREATE FUNCTION crm.outcome_deltas(reopened crm.lead[], closed crm.lead[],
+                                   OUT feature text, OUT won bigint, OUT lost bigint)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT u.feature, sum(CASE WHEN (d.l).status = 'qualified' THEN d.sign ELSE 0 END),
+           sum(CASE WHEN (d.l).status = 'disqualified' THEN d.sign ELSE 0 END)
+      FROM (SELECT r, -1 FROM unnest(reopened) r UNION ALL SELECT c, 1 FROM unnest(closed) c) d(l, sign)
+     CROSS JOIN LATERAL unnest(crm.lead_features(d.l) || '*'::text) u(feature)
+     GROUP BY u.feature;
+END;
+COMMENT ON FUNCTION crm.outcome_deltas(crm.lead[], crm.lead[]) IS
+'Internal to crm.learn_outcomes(): the change in won and lost counts per feature';
+
+-- Counts never go below zero: a lead edited between its close and a reopen
+-- may take back a feature it was not counted under.
+CREATE FUNCTION crm.learn_outcomes(reopened crm.lead[], closed crm.lead[]) RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH d AS (SELECT * FROM crm.outcome_deltas(reopened, closed)),
+         locked AS (SELECT w.feature FROM crm.win_stats w
+                     WHERE w.feature IN (SELECT d.feature FROM d) ORDER BY w.feature FOR NO KEY UPDATE)
+    UPDATE crm.win_stats w SET won = greatest(w.won + d.won, 0), lost = greatest(w.lost + d.lost, 0)
+      FROM d JOIN locked k ON k.feature = d.feature
+     WHERE w.feature = d.feature;
+    INSERT INTO crm.win_stats AS w (feature, won, lost)
+    SELECT d.feature, greatest(d.won, 0), greatest(d.lost, 0)
+      FROM crm.outcome_deltas(reopened, closed) d
+     WHERE NOT EXISTS (SELECT FROM crm.win_stats x WHERE x.feature = d.feature)
+     ORDER BY d.feature
+    ON CONFLICT (feature) DO UPDATE SET won = greatest(w.won + excluded.won, 0),
+                                        lost = greatest(w.lost + excluded.lost, 0);
+END;
+COMMENT ON FUNCTION crm.learn_outcomes(crm.lead[], crm.lead[]) IS
+'Updates crm.win_stats for leads closed (qualified: won, disqualified: lost) and for closed leads reopened';
+
+------------------------------------------------------------------------------
+-- Assignment: ordered rules, team strategies, capacity and absences
+------------------------------------------------------------------------------
+
+CREATE TABLE crm.assignment_rule (
+    code        text PRIMARY KEY CONSTRAINT assignment_rule_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
+    position    integer NOT NULL CONSTRAINT assignment_rule_position_once UNIQUE DEFERRABLE INITIALLY IMMEDIATE,
+    name        text NOT NULL,
+    active      boolean NOT NULL DEFAULT true,
+    channels    text[],
+    region_prefixes text[] CONSTRAINT assignment_rule_region_prefixes CHECK (
+                pg_catalog.array_to_string(region_prefixes, ',') ~ '^([0-9]{2}([0-9]{2}){0,2})(,[0-9]{2}([0-9]{2}){0,2})*$'),
+    product_lines text[],
+    min_score   integer,
+    max_score   integer,
+    to_customer_owner boolean NOT NULL DEFAULT false,
+    team        text NOT NULL REFERENCES crm.team (code) ON UPDATE CASCADE,
+    strategy    text NOT NULL DEFAULT 'round_robin'
+                CONSTRAINT assignment_rule_strategy CHECK (strategy IN ('round_robin', 'least_loaded')),
+    idle_alarm_after interval NOT NULL DEFAULT '2 hours'
+                CONSTRAINT assignment_rule_idle_positive CHECK (idle_alarm_after > interval '0'),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_fired_at timestamptz,
+    CONSTRAINT assignment_rule_score_range CHECK (min_score <= max_score)
+);
+COMMENT ON TABLE crm.assignment_rule IS
+'Assignment rules, tried in position order; the first whose conditions all hold (NULL: any) assigns the lead to a rep of its team';
+COMMENT ON COLUMN crm.assignment_rule.region_prefixes IS 'Region code prefixes: 33 is Zhejiang, 3301 Hangzhou';
+COMMENT ON COLUMN crm.assignment_rule.to_customer_owner IS
+'The rule holds for leads whose contact or account has an owner, and gives the lead to that owner when the owner is an available rep; otherwise to the team';
+COMMENT ON COLUMN crm.assignment_rule.strategy IS
+'round_robin: the available rep whose turn it is; least_loaded: the available rep with the fewest open leads';
+COMMENT ON COLUMN crm.assignment_rule.idle_alarm_after IS
+'A rule that has not assigned for this long while leads it matches wait raises the rule_idle alarm';
+
+ALTER TABLE crm.rep ADD COLUMN rotation bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN crm.rep.rotation IS 'Round robin: the rep with the lowest value is next; set past the team''s highest at each assignment';
+
+CREATE FUNCTION crm.assign_leads(lead_ids bigint[], reroute boolean DEFAULT false) RETURNS integer
+    AS 'MODULE_PATHNAME', 'crm_assign_leads'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION crm.assign_leads(bigint[], boolean) IS
+'Assigns the given leads that wait in state scored (and with reroute, re-routes assigned leads not yet contacted whose first matching rule changed); returns how many were assigned. Teams are locked, so capacities and turns hold under concurrency';
+
+CREATE FUNCTION crm.reassign_stranded(older_than interval DEFAULT '0', only_team text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unscored bigint[];
+    taken_back bigint[];
+    stranded bigint[];
+BEGIN
+    IF only_team IS NOT NULL AND NOT EXISTS (SELECT FROM crm.team t WHERE t.code = only_team) THEN
+        RAISE EXCEPTION 'unknown team "%"', only_team
+            USING ERRCODE = 'undefined_object', HINT = 'Teams are listed in crm.team.';
+    END IF;
+    -- leads nobody scored: scoring them sets assignment off
+    unscored := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'new'
+                         AND l.status_changed_at <= pg_catalog.now() - older_than);
+    PERFORM crm.rescore(unscored);
+    -- leads held by a rep who is inactive or absent and never contacted
+    -- them go back through assignment (the lead trigger assigns them)
+    WITH gone AS (
+        SELECT l.id FROM crm.lead l JOIN crm.rep r ON r.login = l.owner
+          JOIN crm.team t ON t.code = r.team JOIN crm.calendar c ON c.code = t.calendar
+         WHERE l.status = 'assigned' AND l.first_response_at IS NULL
+           AND l.status_changed_at <= pg_catalog.now() - older_than
+           AND (only_team IS NULL OR r.team = only_team)
+           AND (NOT r.active OR NOT crm.rep_is_present(r.login, (pg_catalog.now() AT TIME ZONE c.time_zone)::date))
+         ORDER BY l.id FOR UPDATE OF l
+    ), moved AS (
+        UPDATE crm.lead l SET status = 'scored', previous_owner = l.owner, owner = NULL
+          FROM gone WHERE l.id = gone.id
+        RETURNING l.id
+    )
+    SELECT array_agg(id) INTO taken_back FROM moved;
+    stranded := ARRAY(SELECT l.id FROM crm.lead l
+                       WHERE l.status = 'scored' AND l.status_changed_at <= pg_catalog.now() - older_than
+                         AND (only_team IS NULL OR l.team = only_team OR l.team IS NULL));
+    PERFORM crm.assign_leads(stranded, false);
+    RETURN (SELECT count(*) FROM crm.lead l
+             WHERE l.id = ANY (unscored || coalesce(taken_back, '{}') || stranded)
+               AND l.status = 'assigned' AND l.assigned_at = pg_catalog.now());
+END
+$$;
+COMMENT ON FUNCTION crm.reassign_stranded(interval, text) IS
+'Bulk reassignment: scores leads left in state new, takes back uncontacted leads from inactive or absent reps, and runs assignment over every lead waiting in state scored; returns how many were assigned';
+
+------------------------------------------------------------------------------
+-- SLA timers, activities, notifications and alarms
+------------------------------------------------------------------------------
+
+CREATE TABLE crm.sla_timer (
+    id          bigserial PRIMARY KEY,
+    lead_id     bigint NOT NULL REFERENCES crm.lead (id) ON DELETE CASCADE,
+    milestone   text NOT NULL,
+    owner       text NOT NULL,
+    team        text NOT NULL REFERENCES crm.team (code) ON UPDATE CASCADE,
+    started_at  timestamptz NOT NULL,
+    due_at      timestamptz NOT NULL,
+    met_at      timestamptz,
+    breached_at timestamptz,
+    cancelled_at timestamptz,
+    escalation  smallint NOT NULL DEFAULT 0 CONSTRAINT sla_timer_escalation CHECK (escalation BETWEEN 0 AND 3),
+    next_fire_at timestamptz
+);
+-- Only timers with something left to do are in this index: the sweep's
+-- cost follows what is due, not what is open or kept as history.
+CREATE INDEX sla_timer_next_fire_idx ON crm.sla_timer (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE INDEX sla_timer_lead_idx ON crm.sla_timer (lead_id);
+CREATE INDEX sla_timer_due_at_idx ON crm.sla_timer (due_at);
+COMMENT ON TABLE crm.sla_timer IS
+'One per lead, milestone and owner: the deadline, when it was met or breached, and the escalations done (1 owner notified, 2 manager, 3 director)';
+COMMENT ON COLUMN crm.sla_timer.next_fire_at IS 'When crm.run_timeouts() acts on this timer next; NULL: nothing left to do';
+
+CREATE TABLE crm.lead_activity (
+    id          bigserial PRIMARY KEY,
+    lead_id     bigint NOT NULL REFERENCES crm.lead (id) ON DELETE CASCADE,
+    kind        text NOT NULL CONSTRAINT lead_activity_kind CHECK (kind IN
+                ('first_contact', 'needs_summary', 'follow_up_plan', 'note')),
+    body        text,
+    next_step   text,
+    next_step_at timestamptz,
+    actor       text NOT NULL DEFAULT CURRENT_USER,
+    at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT lead_activity_summary_written CHECK (kind <> 'needs_summary' OR pg_catalog.btrim(body) <> ''),
+    CONSTRAINT lead_activity_plan_has_next_step CHECK (kind <> 'follow_up_plan'
+        OR (pg_catalog.btrim(next_step) <> '' AND next_step_at IS NOT NULL))
+);
+CREATE INDEX lead_activity_lead_idx ON crm.lead_activity (lead_id, at);
+COMMENT ON TABLE crm.lead_activity IS
+'What the owner did: first contact, needs summary, follow-up plan (which must name the next step and its date), notes. Milestones meet the SLA timers';
+
+CREATE TABLE crm.outbox (
+    id          bigserial PRIMARY KEY,
+    topic       text NOT NULL,
+    recipient   text,
+    lead_id     bigint,
+    payload     jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    available_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    claimed_by  text,
+    claimed_until timestamptz,
+    attempts    integer NOT NULL DEFAULT 0,
+    delivered_at timestamptz,
+    last_error  text
+);
+CREATE INDEX outbox_pending_idx ON crm.outbox (id) WHERE delivered_at IS NULL;
+COMMENT ON TABLE crm.outbox IS
+'Notifications for bot relays (WeChat Work, DingTalk): claim with crm.outbox_claim(), deliver with id as the idempotency key, then crm.outbox_ack(); see README';
+COMMENT ON COLUMN crm.outbox.recipient IS 'Login of the person to notify; NULL: the operations channel';
+
+CREATE FUNCTION crm.outbox_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('crm_outbox', t.topic)
+       FROM (SELECT DISTINCT m.topic FROM new_messages m ORDER BY m.topic) t;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.outbox_inserted() IS 'Trigger: wakes the relays listening on channel crm_outbox, once per topic and statement';
+CREATE TRIGGER outbox_notify AFTER INSERT ON crm.outbox
+    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION crm.outbox_inserted();
+
+CREATE FUNCTION crm.outbox_claim(consumer text, max_rows integer DEFAULT 100, lease interval DEFAULT '1 minute')
+    RETURNS SETOF crm.outbox
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF consumer IS NULL OR pg_catalog.btrim(consumer) = '' OR max_rows IS NULL OR max_rows < 1
+       OR lease IS NULL OR lease <= interval '0' THEN
+        RAISE EXCEPTION 'invalid outbox claim: consumer %, max_rows %, lease %',
+                        coalesce(pg_catalog.quote_literal(consumer), 'NULL'), coalesce(max_rows::text, 'NULL'),
+                        coalesce(lease::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the consumer, claim at least one row, and lease for a positive interval.';
+    END IF;
+    RETURN QUERY
+    UPDATE crm.outbox o
+       SET claimed_by = consumer, claimed_until = pg_catalog.clock_timestamp() + lease, attempts = o.attempts + 1
+     WHERE o.id IN (SELECT p.id FROM crm.outbox p
+                     WHERE p.delivered_at IS NULL AND p.available_at <= pg_catalog.clock_timestamp()
+                       AND (p.claimed_until IS NULL OR p.claimed_until < pg_catalog.clock_timestamp())
+                     ORDER BY p.id LIMIT max_rows FOR UPDATE SKIP LOCKED)
+    RETURNING o.*;
+END
+$$;
+COMMENT ON FUNCTION crm.outbox_claim(text, integer, interval) IS
+'Leases up to max_rows undelivered messages, oldest first, to a consumer; messages leased by a live consumer are skipped, an expired lease can be taken over';
+
+CREATE FUNCTION crm.outbox_ack(id bigint, consumer text) RETURNS boolean
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH done AS (
+        UPDATE crm.outbox o SET delivered_at = pg_catalog.clock_timestamp(), claimed_until = NULL, last_error = NULL
+         WHERE o.id = outbox_ack.id AND o.claimed_by = outbox_ack.consumer AND o.delivered_at IS NULL
+        RETURNING 1)
+    SELECT EXISTS (SELECT FROM done);
+END;
+COMMENT ON FUNCTION crm.outbox_ack(bigint, text) IS
+'Marks a message delivered; false when the consumer no longer holds it (another consumer took over the expired lease)';
+
+CREATE FUNCTION crm.outbox_nack(id bigint, consumer text, error text) RETURNS void
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    UPDATE crm.outbox o
+       SET claimed_by = NULL, claimed_until = NULL, last_error = outbox_nack.error,
+           available_at = pg_catalog.clock_timestamp()
+                          + least(interval '1 hour', interval '10 seconds' * pg_catalog.power(2, least(o.attempts, 12) - 1))
+     WHERE o.id = outbox_nack.id AND o.claimed_by = outbox_nack.consumer AND o.delivered_at IS NULL;
+END;
+COMMENT ON FUNCTION crm.outbox_nack(bigint, text, text) IS
+'Gives a message back after a failed delivery; it can be claimed again after a back-off that doubles with each attempt (10 s up to 1 h)';
+
+CREATE TABLE crm.alarm (
+    id          bigserial PRIMARY KEY,
+    kind        text NOT NULL CONSTRAINT alarm_kind CHECK (kind IN ('stranded_leads', 'rule_idle')),
+    subject     text NOT NULL,
+    detail      jsonb NOT NULL,
+    raised_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    last_seen_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    cleared_at  timestamptz
+);
+CREATE UNIQUE INDEX alarm_open_key ON crm.alarm (kind, subject) WHERE cleared_at IS NULL;
+COMMENT ON TABLE crm.alarm IS
+'Rule-health alarms raised by crm.run_timeouts(): stranded_leads (leads waiting on a machine step past its timeout, per state) and rule_idle (a rule that has not assigned while its leads wait); cleared when the condition is gone';
+
+-- Raise (or refresh) alarms of one kind for the given subjects, and clear
+-- the open ones whose condition is gone.  A new alarm is also notified.
+CREATE FUNCTION crm.sync_alarms(alarm_kind text, subjects text[], details jsonb[], recipients text[])
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    open_count integer;
+BEGIN
+    UPDATE crm.alarm a SET cleared_at = pg_catalog.now()
+     WHERE a.kind = alarm_kind AND a.cleared_at IS NULL AND NOT (a.subject = ANY (subjects));
+    WITH s AS (
+        SELECT * FROM unnest(subjects, details, recipients) s(subject, detail, recipient)
+    ), raised AS (
+        INSERT INTO crm.alarm AS a (kind, subject, detail)
+        SELECT alarm_kind, s.subject, s.detail FROM s ORDER BY s.subject
+        ON CONFLICT (kind, subject) WHERE cleared_at IS NULL
+        DO UPDATE SET detail = excluded.detail, last_seen_at = pg_catalog.now()
+        RETURNING a.subject, a.detail, (a.xmax = 0) AS is_new
+    )
+    INSERT INTO crm.outbox (topic, recipient, payload)
+    SELECT 'alarm', s.recipient, jsonb_build_object('kind', alarm_kind, 'subject', r.subject) || r.detail
+      FROM raised r JOIN s ON s.subject = r.subject WHERE r.is_new;
+    SELECT count(*) INTO open_count FROM crm.alarm a WHERE a.kind = alarm_kind AND a.cleared_at IS NULL;
+    RETURN open_count;
+END
+$$;
+COMMENT ON FUNCTION crm.sync_alarms(text, text[], jsonb[], text[]) IS
+'Internal to crm.run_timeouts(): one kind of alarm made to match the subjects found now';
+
+------------------------------------------------------------------------------
+-- Lead triggers: what each state change sets off
+------------------------------------------------------------------------------
+
+CREATE TYPE crm.lead_move AS (
+    id          bigint,
+    old_status  text,
+    new_status  text,
+    old_owner   text,
+    new_owner   text
+);
+
+-- Counters, SLA timers and assignment for leads that changed state or owner.
+CREATE FUNCTION crm.leads_moved(moves crm.lead_move[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    handed crm.lead_move[];
+    to_assign bigint[];
+BEGIN
+    -- reps in login order: two statements moving leads of the same reps
+    -- cannot deadlock
+    PERFORM FROM crm.rep r
+      WHERE r.login IN (SELECT m.old_owner FROM unnest(moves) m UNION SELECT m.new_owner FROM unnest(moves) m)
+      ORDER BY r.login FOR NO KEY UPDATE;
+    UPDATE crm.rep r SET open_leads = r.open_leads + d.n
+      FROM (SELECT x.rep, sum(x.n) AS n
+              FROM (SELECT m.old_owner, -1 FROM unnest(moves) m WHERE m.old_status IN ('assigned', 'contacted')
+                    UNION ALL
+                    SELECT m.new_owner, 1 FROM unnest(moves) m WHERE m.new_status IN ('assigned', 'contacted')) x(rep, n)
+             WHERE x.rep IS NOT NULL GROUP BY x.rep HAVING sum(x.n) <> 0) d
+     WHERE r.login = d.rep;
+
+    -- a lead handed to an owner: that day's load, and the SLA clock
+    handed := ARRAY(SELECT m FROM unnest(moves) m
+                     WHERE m.new_status = 'assigned'
+                       AND (m.old_status IS DISTINCT FROM 'assigned' OR m.old_owner IS DISTINCT FROM m.new_owner));
+
+    UPDATE crm.sla_timer t SET next_fire_at = NULL, cancelled_at = pg_catalog.now()
+      FROM unnest(moves) m
+     WHERE m.old_status IN ('assigned', 'contacted')
+       AND (m.new_status NOT IN ('assigned', 'contacted') OR m.new_owner IS DISTINCT FROM m.old_owner)
+       AND t.lead_id = m.id AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+
+    IF cardinality(handed) > 0 THEN
+        INSERT INTO crm.rep_day_load AS d (rep, day, assigned)
+        SELECT h.new_owner, (pg_catalog.now() AT TIME ZONE c.time_zone)::date, count(*)
+          FROM unnest(handed) h JOIN crm.rep r ON r.login = h.new_owner
+          JOIN crm.team t ON t.code = r.team JOIN crm.calendar c ON c.code = t.calendar
+         GROUP BY 1, 2 ORDER BY 1
+        ON CONFLICT (rep, day) DO UPDATE SET assigned = d.assigned + excluded.assigned;
+
+        -- one deadline per team and milestone: every lead of the statement
+        -- starts its clock at the same moment
+        INSERT INTO crm.sla_timer (lead_id, milestone, owner, team, started_at, due_at, next_fire_at)
+        SELECT h.id, dl.milestone, h.new_owner, r.team, pg_catalog.now(), dl.due, dl.due
+          FROM unnest(handed) h JOIN crm.rep r ON r.login = h.new_owner
+          JOIN (SELECT t.code AS team, s.milestone,
+                       CASE s.clock WHEN 'working' THEN crm.add_working_time(t.calendar, pg_catalog.now(), s.within)
+                                    ELSE pg_catalog.now() + s.within END AS due
+                  FROM crm.team t JOIN crm.sla_step s ON s.policy = t.sla_policy
+                 WHERE t.code IN (SELECT r2.team FROM unnest(handed) h2 JOIN crm.rep r2 ON r2.login = h2.new_owner)) dl
+            ON dl.team = r.team;
+    END IF;
+
+    to_assign := ARRAY(SELECT m.id FROM unnest(moves) m WHERE m.new_status = 'scored');
+    IF cardinality(to_assign) > 0 THEN
+        PERFORM crm.assign_leads(to_assign, false);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.leads_moved(crm.lead_move[]) IS
+'Internal to the lead triggers: open-lead counts, daily loads, SLA timers of the new owner, and assignment of leads that entered state scored';
+
+CREATE FUNCTION crm.lead_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    moves crm.lead_move[];
+BEGIN
+    SELECT array_agg(ROW(n.id, NULL, n.status, NULL, n.owner)::crm.lead_move ORDER BY n.id) INTO moves
+      FROM new_leads n WHERE n.status <> 'new';
+    IF moves IS NOT NULL THEN
+        PERFORM crm.leads_moved(moves);
+        IF EXISTS (SELECT FROM new_leads n WHERE n.status IN ('qualified', 'disqualified')) THEN
+            PERFORM crm.learn_outcomes('{}', ARRAY(SELECT n::crm.lead FROM new_leads n
+                                                    WHERE n.status IN ('qualified', 'disqualified')));
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION crm.lead_after_update() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    moves crm.lead_move[];
+BEGIN
+    SELECT array_agg(ROW(n.id, o.status, n.status, o.owner, n.owner)::crm.lead_move ORDER BY n.id) INTO moves
+      FROM new_leads n JOIN old_leads o ON o.id = n.id
+     WHERE n.status IS DISTINCT FROM o.status OR n.owner IS DISTINCT FROM o.owner;
+    IF moves IS NOT NULL THEN
+        PERFORM crm.leads_moved(moves);
+        IF EXISTS (SELECT FROM unnest(moves) m
+                    WHERE 'qualified' IN (m.old_status, m.new_status) OR 'disqualified' IN (m.old_status, m.new_status)) THEN
+            PERFORM crm.learn_outcomes(
+                ARRAY(SELECT o::crm.lead FROM old_leads o JOIN new_leads n ON n.id = o.id
+                       WHERE o.status IN ('qualified', 'disqualified') AND n.status <> o.status),
+                ARRAY(SELECT n::crm.lead FROM new_leads n JOIN old_leads o ON o.id = n.id
+                       WHERE n.status IN ('qualified', 'disqualified') AND n.status <> o.status));
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_after_insert() IS
+'Trigger: leads stored already scored go to assignment; see crm.leads_moved()';
+COMMENT ON FUNCTION crm.lead_after_update() IS
+'Trigger: what a change of state or owner sets off (crm.leads_moved), and learning from closed leads';
+CREATE TRIGGER lead_inserted AFTER INSERT ON crm.lead
+    REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_after_insert();
+CREATE TRIGGER lead_updated AFTER UPDATE ON crm.lead
+    REFERENCING OLD TABLE AS old_leads NEW TABLE AS new_leads
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_after_update();
+
+CREATE FUNCTION crm.lead_activity_inserted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT a.lead_id, l.status INTO bad FROM new_activities a JOIN crm.lead l ON l.id = a.lead_id
+     WHERE a.kind <> 'note' AND l.status NOT IN ('assigned', 'contacted', 'qualified') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'lead % is in state "%": its owner cannot have worked on it', bad.lead_id, bad.status
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Record first contacts, needs summaries and follow-up plans on assigned leads.';
+    END IF;
+    UPDATE crm.sla_timer t SET met_at = a.at, next_fire_at = NULL
+      FROM (SELECT lead_id, kind, min(at) AS at FROM new_activities GROUP BY 1, 2) a
+     WHERE t.lead_id = a.lead_id AND t.milestone = a.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+    UPDATE crm.lead l SET status = 'contacted', first_response_at = a.at
+      FROM (SELECT lead_id, min(at) AS at FROM new_activities WHERE kind = 'first_contact' GROUP BY 1) a
+     WHERE l.id = a.lead_id AND l.status = 'assigned';
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.lead_activity_inserted() IS
+'Trigger: a milestone activity meets its SLA timer (escalations stop); a first contact moves the lead to state contacted';
+CREATE TRIGGER lead_activity_recorded AFTER INSERT ON crm.lead_activity
+    REFERENCING NEW TABLE AS new_activities FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_activity_inserted();
+
+------------------------------------------------------------------------------
+-- The timer sweep and the jobs that run it
+------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.run_timeouts(max_timers integer DEFAULT 20000,
+                                 OUT timers_fired integer, OUT leads_retried integer, OUT alarms_open integer)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    to_reroute bigint[];
+    waiting bigint[];
+    subjects text[];
+    details jsonb[];
+    recipients text[];
+BEGIN
+    IF max_timers IS NULL OR max_timers < 1 THEN
+        RAISE EXCEPTION 'max_timers must be positive, not %', coalesce(max_timers::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    timers_fired := 0; leads_retried := 0; alarms_open := 0;
+    -- A second sweep started meanwhile has nothing to add: it returns at once.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(x'43524d'::integer, 1) THEN
+        RETURN;
+    END IF;
+
+    -- 1. SLA timers that are due: breach (owner), then manager, then director
+    WITH due AS (
+        SELECT t.id FROM crm.sla_timer t
+         WHERE t.next_fire_at <= pg_catalog.now()
+         ORDER BY t.next_fire_at LIMIT max_timers
+           FOR UPDATE SKIP LOCKED
+    ), fired AS (
+        UPDATE crm.sla_timer t
+           SET escalation = t.escalation + 1,
+               breached_at = coalesce(t.breached_at, pg_catalog.now()),
+               next_fire_at = t.due_at + (SELECT CASE t.escalation WHEN 0 THEN st.escalate_manager_after
+                                                                   WHEN 1 THEN st.escalate_director_after END
+                                            FROM crm.sla_step st
+                                           WHERE st.policy = tm.sla_policy AND st.milestone = t.milestone)
+          FROM due, crm.team tm
+         WHERE t.id = due.id AND tm.code = t.team
+        RETURNING t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
+                  tm.manager, tm.director, tm.sla_policy
+    ), flagged AS (
+        UPDATE crm.lead l SET sla_red = true
+          FROM fired f WHERE l.id = f.lead_id AND f.level = 1 AND NOT l.sla_red
+        RETURNING l.id
+    ), notified AS (
+        INSERT INTO crm.outbox (topic, recipient, lead_id, payload)
+        SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
+               CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
+               f.lead_id,
+               jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone, 'owner', f.owner,
+                                  'team', f.team, 'due_at', f.due_at,
+                                  'level', (ARRAY['owner', 'manager', 'director'])[f.level])
+          FROM fired f
+        RETURNING 1
+    )
+    SELECT count(*)::integer,
+           array_agg(f.lead_id) FILTER (WHERE f.level = 1 AND f.milestone = 'first_contact' AND p.reassign_on_breach)
+      INTO timers_fired, to_reroute
+      FROM fired f JOIN crm.sla_policy p ON p.code = f.sla_policy;
+
+    -- the policy may send a lead nobody answered to another rep
+    IF to_reroute IS NOT NULL THEN
+        UPDATE crm.lead l SET status = 'scored', previous_owner = l.owner, owner = NULL
+         WHERE l.id = ANY (to_reroute) AND l.status = 'assigned';
+    END IF;
+
+    -- 2. leads waiting on a machine step: score and assign them now
+    waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'new' ORDER BY l.status_changed_at LIMIT max_timers);
+    IF cardinality(waiting) > 0 THEN
+        leads_retried := leads_retried + crm.rescore(waiting);
+    END IF;
+    waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'scored' ORDER BY l.status_changed_at LIMIT max_timers);
+    IF cardinality(waiting) > 0 THEN
+        leads_retried := leads_retried + cardinality(waiting);
+        PERFORM crm.assign_leads(waiting, false);
+    END IF;
+
+    -- 3. alarms: leads still stranded past their state's timeout ...
+    SELECT coalesce(array_agg(s.state ORDER BY s.state), '{}'),
+           coalesce(array_agg(jsonb_build_object('leads', w.leads, 'oldest', w.oldest,
+                                                 'timeout', s.timeout, 'waits_for', s.description)
+                              ORDER BY s.state), '{}'),
+           coalesce(array_agg(NULL::text), '{}')
+      INTO subjects, details, recipients
+      FROM crm.lead_state s
+     CROSS JOIN LATERAL (SELECT count(*) AS leads, min(l.status_changed_at) AS oldest FROM crm.lead l
+                          WHERE l.status = s.state AND l.status_changed_at < pg_catalog.now() - s.timeout) w
+     WHERE s.waits_on = 'machine' AND w.leads > 0;
+    alarms_open := crm.sync_alarms('stranded_leads', subjects, details, recipients);
+
+    -- ... and rules that have not fired for too long while their leads wait
+    SELECT coalesce(array_agg(r.code ORDER BY r.code), '{}'),
+           coalesce(array_agg(jsonb_build_object('leads', w.leads, 'team', r.team, 'last_fired_at', r.last_fired_at,
+                                                 'idle_alarm_after', r.idle_alarm_after)
+                              ORDER BY r.code), '{}'),
+           coalesce(array_agg(t.manager ORDER BY r.code), '{}')
+      INTO subjects, details, recipients
+      FROM crm.assignment_rule r JOIN crm.team t ON t.code = r.team
+     CROSS JOIN LATERAL (SELECT count(*) AS leads FROM crm.lead l
+                          WHERE l.status = 'scored' AND l.assignment_rule = r.code) w
+     WHERE r.active AND coalesce(r.last_fired_at, r.created_at) < pg_catalog.now() - r.idle_alarm_after
+       AND w.leads > 0;
+    alarms_open := alarms_open + crm.sync_alarms('rule_idle', subjects, details, recipients);
+END
+$$;
+COMMENT ON FUNCTION crm.run_timeouts(integer) IS
+'The timer sweep, run every minute by pg_cron: fires due SLA timers (flag red, notify owner, then manager and director, optionally reassign), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads and rule_idle alarms. A second concurrent call returns at once; each due timer fires once';
+
+CREATE INDEX lead_waiting_rule_idx ON crm.lead (assignment_rule) WHERE status = 'scored';
+
+CREATE FUNCTION crm.job_definitions(OUT job_name text, OUT schedule text, OUT command text)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    VALUES ('crm_run_timeouts', '* * * * *', 'SET statement_timeout = ''50s''; SELECT crm.run_timeouts()'),
+           ('crm_rescore_decayed', '17 * * * *', 'SET statement_timeout = ''10min''; SELECT crm.rescore_decayed()');
+END;
+COMMENT ON FUNCTION crm.job_definitions() IS
+'The pg_cron jobs crm.schedule_jobs() registers: the minute sweep, and the hourly re-score that lets event points decay';
+
+------------------------------------------------------------------------------
+-- Reports: lead timeliness and the penetration rates
+------------------------------------------------------------------------------
+
+-- Response time counts working time on the team calendar: a lead that
+-- arrived on Friday night and was called at 09:05 on Monday took 5 minutes.
+-- A lead not contacted yet counts as slow as it is so far.
+CREATE VIEW crm.lead_timeliness AS
+WITH handled AS (
+    SELECT date_trunc('week', l.assigned_at)::date AS week_start, l.owner AS rep, l.id,
+           make_interval(secs => crm.working_seconds_at(t.calendar, coalesce(l.first_response_at, pg_catalog.now()))
+                                 - crm.working_seconds_at(t.calendar, l.assigned_at)) AS response
+      FROM crm.lead l JOIN crm.team t ON t.code = l.team
+     WHERE l.assigned_at IS NOT NULL AND l.owner IS NOT NULL
+), per_rep AS (
+    SELECT h.week_start, h.rep, count(*) AS leads,
+           count(*) FILTER (WHERE l.first_response_at IS NOT NULL) AS contacted,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY h.response) AS median_response,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY h.response) AS p90_response
+      FROM handled h JOIN crm.lead l ON l.id = h.id
+     GROUP BY h.week_start, h.rep
+)
+SELECT p.week_start, p.rep, p.leads, p.contacted, p.median_response, p.p90_response,
+       (SELECT count(*) FROM crm.sla_timer s
+         WHERE s.owner = p.rep AND s.breached_at IS NOT NULL
+           AND s.due_at >= p.week_start AND s.due_at < p.week_start + 7) AS breaches,
+       rank() OVER (PARTITION BY p.week_start ORDER BY p.p90_response DESC, p.median_response DESC) AS slowness_rank
+  FROM per_rep p;
+COMMENT ON VIEW crm.lead_timeliness IS
+'Per rep and week of assignment: leads, contacted, median and p90 working-time response, SLA breaches, and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
+
+CREATE VIEW crm.penetration_rates AS
+WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
+first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l),
+periods AS (
+    SELECT g.grain, p::date AS period_start, (p + ('1 ' || g.grain)::interval)::date AS period_end
+      FROM grains g, first_lead f,
+           LATERAL generate_series(date_trunc(g.grain, f.at), date_trunc(g.grain, pg_catalog.now()),
+                                   ('1 ' || g.grain)::interval) p
+     WHERE f.at IS NOT NULL
+),
+assigned AS (
+    -- A lead counts once its 24 hours are over, or earlier if assigned.
+    SELECT p.grain, p.period_start,
+           count(*) FILTER (WHERE l.assigned_at <= l.created_at + interval '24 hours') AS numerator,
+           count(l.id) AS denominator
+      FROM periods p LEFT JOIN crm.lead l
+        ON l.created_at >= p.period_start AND l.created_at < p.period_end
+       AND (l.assigned_at IS NOT NULL OR l.created_at <= pg_catalog.now() - interval '24 hours')
+     GROUP BY p.grain, p.period_start
+),
+measured AS (
+    SELECT a.period_start, a.grain, 'lead_assigned_24h'::text AS metric, a.numerator, a.denominator, 0.95 AS target
+      FROM assigned a
+    UNION ALL
+    -- Stage changes and cross-system alerts arrive with their own issues;
+    -- until then their periods are there, with nothing measured.
+    SELECT p.period_start, p.grain, m.metric, 0, 0, m.target
+      FROM periods p, (VALUES ('stage_upgrade_verified', 0.80), ('alert_closed_72h', 0.90)) m(metric, target)
+)
+SELECT m.period_start, m.grain, m.metric, m.numerator::bigint, m.denominator::bigint,
+       round(m.numerator::numeric / nullif(m.denominator, 0), 4) AS rate,
+       m.target::numeric AS target,
+       CASE WHEN m.denominator > 0 THEN m.numerator::numeric / m.denominator >= m.target END AS meets_target
+  FROM measured m;
+COMMENT ON VIEW crm.penetration_rates IS
+'BI: per day, week and month since the first lead, the three penetration rates with their targets; a metric with nothing to measure has rate and meets_target NULL';
+
+------------------------------------------------------------------------------
 -- Backups: pg_dump keeps the data of these extension tables
 ------------------------------------------------------------------------------
 
@@ -1044,3 +2199,27 @@ SELECT pg_catalog.pg_extension_config_dump('crm.match_review', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.match_review_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.merge_history', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.merge_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.calendar', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('crm.calendar_hours', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('crm.calendar_day', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sla_policy', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('crm.sla_step', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('crm.team', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.rep', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.rep_absence', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.rep_absence_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.rep_day_load', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.score_rule', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('crm.score_rule_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_event', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.win_stats', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.assignment_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sla_timer', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sla_timer_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_activity_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.alarm', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.alarm_id_seq', '');

@@ -16,6 +16,10 @@
 # see scripts/valgrind-test.sh.
 #
 # Usage: scripts/cluster.sh [--cron-db DB] command [arg ...]
+# pg_cron runs its jobs in background workers (cron.use_background_workers):
+# its default, a libpq connection to localhost, would need a password the
+# throw-away cluster does not hand out.
+#
 # CRM_CLUSTER_SETTINGS="name=value ..." adds server settings (benchmarks).
 set -euo pipefail
 db=postgres
@@ -27,7 +31,7 @@ if [ -z "${VALGRIND_LOGDIR:-}" ]; then
     settings=()
     for setting in ${CRM_CLUSTER_SETTINGS:-}; do settings+=(-o "$setting"); done
     exec pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
-        -o cron.database_name="$db" "${settings[@]}" "$@"
+        -o cron.database_name="$db" -o cron.use_background_workers=on "${settings[@]}" "$@"
 fi
 
 # Under valgrind: our own cluster, reachable only through a Unix socket in
@@ -44,7 +48,7 @@ as_postgres valgrind --quiet --trace-children=yes --track-origins=yes \
     --leak-check=no --num-callers=30 --fullpath-after= --suppressions="$work/valgrind.supp" \
     --log-file="$VALGRIND_LOGDIR/vg.%p.log" \
     "$bindir/postgres" -D "$work/data" -k "$work" -c listen_addresses= \
-    -c shared_preload_libraries=pg_cron -c cron.database_name="$db" \
+    -c shared_preload_libraries=pg_cron -c cron.database_name="$db" -c cron.use_background_workers=on \
     -c max_parallel_workers_per_gather=0 >"$VALGRIND_LOGDIR/server.$db.log" 2>&1 &
 server=$!
 for _ in $(seq 300); do

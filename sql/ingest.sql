@@ -2,9 +2,16 @@
 -- negatives, idempotent re-delivery, bad payloads, verified values.
 -- Start from no customers, whatever earlier suites left behind
 TRUNCATE crm.lead, crm.lead_quarantine, crm.match_review, crm.merge_history,
-         crm.contact_point, crm.contact, crm.account, crm.customer_code CASCADE;
+         crm.contact_point, crm.contact, crm.account, crm.customer_code,
+         crm.assignment_rule, crm.rep, crm.team CASCADE;
 SET timezone = 'Asia/Shanghai';
 \pset null '∅'
+
+-- The reps: a known customer's lead goes back to its owner
+INSERT INTO crm.team (code, name) VALUES ('east', '华东销售');
+INSERT INTO crm.rep (login, name, team) VALUES ('rep_hz', '杭州销售', 'east'), ('rep_sh', '上海销售', 'east');
+INSERT INTO crm.assignment_rule (code, position, name, to_customer_owner, team)
+VALUES ('customers_first', 1, '老客户回原负责人', true, 'east');
 
 -- Known customers: an account with a credit code and a contact on it
 INSERT INTO crm.account (name, uscc, region_code, owner)

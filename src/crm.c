@@ -8,8 +8,11 @@
 
 #include "fmgr.h"
 
+#include "utils/guc.h"
+
 #include "match.h"
 #include "normalize.h"
+#include "score.h"
 
 PG_MODULE_MAGIC;
 
@@ -20,4 +23,6 @@ _PG_init(void)
 {
 	crm_normalize_init();
 	crm_match_init();
+	crm_score_init();
+	MarkGUCPrefixReserved("crm");
 }

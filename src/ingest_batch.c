@@ -30,6 +30,7 @@
 #include "utils/memutils.h"
 
 #include "ingest_batch.h"
+#include "score.h"
 #include "spi_plan.h"
 
 /* Everything the batch learns and decides about one lead. */
@@ -64,6 +65,8 @@ typedef struct BatchLead
 	int64		merged_account_id;
 	StringInfoData changes;
 	StringInfoData added_points;
+	bool		scored;
+	LeadScore	score;
 	IngestResult result;
 } BatchLead;
 
@@ -131,56 +134,6 @@ crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id, int64 contact
 	bl->stored_id = lead_id;
 	bl->forced_contact = contact_id;
 }
-
-/* ---------------------------------------------------------------------
- * Array parameters: one column of a batch statement
- * --------------------------------------------------------------------- */
-
-typedef struct Column
-{
-	Oid			type;
-	ArrayBuildState *state;
-} Column;
-
-static void
-put(Column *c, Datum value, bool isnull)
-{
-	c->state = accumArrayResult(c->state, value, isnull, c->type, CurrentMemoryContext);
-}
-
-static void
-put_text(Column *c, const char *s)
-{
-	put(c, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
-}
-
-static void
-put_int8(Column *c, int64 v, bool isnull)
-{
-	put(c, Int64GetDatum(v), isnull);
-}
-
-static Datum
-column_array(Column *c)
-{
-	if (c->state == NULL)
-		return PointerGetDatum(construct_empty_array(c->type));
-	return makeArrayResult(c->state, CurrentMemoryContext);
-}
-
-/* Run a batch statement whose parameters are the columns' arrays. */
-static uint64
-run_columns(CrmPlan *plan, Column *cols, int expected)
-{
-	Datum		values[CRM_PLAN_MAX_ARGS];
-
-	for (int i = 0; i < plan->nargs; i++)
-		values[i] = column_array(&cols[i]);
-	return crm_plan_run(plan, values, NULL, 0, expected);
-}
-
-#define COLUMNS(...) {__VA_ARGS__}
-#define COL(t) {t, NULL}
 
 static int
 row_index(uint64 row)
@@ -270,7 +223,7 @@ static CrmPlan namesakes = {
 static void
 read_existing(BatchLead **wave, int n)
 {
-	Column		c[3] = COLUMNS(COL(INT4OID), COL(TEXTOID), COL(TEXTOID));
+	CrmColumn		c[3] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
 	uint64		rows;
 
 	for (int i = 0; i < n; i++)
@@ -278,14 +231,14 @@ read_existing(BatchLead **wave, int n)
 		wave[i]->existing = false;
 		if (wave[i]->lead->external_id && wave[i]->stored_id == 0)
 		{
-			put(&c[0], Int32GetDatum(i), false);
-			put_text(&c[1], wave[i]->lead->channel);
-			put_text(&c[2], wave[i]->lead->external_id);
+			crm_put(&c[0], Int32GetDatum(i), false);
+			crm_put_text(&c[1], wave[i]->lead->channel);
+			crm_put_text(&c[2], wave[i]->lead->external_id);
 		}
 	}
 	if (c[0].state == NULL)
 		return;
-	rows = run_columns(&existing_leads, c, SPI_OK_SELECT);
+	rows = crm_run_columns(&existing_leads, c, SPI_OK_SELECT);
 	for (uint64 r = 0; r < rows; r++)
 	{
 		BatchLead  *bl = wave[row_index(r)];
@@ -328,7 +281,7 @@ collect_accounts(BatchLead **wave, uint64 rows)
 static void
 lookup_keys(BatchLead **wave, int n, CrmPlan *plan, bool prefix_only)
 {
-	Column		c[2] = COLUMNS(COL(INT4OID), COL(TEXTOID));
+	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -337,11 +290,11 @@ lookup_keys(BatchLead **wave, int n, CrmPlan *plan, bool prefix_only)
 		if (lead->company_key == NULL || wave[i]->accounts.n > 0 ||
 			(prefix_only && pg_mbstrlen(lead->company_key) < 2))
 			continue;
-		put(&c[0], Int32GetDatum(i), false);
-		put_text(&c[1], lead->company_key);
+		crm_put(&c[0], Int32GetDatum(i), false);
+		crm_put_text(&c[1], lead->company_key);
 	}
 	if (c[0].state)
-		collect_accounts(wave, run_columns(plan, c, SPI_OK_SELECT));
+		collect_accounts(wave, crm_run_columns(plan, c, SPI_OK_SELECT));
 }
 
 /*
@@ -352,7 +305,7 @@ lookup_keys(BatchLead **wave, int n, CrmPlan *plan, bool prefix_only)
 static void
 read_accounts(BatchLead **wave, int n)
 {
-	Column		c[2] = COLUMNS(COL(INT4OID), COL(TEXTOID));
+	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -360,12 +313,12 @@ read_accounts(BatchLead **wave, int n)
 		wave[i]->accounts.resolved = -1;
 		if (wave[i]->lead->uscc)
 		{
-			put(&c[0], Int32GetDatum(i), false);
-			put_text(&c[1], wave[i]->lead->uscc);
+			crm_put(&c[0], Int32GetDatum(i), false);
+			crm_put_text(&c[1], wave[i]->lead->uscc);
 		}
 	}
 	if (c[0].state)
-		collect_accounts(wave, run_columns(&accounts_by_uscc, c, SPI_OK_SELECT));
+		collect_accounts(wave, crm_run_columns(&accounts_by_uscc, c, SPI_OK_SELECT));
 	for (int i = 0; i < n; i++)
 		if (wave[i]->accounts.n == 1)
 			wave[i]->accounts.resolved = 0;
@@ -412,7 +365,7 @@ collect_candidates(BatchLead **wave, uint64 rows)
 static void
 read_rare_namesakes(BatchLead **wave, int n)
 {
-	Column		c[2] = COLUMNS(COL(INT4OID), COL(TEXTOID));
+	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID));
 	uint64		rows;
 
 	for (int i = 0; i < n; i++)
@@ -421,13 +374,13 @@ read_rare_namesakes(BatchLead **wave, int n)
 
 		if (lead->name_pinyin && lead->company_key == NULL && lead->uscc == NULL)
 		{
-			put(&c[0], Int32GetDatum(i), false);
-			put_text(&c[1], lead->name_pinyin);
+			crm_put(&c[0], Int32GetDatum(i), false);
+			crm_put_text(&c[1], lead->name_pinyin);
 		}
 	}
 	if (c[0].state == NULL)
 		return;
-	rows = run_columns(&namesakes, c, SPI_OK_SELECT);
+	rows = crm_run_columns(&namesakes, c, SPI_OK_SELECT);
 	for (uint64 r = 0, next; r < rows; r = next)
 	{
 		int			i = row_index(r);
@@ -448,9 +401,9 @@ read_rare_namesakes(BatchLead **wave, int n)
 static void
 read_candidates(BatchLead **wave, int n)
 {
-	Column		c[9] = COLUMNS(COL(INT4OID), COL(TEXTOID), COL(TEXTOID), COL(TEXTOID),
-							   COL(TEXTOID), COL(INT4OID), COL(INT8OID), COL(INT4OID),
-							   COL(INT8OID));
+	CrmColumn		c[9] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+							   CRM_COL(TEXTOID), CRM_COL(INT4OID), CRM_COL(INT8OID), CRM_COL(INT4OID),
+							   CRM_COL(INT8OID));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -459,23 +412,23 @@ read_candidates(BatchLead **wave, int n)
 
 		bl->cands = NULL;
 		bl->n_cands = 0;
-		put(&c[0], Int32GetDatum(i), false);
-		put_text(&c[1], lead->phone);
-		put_text(&c[2], lead->email);
-		put_text(&c[3], lead->wechat_openid);
-		put_text(&c[4], lead->name_pinyin);
+		crm_put(&c[0], Int32GetDatum(i), false);
+		crm_put_text(&c[1], lead->phone);
+		crm_put_text(&c[2], lead->email);
+		crm_put_text(&c[3], lead->wechat_openid);
+		crm_put_text(&c[4], lead->name_pinyin);
 		for (int a = 0; lead->name_pinyin && a < bl->accounts.n; a++)
 		{
-			put(&c[5], Int32GetDatum(i), false);
-			put_int8(&c[6], bl->accounts.accounts[a].id, false);
+			crm_put(&c[5], Int32GetDatum(i), false);
+			crm_put_int8(&c[6], bl->accounts.accounts[a].id, false);
 		}
 		if (bl->forced_contact)
 		{
-			put(&c[7], Int32GetDatum(i), false);
-			put_int8(&c[8], bl->forced_contact, false);
+			crm_put(&c[7], Int32GetDatum(i), false);
+			crm_put_int8(&c[8], bl->forced_contact, false);
 		}
 	}
-	collect_candidates(wave, run_columns(&contact_candidates, c, SPI_OK_SELECT));
+	collect_candidates(wave, crm_run_columns(&contact_candidates, c, SPI_OK_SELECT));
 	read_rare_namesakes(wave, n);
 }
 
@@ -799,22 +752,28 @@ static CrmPlan insert_points = {
 static CrmPlan insert_leads = {
 	"INSERT INTO crm.lead (id, channel, source_label, external_id, person_name, company_name,"
 	"  phone, email, uscc, region_code, title, product_line, wechat_openid, notes, warnings,"
-	"  payload, contact_id, account_id, outcome, account_outcome, match_score, owner, created_at)"
+	"  payload, contact_id, account_id, outcome, account_outcome, match_score, created_at,"
+	"  score, win_probability, score_factors, status, scored_at)"
 	" SELECT u.id, u.channel, u.source_label, u.external_id, u.person_name, u.company_name,"
 	"  u.phone, u.email, u.uscc, u.region_code, u.title, u.product_line, u.wechat_openid, u.notes,"
 	"  ARRAY(SELECT jsonb_array_elements_text(u.warnings)), u.payload, u.contact_id, u.account_id,"
-	"  u.outcome, u.account_outcome, u.match_score, u.owner, coalesce(u.created_at::timestamptz, now())"
+	"  u.outcome, u.account_outcome, u.match_score, coalesce(u.created_at::timestamptz, now()),"
+	"  u.score, u.win_probability, u.score_factors,"
+	"  CASE WHEN u.score IS NULL THEN 'new' ELSE 'scored' END,"
+	"  CASE WHEN u.score IS NOT NULL THEN now() END"
 	" FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
 	"  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
 	"  $14::text[], $15::jsonb[], $16::jsonb[], $17::int8[], $18::int8[], $19::text[], $20::text[],"
-	"  $21::float4[], $22::text[], $23::text[])"
+	"  $21::float4[], $22::text[], $23::int4[], $24::float4[], $25::jsonb[])"
 	" u(id, channel, source_label, external_id, person_name, company_name, phone, email, uscc,"
 	"  region_code, title, product_line, wechat_openid, notes, warnings, payload, contact_id,"
-	"  account_id, outcome, account_outcome, match_score, owner, created_at)",
-	23, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	"  account_id, outcome, account_outcome, match_score, created_at, score, win_probability,"
+	"  score_factors)",
+	25, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+		TEXTARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
+	JSONBARRAYOID}
 };
 static CrmPlan attach_leads = {
 	"UPDATE crm.lead l SET contact_id = u.contact_id, outcome = 'merged'"
@@ -886,9 +845,9 @@ new_rows(CrmPlan *next_ids_plan, const char *kind, int count)
 static void
 write_accounts(BatchLead **wave, int n)
 {
-	Column		c[5] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(TEXTOID),
-							   COL(TEXTOID));
-	Column		f[2] = COLUMNS(COL(INT8OID), COL(TEXTOID));
+	CrmColumn		c[5] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+							   CRM_COL(TEXTOID));
+	CrmColumn		f[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID));
 	int			count = 0;
 	NewRows		rows;
 
@@ -901,23 +860,23 @@ write_accounts(BatchLead **wave, int n)
 
 		if (bl->creates_account)
 		{
-			put_text(&c[1], rows.codes[rows.taken]);
+			crm_put_text(&c[1], rows.codes[rows.taken]);
 			bl->account_id = rows.ids[rows.taken++];
-			put_int8(&c[0], bl->account_id, false);
-			put_text(&c[2], bl->lead->company_name);
-			put_text(&c[3], bl->lead->uscc);
-			put_text(&c[4], bl->lead->region_code);
+			crm_put_int8(&c[0], bl->account_id, false);
+			crm_put_text(&c[2], bl->lead->company_name);
+			crm_put_text(&c[3], bl->lead->uscc);
+			crm_put_text(&c[4], bl->lead->region_code);
 		}
 		else if (bl->fills_uscc)
 		{
-			put_int8(&f[0], bl->account_id, false);
-			put_text(&f[1], bl->lead->uscc);
+			crm_put_int8(&f[0], bl->account_id, false);
+			crm_put_text(&f[1], bl->lead->uscc);
 		}
 	}
 	if (c[0].state)
-		(void) run_columns(&insert_accounts, c, SPI_OK_INSERT);
+		(void) crm_run_columns(&insert_accounts, c, SPI_OK_INSERT);
 	if (f[0].state)
-		(void) run_columns(&fill_usccs, f, SPI_OK_UPDATE);
+		(void) crm_run_columns(&fill_usccs, f, SPI_OK_UPDATE);
 }
 
 /* The lead of the wave whose contact has this id (one per wave). */
@@ -933,8 +892,8 @@ lead_of_contact(BatchLead **wave, int n, int64 contact_id)
 static void
 write_contacts(BatchLead **wave, int n)
 {
-	Column		c[7] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(INT8OID), COL(TEXTOID),
-							   COL(TEXTOID), COL(TEXTOID), COL(TEXTOID));
+	CrmColumn		c[7] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(INT8OID), CRM_COL(TEXTOID),
+							   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
 	int			count = 0;
 	NewRows		rows;
 
@@ -951,22 +910,22 @@ write_contacts(BatchLead **wave, int n)
 			continue;
 		bl->customer_code = rows.codes[rows.taken];
 		bl->contact_id = rows.ids[rows.taken++];
-		put_int8(&c[0], bl->contact_id, false);
-		put_text(&c[1], bl->customer_code);
-		put_int8(&c[2], bl->account_id, bl->account_id == 0);
-		put_text(&c[3], display_name(bl->lead));
-		put_text(&c[4], bl->lead->title);
-		put_text(&c[5], bl->lead->wechat_openid);
-		put_text(&c[6], bl->owner);
+		crm_put_int8(&c[0], bl->contact_id, false);
+		crm_put_text(&c[1], bl->customer_code);
+		crm_put_int8(&c[2], bl->account_id, bl->account_id == 0);
+		crm_put_text(&c[3], display_name(bl->lead));
+		crm_put_text(&c[4], bl->lead->title);
+		crm_put_text(&c[5], bl->lead->wechat_openid);
+		crm_put_text(&c[6], bl->owner);
 	}
-	(void) run_columns(&insert_contacts, c, SPI_OK_INSERT);
+	(void) crm_run_columns(&insert_contacts, c, SPI_OK_INSERT);
 }
 
 static void
 write_merges(BatchLead **wave, int n)
 {
-	Column		c[5] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(INT8OID),
-							   COL(TEXTOID));
+	CrmColumn		c[5] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(INT8OID),
+							   CRM_COL(TEXTOID));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -977,32 +936,32 @@ write_merges(BatchLead **wave, int n)
 		plan_merge(bl);
 		if (!bl->updates_contact)
 			continue;
-		put_int8(&c[0], bl->contact_id, false);
-		put_text(&c[1], bl->merged_name);
-		put_text(&c[2], bl->merged_title);
-		put_int8(&c[3], bl->merged_account_id, bl->merged_account_id == 0);
-		put_text(&c[4], bl->merged_openid);
+		crm_put_int8(&c[0], bl->contact_id, false);
+		crm_put_text(&c[1], bl->merged_name);
+		crm_put_text(&c[2], bl->merged_title);
+		crm_put_int8(&c[3], bl->merged_account_id, bl->merged_account_id == 0);
+		crm_put_text(&c[4], bl->merged_openid);
 	}
 	if (c[0].state)
-		(void) run_columns(&update_contacts, c, SPI_OK_UPDATE);
+		(void) crm_run_columns(&update_contacts, c, SPI_OK_UPDATE);
 }
 
 static void
-put_point(Column *c, const BatchLead *bl, const char *kind, const char *value)
+put_point(CrmColumn *c, const BatchLead *bl, const char *kind, const char *value)
 {
 	if (value == NULL)
 		return;
-	put_int8(&c[0], bl->contact_id, false);
-	put_text(&c[1], kind);
-	put_text(&c[2], value);
-	put(&c[3], BoolGetDatum(bl->creates_contact), false);
+	crm_put_int8(&c[0], bl->contact_id, false);
+	crm_put_text(&c[1], kind);
+	crm_put_text(&c[2], value);
+	crm_put(&c[3], BoolGetDatum(bl->creates_contact), false);
 }
 
 /* New contacts' phones and e-mails, and those a merge adds. */
 static void
 write_points(BatchLead **wave, int n)
 {
-	Column		c[4] = COLUMNS(COL(INT8OID), COL(TEXTOID), COL(TEXTOID), COL(BOOLOID));
+	CrmColumn		c[4] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(BOOLOID));
 	uint64		rows;
 
 	for (int i = 0; i < n; i++)
@@ -1017,7 +976,7 @@ write_points(BatchLead **wave, int n)
 	}
 	if (c[0].state == NULL)
 		return;
-	rows = run_columns(&insert_points, c, SPI_OK_INSERT_RETURNING);
+	rows = crm_run_columns(&insert_points, c, SPI_OK_INSERT_RETURNING);
 	for (uint64 r = 0; r < rows; r++)
 	{
 		int64		id,
@@ -1052,48 +1011,51 @@ warnings_json(const Lead *lead)
 }
 
 static void
-put_lead(Column *c, BatchLead *bl)
+put_lead(CrmColumn *c, BatchLead *bl)
 {
 	const Lead *lead = bl->lead;
 
-	put_int8(&c[0], bl->result.lead_id, false);
-	put_text(&c[1], lead->channel);
-	put_text(&c[2], lead->source_label);
-	put_text(&c[3], lead->external_id);
-	put_text(&c[4], lead->person_name);
-	put_text(&c[5], lead->company_name);
-	put_text(&c[6], lead->phone);
-	put_text(&c[7], lead->email);
-	put_text(&c[8], lead->uscc);
-	put_text(&c[9], lead->region_code);
-	put_text(&c[10], lead->title);
-	put_text(&c[11], lead->product_line);
-	put_text(&c[12], lead->wechat_openid);
-	put_text(&c[13], lead->notes);
-	put(&c[14], JsonbPGetDatum(json_of(warnings_json(lead))), false);
-	put(&c[15], JsonbPGetDatum(lead->payload), false);
-	put_int8(&c[16], bl->contact_id, bl->contact_id == 0);
-	put_int8(&c[17], bl->account_id, bl->account_id == 0);
-	put_text(&c[18], crm_match_outcome_name(bl->match.outcome));
-	put_text(&c[19], bl->account_outcome);
-	put(&c[20], Float4GetDatum((float4) bl->match.score), !bl->match.has_score);
-	put_text(&c[21], bl->owner);
-	put_text(&c[22], lead->created_at);
+	crm_put_int8(&c[0], bl->result.lead_id, false);
+	crm_put_text(&c[1], lead->channel);
+	crm_put_text(&c[2], lead->source_label);
+	crm_put_text(&c[3], lead->external_id);
+	crm_put_text(&c[4], lead->person_name);
+	crm_put_text(&c[5], lead->company_name);
+	crm_put_text(&c[6], lead->phone);
+	crm_put_text(&c[7], lead->email);
+	crm_put_text(&c[8], lead->uscc);
+	crm_put_text(&c[9], lead->region_code);
+	crm_put_text(&c[10], lead->title);
+	crm_put_text(&c[11], lead->product_line);
+	crm_put_text(&c[12], lead->wechat_openid);
+	crm_put_text(&c[13], lead->notes);
+	crm_put(&c[14], JsonbPGetDatum(json_of(warnings_json(lead))), false);
+	crm_put(&c[15], JsonbPGetDatum(lead->payload), false);
+	crm_put_int8(&c[16], bl->contact_id, bl->contact_id == 0);
+	crm_put_int8(&c[17], bl->account_id, bl->account_id == 0);
+	crm_put_text(&c[18], crm_match_outcome_name(bl->match.outcome));
+	crm_put_text(&c[19], bl->account_outcome);
+	crm_put(&c[20], Float4GetDatum((float4) bl->match.score), !bl->match.has_score);
+	crm_put_text(&c[21], lead->created_at);
+	crm_put(&c[22], Int32GetDatum(bl->score.score), !bl->scored);
+	crm_put(&c[23], Float4GetDatum(bl->score.win_probability), !bl->score.has_probability);
+	crm_put(&c[24], bl->scored ? JsonbPGetDatum(json_of(bl->score.factors_json)) : (Datum) 0, !bl->scored);
 }
 
 static void
 write_leads(BatchLead **wave, int n)
 {
-	Column		c[23];
-	Column		a[2] = COLUMNS(COL(INT8OID), COL(INT8OID));
-	static const Oid types[23] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	CrmColumn		c[25];
+	CrmColumn		a[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID));
+	static const Oid types[25] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
-	JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, TEXTOID};
+		JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, INT4OID, FLOAT4OID,
+	JSONBOID};
 	int			count = 0;
 	int64	   *ids;
 
-	for (int i = 0; i < 23; i++)
-		c[i] = (Column) {types[i], NULL};
+	for (int i = 0; i < 25; i++)
+		c[i] = (CrmColumn) {types[i], NULL};
 	for (int i = 0; i < n; i++)
 		count += wave[i]->stored_id == 0;
 	ids = next_ids(&next_lead_ids, count);
@@ -1105,26 +1067,26 @@ write_leads(BatchLead **wave, int n)
 		if (bl->stored_id)
 		{
 			bl->result.lead_id = bl->stored_id;
-			put_int8(&a[0], bl->stored_id, false);
-			put_int8(&a[1], bl->contact_id, false);
+			crm_put_int8(&a[0], bl->stored_id, false);
+			crm_put_int8(&a[1], bl->contact_id, false);
 			continue;
 		}
 		bl->result.lead_id = ids[count++];
 		put_lead(c, bl);
 	}
 	if (count)
-		(void) run_columns(&insert_leads, c, SPI_OK_INSERT);
+		(void) crm_run_columns(&insert_leads, c, SPI_OK_INSERT);
 	if (a[0].state)
-		(void) run_columns(&attach_leads, a, SPI_OK_UPDATE);
+		(void) crm_run_columns(&attach_leads, a, SPI_OK_UPDATE);
 }
 
 /* The review queue entries and merge histories the outcomes call for. */
 static void
 write_outcomes(BatchLead **wave, int n)
 {
-	Column		r[5] = COLUMNS(COL(INT8OID), COL(INT8OID), COL(FLOAT4OID), COL(JSONBOID),
-							   COL(BOOLOID));
-	Column		h[4] = COLUMNS(COL(INT8OID), COL(INT8OID), COL(JSONBOID), COL(JSONBOID));
+	CrmColumn		r[5] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(FLOAT4OID), CRM_COL(JSONBOID),
+							   CRM_COL(BOOLOID));
+	CrmColumn		h[4] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(JSONBOID), CRM_COL(JSONBOID));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1133,25 +1095,49 @@ write_outcomes(BatchLead **wave, int n)
 
 		if (bl->match.outcome == MATCH_REVIEW)
 		{
-			put_int8(&r[0], bl->result.lead_id, false);
-			put_int8(&r[1], c->id, false);
-			put(&r[2], Float4GetDatum((float4) c->score), false);
-			put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c)), false);
-			put(&r[4], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
+			crm_put_int8(&r[0], bl->result.lead_id, false);
+			crm_put_int8(&r[1], c->id, false);
+			crm_put(&r[2], Float4GetDatum((float4) c->score), false);
+			crm_put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c)), false);
+			crm_put(&r[4], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 		}
 		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
 		{
-			put_int8(&h[0], bl->contact_id, false);
-			put_int8(&h[1], bl->result.lead_id, false);
-			put(&h[2], JsonbPGetDatum(json_of(psprintf("[%s]", bl->changes.data))), false);
-			put(&h[3], JsonbPGetDatum(json_of(psprintf("{\"contact_point\": [%s]}",
+			crm_put_int8(&h[0], bl->contact_id, false);
+			crm_put_int8(&h[1], bl->result.lead_id, false);
+			crm_put(&h[2], JsonbPGetDatum(json_of(psprintf("[%s]", bl->changes.data))), false);
+			crm_put(&h[3], JsonbPGetDatum(json_of(psprintf("{\"contact_point\": [%s]}",
 														bl->added_points.data))), false);
 		}
 	}
 	if (r[0].state)
-		(void) run_columns(&insert_reviews, r, SPI_OK_INSERT);
+		(void) crm_run_columns(&insert_reviews, r, SPI_OK_INSERT);
 	if (h[0].state)
-		(void) run_columns(&insert_histories, h, SPI_OK_INSERT);
+		(void) crm_run_columns(&insert_histories, h, SPI_OK_INSERT);
+}
+
+/* The score a lead is stored with: its customer is known by now. */
+static void
+score(BatchLead *bl, const ScoreModel *model)
+{
+	const Lead *lead = bl->lead;
+	ScoreInput	in = {
+		.channel = lead->channel,
+		.product_line = lead->product_line,
+		.region_code = lead->region_code,
+		.title = lead->title,
+		.has_person_name = lead->person_name != NULL,
+		.has_company_name = lead->company_name != NULL,
+		.has_phone = lead->phone != NULL,
+		.has_email = lead->email != NULL,
+		.has_uscc = lead->uscc != NULL,
+		.has_wechat_openid = lead->wechat_openid != NULL,
+		.known_customer = bl->match.outcome != MATCH_NEW ||
+		(bl->account_outcome && strcmp(bl->account_outcome, "matched") == 0),
+	};
+
+	crm_score_lead(model, &in, &bl->score);
+	bl->scored = true;
 }
 
 static void
@@ -1165,7 +1151,8 @@ fill_result(BatchLead *bl)
 	r->outcome = crm_match_outcome_name(bl->match.outcome);
 	r->has_match_score = bl->match.has_score;
 	r->match_score = bl->match.score;
-	r->owner = bl->owner;
+	r->has_lead_score = bl->scored;
+	r->lead_score = bl->score.score;
 }
 
 /* ---------------------------------------------------------------------
@@ -1174,7 +1161,7 @@ fill_result(BatchLead *bl)
 
 /* Decide and store the leads of the wave that need not wait. */
 static void
-settle_wave(BatchLead **wave, int n)
+settle_wave(BatchLead **wave, int n, const ScoreModel *model)
 {
 	BatchLead **ready = palloc(sizeof(BatchLead *) * n);
 	int			m = 0;
@@ -1187,6 +1174,8 @@ settle_wave(BatchLead **wave, int n)
 		if (wave[i]->existing)
 			continue;
 		decide(wave[i]);
+		if (model && wave[i]->stored_id == 0)
+			score(wave[i], model);
 		ready[m++] = wave[i];
 	}
 	write_accounts(ready, m);
@@ -1207,10 +1196,39 @@ crm_batch_discard(IngestBatch *b)
 	b->n = b->cap = 0;
 }
 
+/*
+ * Owners as they are after the statements that stored the leads: the lead
+ * triggers have assigned them by then.
+ */
+static CrmPlan lead_owners = {
+	"SELECT u.i, l.owner FROM unnest($1::int4[], $2::int8[]) u(i, id)"
+	" CROSS JOIN LATERAL (SELECT l.owner FROM crm.lead l WHERE l.id = u.id OFFSET 0) l",
+	2, {INT4ARRAYOID, INT8ARRAYOID}
+};
+
+static void
+read_owners(IngestBatch *b)
+{
+	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(INT8OID));
+	uint64		rows;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		crm_put(&c[0], Int32GetDatum(i), false);
+		crm_put_int8(&c[1], b->leads[i]->result.lead_id, false);
+	}
+	if (b->n == 0)
+		return;
+	rows = crm_run_columns(&lead_owners, c, SPI_OK_SELECT);
+	for (uint64 r = 0; r < rows; r++)
+		b->leads[row_index(r)]->result.owner = crm_spi_text(r, 2);
+}
+
 void
 crm_batch_flush(IngestBatch *b, IngestResult *results)
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
+	ScoreModel *model = crm_score_on_ingest ? crm_score_model_load() : NULL;
 
 	for (;;)
 	{
@@ -1225,8 +1243,10 @@ crm_batch_flush(IngestBatch *b, IngestResult *results)
 		read_accounts(wave, n);
 		read_candidates(wave, n);
 		mark_waiting(wave, n);
-		settle_wave(wave, n);
+		settle_wave(wave, n, model);
 	}
+	if (results)
+		read_owners(b);
 	for (int i = 0; results && i < b->n; i++)
 		results[i] = b->leads[i]->result;
 	crm_batch_discard(b);

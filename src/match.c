@@ -108,7 +108,6 @@ crm_match_init(void)
 							 "Below it the lead gets a new contact.",
 							 &review_threshold, 0.0, -100.0, 100.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("crm");
 }
 
 const char *

@@ -109,3 +109,39 @@ crm_spi_int8(uint64 row, int col, int64 *out)
 	*out = isnull ? 0 : DatumGetInt64(d);
 	return !isnull;
 }
+
+void
+crm_put(CrmColumn *c, Datum value, bool isnull)
+{
+	c->state = accumArrayResult(c->state, value, isnull, c->type, CurrentMemoryContext);
+}
+
+void
+crm_put_text(CrmColumn *c, const char *s)
+{
+	crm_put(c, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
+}
+
+void
+crm_put_int8(CrmColumn *c, int64 v, bool isnull)
+{
+	crm_put(c, Int64GetDatum(v), isnull);
+}
+
+static Datum
+column_array(CrmColumn *c)
+{
+	if (c->state == NULL)
+		return PointerGetDatum(construct_empty_array(c->type));
+	return makeArrayResult(c->state, CurrentMemoryContext);
+}
+
+uint64
+crm_run_columns(CrmPlan *plan, CrmColumn *cols, int expected)
+{
+	Datum		values[CRM_PLAN_MAX_ARGS];
+
+	for (int i = 0; i < plan->nargs; i++)
+		values[i] = column_array(&cols[i]);
+	return crm_plan_run(plan, values, NULL, 0, expected);
+}

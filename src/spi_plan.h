@@ -7,8 +7,9 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/array.h"
 
-#define CRM_PLAN_MAX_ARGS 24
+#define CRM_PLAN_MAX_ARGS 32
 
 /* One statement on a hot path: prepared on first use, then reused. */
 typedef struct CrmPlan
@@ -32,5 +33,25 @@ extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 extern char *crm_spi_text(uint64 row, int col);
 extern bool crm_spi_int8(uint64 row, int col, int64 *out);
 extern Datum crm_spi_datum(uint64 row, int col, bool *isnull);
+
+/*
+ * One array parameter of a batch statement: values are appended row by
+ * row, and the statement gets them all at once through unnest().
+ */
+typedef struct CrmColumn
+{
+	Oid			type;
+	ArrayBuildState *state;
+} CrmColumn;
+
+#define CRM_COLUMNS(...) {__VA_ARGS__}
+#define CRM_COL(t) {t, NULL}
+
+extern void crm_put(CrmColumn *c, Datum value, bool isnull);
+extern void crm_put_text(CrmColumn *c, const char *s);
+extern void crm_put_int8(CrmColumn *c, int64 v, bool isnull);
+
+/* Run a batch statement whose parameters are the columns' arrays. */
+extern uint64 crm_run_columns(CrmPlan *plan, CrmColumn *cols, int expected);
 
 #endif							/* CRM_SPI_PLAN_H */
