@@ -2110,6 +2110,14 @@ END;
 COMMENT ON FUNCTION crm.job_definitions() IS
 'The pg_cron jobs crm.schedule_jobs() registers: the minute sweep, and the hourly re-score that lets event points decay';
 
+CREATE FUNCTION crm.schedule_jobs() RETURNS integer
+    AS 'MODULE_PATHNAME', 'crm_schedule_jobs' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION crm.schedule_jobs() IS
+'Registers crm''s pg_cron jobs (names start with crm_) to run in this database as the calling user; returns how many were created or changed, so a second call returns 0';
+CREATE FUNCTION crm.unschedule_jobs() RETURNS integer
+    AS 'MODULE_PATHNAME', 'crm_unschedule_jobs' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION crm.unschedule_jobs() IS 'Removes the pg_cron jobs crm.schedule_jobs() registered for this database';
+
 ------------------------------------------------------------------------------
 -- Reports: lead timeliness and the penetration rates
 ------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+-- pg_cron on a live cluster: crm.schedule_jobs() registers the sweep, and
+-- the sweep really fires a breach without anyone calling it.  The test
+-- cluster preloads pg_cron with this database as cron.database_name.
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+SELECT crm.schedule_jobs() AS created;
+SELECT crm.schedule_jobs() AS created_again;
+SELECT jobname, schedule, command, database = current_database() AS here, username = current_user AS as_me, active
+  FROM cron.job ORDER BY jobname;
+
+-- a lead whose first contact is overdue
+TRUNCATE crm.lead, crm.assignment_rule, crm.rep, crm.team, crm.outbox CASCADE;
+INSERT INTO crm.calendar (code, name) VALUES ('cron_always', '全天候');
+INSERT INTO crm.calendar_hours (calendar, isodow, opens, closes)
+SELECT 'cron_always', d, '00:00', '24:00' FROM generate_series(1, 7) d;
+INSERT INTO crm.team (code, name, manager, calendar) VALUES ('night', '夜班', 'mgr_night', 'cron_always');
+INSERT INTO crm.rep (login, name, team) VALUES ('owl', '夜猫子', 'night');
+INSERT INTO crm.assignment_rule (code, position, name, team) VALUES ('all', 1, '全部', 'night');
+SELECT owner FROM crm.ingest('website', '{"id": "cron-1", "name": "赵敏", "phone": "13700000001", "submitted_at": "2026-11-23T08:00:00+08:00"}');
+UPDATE crm.sla_timer SET due_at = now() - interval '1 minute', next_fire_at = now() - interval '1 minute'
+ WHERE milestone = 'first_contact';
+
+-- pg_cron starts the sweep at the next minute; wait for its breach
+DO $$
+BEGIN
+    FOR i IN 1..150 LOOP
+        EXIT WHEN EXISTS (SELECT FROM crm.sla_timer WHERE breached_at IS NOT NULL);
+        PERFORM pg_sleep(0.5);
+    END LOOP;
+END
+$$;
+SELECT l.sla_red, t.escalation, o.recipient, o.payload->>'milestone' AS milestone
+  FROM crm.lead l JOIN crm.sla_timer t ON t.lead_id = l.id AND t.breached_at IS NOT NULL
+  JOIN crm.outbox o ON o.lead_id = l.id AND o.topic = 'sla_breach';
+SELECT status FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+ WHERE j.jobname = 'crm_run_timeouts' ORDER BY d.runid LIMIT 1;
+
+SELECT crm.unschedule_jobs() AS removed;
+SELECT count(*) AS jobs_left FROM cron.job;
+SELECT crm.unschedule_jobs() AS removed_again;
+TRUNCATE crm.lead, crm.assignment_rule, crm.rep, crm.team, crm.outbox CASCADE;
+DELETE FROM crm.calendar WHERE code = 'cron_always';
+
+-- crm in another database than cron.database_name: the jobs are written
+-- into the cron database by a background worker, named for their database
+CREATE DATABASE crm_jobs_elsewhere;
+\c crm_jobs_elsewhere
+CREATE EXTENSION crm CASCADE;
+SELECT crm.schedule_jobs() AS created, crm.schedule_jobs() AS created_again;
+\c contrib_regression
+SELECT jobname, database, command FROM cron.job ORDER BY jobname;
+\c crm_jobs_elsewhere
+SELECT crm.unschedule_jobs() AS removed;
+\c contrib_regression
+SELECT count(*) AS jobs_left FROM cron.job;
+DROP DATABASE crm_jobs_elsewhere;
