@@ -761,7 +761,6 @@ CREATE TABLE crm.lead (
     assignment_rule text,
     waiting_reason  text,
     previous_owner  text,
-    sla_red         boolean NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     received_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     assigned_at     timestamptz,
@@ -801,7 +800,6 @@ COMMENT ON COLUMN crm.lead.status IS
 'new (waits for scoring), scored (waits for assignment), assigned (waits for first contact), contacted, qualified, disqualified';
 COMMENT ON COLUMN crm.lead.waiting_reason IS
 'Why assignment left the lead waiting (no rule matched, no rep available); cleared when it is assigned';
-COMMENT ON COLUMN crm.lead.sla_red IS 'An SLA milestone of this lead was breached';
 
 CREATE TYPE crm.ingest_result AS (
     lead_id       bigint,
@@ -1676,10 +1674,23 @@ CREATE TABLE crm.sla_timer (
 -- cost follows what is due, not what is open or kept as history.
 CREATE INDEX sla_timer_next_fire_idx ON crm.sla_timer (next_fire_at) WHERE next_fire_at IS NOT NULL;
 CREATE INDEX sla_timer_lead_idx ON crm.sla_timer (lead_id);
-CREATE INDEX sla_timer_due_at_idx ON crm.sla_timer (due_at);
+-- Red leads are found through their breached timers (crm.lead_sla), not
+-- a flag on the lead: the sweep then writes one row per breach, not two.
+CREATE INDEX sla_timer_breach_owner_idx ON crm.sla_timer (owner, due_at) WHERE breached_at IS NOT NULL;
 COMMENT ON TABLE crm.sla_timer IS
 'One per lead, milestone and owner: the deadline, when it was met or breached, and the escalations done (1 owner notified, 2 manager, 3 director)';
 COMMENT ON COLUMN crm.sla_timer.next_fire_at IS 'When crm.run_timeouts() acts on this timer next; NULL: nothing left to do';
+
+CREATE VIEW crm.lead_sla AS
+SELECT t.lead_id,
+       bool_or(t.breached_at IS NOT NULL) AS red,
+       count(*) FILTER (WHERE t.breached_at IS NOT NULL) AS breaches,
+       min(t.due_at) FILTER (WHERE t.met_at IS NULL AND t.cancelled_at IS NULL) AS next_due_at,
+       max(t.escalation) AS escalation
+  FROM crm.sla_timer t
+ GROUP BY t.lead_id;
+COMMENT ON VIEW crm.lead_sla IS
+'Per lead: red (an SLA milestone was breached), how many breaches, the next open deadline, and the highest escalation reached (1 owner, 2 manager, 3 director)';
 
 CREATE TABLE crm.lead_activity (
     id          bigserial PRIMARY KEY,
@@ -1703,7 +1714,6 @@ CREATE TABLE crm.outbox (
     id          bigserial PRIMARY KEY,
     topic       text NOT NULL,
     recipient   text,
-    lead_id     bigint,
     payload     jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     available_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -1882,17 +1892,20 @@ BEGIN
          GROUP BY 1, 2 ORDER BY 1
         ON CONFLICT (rep, day) DO UPDATE SET assigned = d.assigned + excluded.assigned;
 
-        -- one deadline per team and milestone: every lead of the statement
-        -- starts its clock at the same moment
+        -- one deadline per team and milestone, computed once (MATERIALIZED:
+        -- not once per lead): every lead of the statement starts its clock
+        -- at the same moment
+        WITH deadlines AS MATERIALIZED (
+            SELECT t.code AS team, s.milestone,
+                   CASE s.clock WHEN 'working' THEN crm.add_working_time(t.calendar, pg_catalog.now(), s.within)
+                                ELSE pg_catalog.now() + s.within END AS due
+              FROM crm.team t JOIN crm.sla_step s ON s.policy = t.sla_policy
+             WHERE t.code IN (SELECT r2.team FROM unnest(handed) h2 JOIN crm.rep r2 ON r2.login = h2.new_owner)
+        )
         INSERT INTO crm.sla_timer (lead_id, milestone, owner, team, started_at, due_at, next_fire_at)
         SELECT h.id, dl.milestone, h.new_owner, r.team, pg_catalog.now(), dl.due, dl.due
           FROM unnest(handed) h JOIN crm.rep r ON r.login = h.new_owner
-          JOIN (SELECT t.code AS team, s.milestone,
-                       CASE s.clock WHEN 'working' THEN crm.add_working_time(t.calendar, pg_catalog.now(), s.within)
-                                    ELSE pg_catalog.now() + s.within END AS due
-                  FROM crm.team t JOIN crm.sla_step s ON s.policy = t.sla_policy
-                 WHERE t.code IN (SELECT r2.team FROM unnest(handed) h2 JOIN crm.rep r2 ON r2.login = h2.new_owner)) dl
-            ON dl.team = r.team;
+          JOIN deadlines dl ON dl.team = r.team;
     END IF;
 
     to_assign := ARRAY(SELECT m.id FROM unnest(moves) m WHERE m.new_status = 'scored');
@@ -2030,19 +2043,19 @@ BEGIN
          WHERE t.id = due.id AND tm.code = t.team
         RETURNING t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
                   tm.manager, tm.director, tm.sla_policy
-    ), flagged AS (
-        UPDATE crm.lead l SET sla_red = true
-          FROM fired f WHERE l.id = f.lead_id AND f.level = 1 AND NOT l.sla_red
-        RETURNING l.id
     ), notified AS (
-        INSERT INTO crm.outbox (topic, recipient, lead_id, payload)
+        -- one message per recipient and level, listing the leads: a bot
+        -- that posted one message per lead would be throttled, and a rep
+        -- reads one list better than thirty pings
+        INSERT INTO crm.outbox (topic, recipient, payload)
         SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
                CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
-               f.lead_id,
-               jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone, 'owner', f.owner,
-                                  'team', f.team, 'due_at', f.due_at,
-                                  'level', (ARRAY['owner', 'manager', 'director'])[f.level])
+               jsonb_build_object('level', (ARRAY['owner', 'manager', 'director'])[f.level], 'team', f.team,
+                                  'leads', jsonb_agg(jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone,
+                                                                        'owner', f.owner, 'due_at', f.due_at)
+                                                     ORDER BY f.due_at, f.lead_id))
           FROM fired f
+         GROUP BY f.level, 2, f.team
         RETURNING 1
     )
     SELECT count(*)::integer,
@@ -2076,7 +2089,9 @@ BEGIN
       INTO subjects, details, recipients
       FROM crm.lead_state s
      CROSS JOIN LATERAL (SELECT count(*) AS leads, min(l.status_changed_at) AS oldest FROM crm.lead l
-                          WHERE l.status = s.state AND l.status_changed_at < pg_catalog.now() - s.timeout) w
+                          -- the IN list lets the planner use the partial index
+                          WHERE l.status IN ('new', 'scored') AND l.status = s.state
+                            AND l.status_changed_at < pg_catalog.now() - s.timeout) w
      WHERE s.waits_on = 'machine' AND w.leads > 0;
     alarms_open := crm.sync_alarms('stranded_leads', subjects, details, recipients);
 
@@ -2096,7 +2111,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.run_timeouts(integer) IS
-'The timer sweep, run every minute by pg_cron: fires due SLA timers (flag red, notify owner, then manager and director, optionally reassign), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads and rule_idle alarms. A second concurrent call returns at once; each due timer fires once';
+'The timer sweep, run every minute by pg_cron: fires due SLA timers (the lead turns red in crm.lead_sla; owner, then manager and director notified, one message per recipient; optionally reassigned), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads and rule_idle alarms. A second concurrent call returns at once; each due timer fires once';
 
 CREATE INDEX lead_waiting_rule_idx ON crm.lead (assignment_rule) WHERE status = 'scored';
 
@@ -2141,13 +2156,14 @@ WITH handled AS (
      GROUP BY h.week_start, h.rep
 )
 SELECT p.week_start, p.rep, p.leads, p.contacted, p.median_response, p.p90_response,
+       -- a breach counts against whoever owned the lead then
        (SELECT count(*) FROM crm.sla_timer s
          WHERE s.owner = p.rep AND s.breached_at IS NOT NULL
            AND s.due_at >= p.week_start AND s.due_at < p.week_start + 7) AS breaches,
        rank() OVER (PARTITION BY p.week_start ORDER BY p.p90_response DESC, p.median_response DESC) AS slowness_rank
   FROM per_rep p;
 COMMENT ON VIEW crm.lead_timeliness IS
-'Per rep and week of assignment: leads, contacted, median and p90 working-time response, SLA breaches, and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
+'Per rep and week of assignment: leads, contacted, median and p90 working-time response, SLA breaches (against the owner at the time), and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
 
 CREATE VIEW crm.penetration_rates AS
 WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),

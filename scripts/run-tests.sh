@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/run-tests.sh: runs the regression tests (sql/*.sql) and the
-# isolation tests (specs/*.spec) against the installed crm, each suite in its
+# scripts/run-tests.sh: runs the regression tests (sql/*.sql), the
+# isolation tests (specs/*.spec) and the outbox relay's end-to-end test
+# (tools/relay/test.sh) against the installed crm, each in its
 # own throw-away cluster (scripts/cluster.sh) whose pg_cron belongs to
 # that suite's database: contrib_regression and isolation_regression.  Both
 # suites always run; the differences of whatever failed are printed, and the
@@ -20,6 +21,9 @@ suite() {
 }
 compgen -G 'sql/*.sql' >/dev/null && suite contrib_regression ISOLATION=
 compgen -G 'specs/*.spec' >/dev/null && suite isolation_regression REGRESS=
+# the outbox relay, end to end (prints "relay ... ok" or "relay ... FAILED")
+scripts/cluster.sh tools/relay/test.sh 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 if [ "$status" -ne 0 ]; then
     for diffs in regression.diffs output_iso/regression.diffs; do

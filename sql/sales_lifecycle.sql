@@ -180,8 +180,9 @@ UPDATE crm.sla_timer t SET due_at = now() - interval '1 minute', next_fire_at = 
   FROM crm.lead l WHERE l.id = t.lead_id AND l.external_id = 't5' AND t.milestone = 'first_contact';
 SELECT timers_fired FROM crm.run_timeouts();
 SELECT timers_fired FROM crm.run_timeouts();    -- once only
-SELECT sla_red FROM crm.lead WHERE external_id = 't5';
-SELECT topic, recipient, payload->>'milestone' AS milestone, payload->>'level' AS level
+SELECT red, breaches, escalation FROM crm.lead_sla s JOIN crm.lead l ON l.id = s.lead_id WHERE l.external_id = 't5';
+SELECT topic, recipient, payload->>'level' AS level, payload->'leads'->0->>'milestone' AS milestone,
+       jsonb_array_length(payload->'leads') AS leads
   FROM crm.outbox WHERE topic LIKE 'sla%' ORDER BY id;
 -- the manager half an hour after the deadline, the director after two hours
 SELECT escalation, next_fire_at - due_at AS next_after_due FROM crm.sla_timer WHERE breached_at IS NOT NULL;
@@ -199,8 +200,9 @@ SELECT owner AS first_owner FROM test_lead(14, '330100') \gset
 UPDATE crm.sla_timer t SET next_fire_at = now() FROM crm.lead l
  WHERE l.id = t.lead_id AND l.external_id = 't14' AND t.met_at IS NULL;
 SELECT timers_fired FROM crm.run_timeouts();
-SELECT status, owner <> :'first_owner' AS other_rep, previous_owner = :'first_owner' AS from_first, sla_red
-  FROM crm.lead WHERE external_id = 't14';
+SELECT status, owner <> :'first_owner' AS other_rep, previous_owner = :'first_owner' AS from_first,
+       (SELECT red FROM crm.lead_sla s WHERE s.lead_id = l.id)
+  FROM crm.lead l WHERE external_id = 't14';
 UPDATE crm.team SET sla_policy = 'standard' WHERE code = 'east';
 UPDATE crm.sla_policy SET reassign_on_breach = true WHERE code = 'standard';
 SELECT crm.run_timeouts(0);

@@ -28,9 +28,9 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT l.sla_red, t.escalation, o.recipient, o.payload->>'milestone' AS milestone
-  FROM crm.lead l JOIN crm.sla_timer t ON t.lead_id = l.id AND t.breached_at IS NOT NULL
-  JOIN crm.outbox o ON o.lead_id = l.id AND o.topic = 'sla_breach';
+SELECT s.red, s.escalation, o.recipient, o.payload->'leads'->0->>'milestone' AS milestone
+  FROM crm.lead l JOIN crm.lead_sla s ON s.lead_id = l.id
+  JOIN crm.outbox o ON o.topic = 'sla_breach' AND (o.payload->'leads'->0->>'lead_id')::bigint = l.id;
 SELECT status FROM cron.job_run_details d JOIN cron.job j USING (jobid)
  WHERE j.jobname = 'crm_run_timeouts' ORDER BY d.runid LIMIT 1;
 
