@@ -24,7 +24,7 @@ CORE_SRCS = $(wildcard src/core/*.c)
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 PG_CPPFLAGS = -std=gnu11 $(WARNINGS) -Isrc -Isrc/core
 SHLIB_LINK = $(ICU_LIBS)
-EXTRA_CLEAN = fuzz/fuzz_normalize results output_iso regression.diffs regression.out
+EXTRA_CLEAN = fuzz/fuzz_normalize tools/relay/crm_relay results output_iso regression.diffs regression.out
 
 # Tests: sql/NAME.sql is a regression test, specs/NAME.spec an isolation
 # test, each with its expected output in expected/NAME.out (so a name may not

@@ -1818,6 +1818,11 @@ AS $$
 DECLARE
     open_count integer;
 BEGIN
+    -- the usual minute: nothing to raise, nothing open
+    IF cardinality(subjects) = 0
+       AND NOT EXISTS (SELECT FROM crm.alarm a WHERE a.kind = alarm_kind AND a.cleared_at IS NULL) THEN
+        RETURN 0;
+    END IF;
     UPDATE crm.alarm a SET cleared_at = pg_catalog.now()
      WHERE a.kind = alarm_kind AND a.cleared_at IS NULL AND NOT (a.subject = ANY (subjects));
     WITH s AS (
@@ -2026,42 +2031,44 @@ BEGIN
     END IF;
 
     -- 1. SLA timers that are due: breach (owner), then manager, then director
-    WITH due AS (
-        SELECT t.id FROM crm.sla_timer t
-         WHERE t.next_fire_at <= pg_catalog.now()
-         ORDER BY t.next_fire_at LIMIT max_timers
-           FOR UPDATE SKIP LOCKED
-    ), fired AS (
-        UPDATE crm.sla_timer t
-           SET escalation = t.escalation + 1,
-               breached_at = coalesce(t.breached_at, pg_catalog.now()),
-               next_fire_at = t.due_at + (SELECT CASE t.escalation WHEN 0 THEN st.escalate_manager_after
-                                                                   WHEN 1 THEN st.escalate_director_after END
-                                            FROM crm.sla_step st
-                                           WHERE st.policy = tm.sla_policy AND st.milestone = t.milestone)
-          FROM due, crm.team tm
-         WHERE t.id = due.id AND tm.code = t.team
-        RETURNING t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
-                  tm.manager, tm.director, tm.sla_policy
-    ), notified AS (
-        -- one message per recipient and level, listing the leads: a bot
-        -- that posted one message per lead would be throttled, and a rep
-        -- reads one list better than thirty pings
-        INSERT INTO crm.outbox (topic, recipient, payload)
-        SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
-               CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
-               jsonb_build_object('level', (ARRAY['owner', 'manager', 'director'])[f.level], 'team', f.team,
-                                  'leads', jsonb_agg(jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone,
-                                                                        'owner', f.owner, 'due_at', f.due_at)
-                                                     ORDER BY f.due_at, f.lead_id))
-          FROM fired f
-         GROUP BY f.level, 2, f.team
-        RETURNING 1
-    )
-    SELECT count(*)::integer,
-           array_agg(f.lead_id) FILTER (WHERE f.level = 1 AND f.milestone = 'first_contact' AND p.reassign_on_breach)
-      INTO timers_fired, to_reroute
-      FROM fired f JOIN crm.sla_policy p ON p.code = f.sla_policy;
+    IF EXISTS (SELECT FROM crm.sla_timer t WHERE t.next_fire_at <= pg_catalog.now()) THEN
+        WITH due AS (
+            SELECT t.id FROM crm.sla_timer t
+             WHERE t.next_fire_at <= pg_catalog.now()
+             ORDER BY t.next_fire_at LIMIT max_timers
+               FOR UPDATE SKIP LOCKED
+        ), fired AS (
+            UPDATE crm.sla_timer t
+               SET escalation = t.escalation + 1,
+                   breached_at = coalesce(t.breached_at, pg_catalog.now()),
+                   next_fire_at = t.due_at + (SELECT CASE t.escalation WHEN 0 THEN st.escalate_manager_after
+                                                                       WHEN 1 THEN st.escalate_director_after END
+                                                FROM crm.sla_step st
+                                               WHERE st.policy = tm.sla_policy AND st.milestone = t.milestone)
+              FROM due, crm.team tm
+             WHERE t.id = due.id AND tm.code = t.team
+            RETURNING t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
+                      tm.manager, tm.director, tm.sla_policy
+        ), notified AS (
+            -- one message per recipient and level, listing the leads: a bot
+            -- that posted one message per lead would be throttled, and a rep
+            -- reads one list better than thirty pings
+            INSERT INTO crm.outbox (topic, recipient, payload)
+            SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
+                   CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
+                   jsonb_build_object('level', (ARRAY['owner', 'manager', 'director'])[f.level], 'team', f.team,
+                                      'leads', jsonb_agg(jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone,
+                                                                            'owner', f.owner, 'due_at', f.due_at)
+                                                         ORDER BY f.due_at, f.lead_id))
+              FROM fired f
+             GROUP BY f.level, 2, f.team
+            RETURNING 1
+        )
+        SELECT count(*)::integer,
+               array_agg(f.lead_id) FILTER (WHERE f.level = 1 AND f.milestone = 'first_contact' AND p.reassign_on_breach)
+          INTO timers_fired, to_reroute
+          FROM fired f JOIN crm.sla_policy p ON p.code = f.sla_policy;
+    END IF;
 
     -- the policy may send a lead nobody answered to another rep
     IF to_reroute IS NOT NULL THEN

@@ -10,7 +10,7 @@ if [ "${1:-}" = --only ]; then
     shift
     packages=("$@")
 else
-    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev
+    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev libpq-dev
               gcc libc6-dev make "$@")
 fi
 missing=()

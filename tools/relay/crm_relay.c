@@ -225,12 +225,17 @@ listen_outbox(PGconn *conn)
 	return ok;
 }
 
-/* One attempt; NULL (and a message) on failure. */
+/*
+ * One attempt; NULL (and a message) on failure.  Signals wait while libpq
+ * works, so a connection attempt gets a time limit: 10 s unless
+ * PGCONNECT_TIMEOUT or the conninfo (which comes later and wins) says
+ * otherwise.  (libpq skips a keyword whose value is NULL.)
+ */
 static PGconn *
 connect_db(const Options *o)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {o->conninfo, "crm_relay", NULL};
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+	const char *values[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", o->conninfo, "crm_relay", NULL};
 	PGconn	   *conn = PQconnectdbParams(keys, values, 1);
 
 	/* JSON is UTF-8, whatever the locale or the database's encoding */

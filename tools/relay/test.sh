@@ -26,6 +26,9 @@ trap finish EXIT
 
 q() { psql -d "$db" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 relay() { "$here/crm_relay" -d "dbname=$db" "$@"; }
+# in the background, crm_relay itself, so that $! is its pid and not a
+# subshell's whose death would leave the relay running
+bg_relay() { "$here/crm_relay" -d "dbname=$db" "$@" & pids+=($!); }
 # waits up to 10 s for a shell condition
 eventually() {
     for _ in $(seq 100); do eval "$1" && return 0; sleep 0.1; done
@@ -122,8 +125,7 @@ done < "$work/json"
 q "TRUNCATE crm.outbox"
 q "INSERT INTO crm.outbox (topic, payload) SELECT 'alarm', jsonb_build_object('n', g) FROM generate_series(1, 200) g"
 for r in a b; do
-    relay --consumer "$r" --batch 7 --once --exec "echo \"\$CRM_MESSAGE_ID\" >> $work/ids.$r" &
-    pids+=($!)
+    bg_relay --consumer "$r" --batch 7 --once --exec "echo \"\$CRM_MESSAGE_ID\" >> $work/ids.$r"
 done
 for pid in "${pids[@]}"; do wait "$pid" || fail "a concurrent relay failed"; done
 pids=()
@@ -147,10 +149,8 @@ relay --consumer t1 --once --lease 1 --exec "sleep 20; sleep 20" 2>"$work/err6"
 #    losing its connection, and on SIGTERM finishes the message in hand
 #    before it exits, with status 0.
 q "TRUNCATE crm.outbox"
-# (not through the function relay: SIGTERM must reach crm_relay itself)
-"$here/crm_relay" -d "dbname=$db" --consumer live --wait 600 \
-    --exec "touch $work/started; sleep 1; { cat; echo; } >> $work/live" 2>"$work/err7" &
-pids+=($!)
+bg_relay --consumer live --wait 600 \
+    --exec "touch $work/started; sleep 1; { cat; echo; } >> $work/live" 2>"$work/err7"
 backend() { q "SELECT pid FROM pg_stat_activity WHERE datname = '$db' AND application_name = 'crm_relay'"; }
 eventually '[ -n "$(backend)" ]' || fail "the relay did not connect"
 q "INSERT INTO crm.outbox (topic, payload) VALUES ('alarm', '{\"wake\": 1}')"
