@@ -259,7 +259,8 @@ static void
 lock_and_read_reps(Assignment *a)
 {
 	CrmColumn	teams[1] = CRM_COLUMNS(CRM_COL(TEXTOID));
-	CrmColumn	owners[2] = CRM_COLUMNS(CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+	/* the rules' teams, and the customer owners whose teams count too */
+	CrmColumn	wanted[2] = CRM_COLUMNS(CRM_COL(TEXTOID), CRM_COL(TEXTOID));
 	uint64		rows;
 
 	for (int i = 0; i < a->n_leads; i++)
@@ -268,11 +269,11 @@ lock_and_read_reps(Assignment *a)
 
 		if (r == NULL)
 			continue;
-		crm_put_text(&owners[0], r->team);
+		crm_put_text(&wanted[0], r->team);
 		if (r->to_customer_owner && a->leads[i].customer_owner)
-			crm_put_text(&owners[1], a->leads[i].customer_owner);
+			crm_put_text(&wanted[1], a->leads[i].customer_owner);
 	}
-	rows = crm_run_columns(&lock_teams, owners, SPI_OK_SELECT);
+	rows = crm_run_columns(&lock_teams, wanted, SPI_OK_SELECT);
 	for (uint64 r = 0; r < rows; r++)
 		crm_put_text(&teams[0], crm_spi_text(r, 1));
 	rows = crm_run_columns(&team_reps, teams, SPI_OK_SELECT);
