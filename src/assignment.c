@@ -363,7 +363,10 @@ decide_rep(Assignment *a, WaitingLead *l)
 	Rule	   *rule = l->decided;
 	Rep		   *owner = rule->to_customer_owner ? rep_named(a, l->customer_owner) : NULL;
 
-	l->rep = owner && available(owner) ? owner : pick(a, rule, l->previous_owner);
+	/* a lead taken back from its customer's owner goes to the team */
+	if (owner && (!available(owner) || (l->previous_owner && strcmp(owner->login, l->previous_owner) == 0)))
+		owner = NULL;
+	l->rep = owner ? owner : pick(a, rule, l->previous_owner);
 	if (l->rep == NULL)
 	{
 		l->reason = psprintf("no rep of team %s is available (inactive, absent or at daily capacity)",

@@ -67,11 +67,15 @@ crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 	int			nest = 0;
 	bool		replans;
 
-	if (plan->plan == NULL)
+	/*
+	 * A fresh plan is built at its first execution, not at SPI_prepare; after
+	 * DDL or ANALYZE the plan cache re-plans.  Both with the same settings.
+	 */
+	replans = plan->plan == NULL;
+	if (replans)
 		plan->plan = prepare_pinned(plan);
-	/* after DDL or ANALYZE the plan cache re-plans: with the same settings */
 	AcceptInvalidationMessages();
-	replans = !SPI_plan_is_valid(plan->plan);
+	replans = replans || !SPI_plan_is_valid(plan->plan);
 	if (replans)
 		nest = index_probe_planning();
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
