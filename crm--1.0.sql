@@ -534,6 +534,8 @@ $$;
 COMMENT ON FUNCTION crm.rebuild_calendar(text) IS
 'Recomputes a calendar''s working-time ledger; runs by itself when its hours or days change. Deadlines already set keep their time';
 
+-- The argument names the changed rows' calendar column: calendar in the
+-- hours and days, code in crm.calendar itself.
 CREATE FUNCTION crm.calendar_changed() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -541,41 +543,28 @@ AS $$
 BEGIN
     PERFORM crm.rebuild_calendar(c.code)
        FROM crm.calendar c
-      WHERE c.code IN (SELECT calendar FROM changed_rows)
+      WHERE c.code IN (SELECT pg_catalog.to_jsonb(r) ->> TG_ARGV[0] FROM changed_rows r)
       ORDER BY c.code;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.calendar_changed() IS
-'Trigger: rebuilds the ledger of every calendar whose hours or days a statement changed';
-
-CREATE FUNCTION crm.calendar_settings_changed() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM crm.rebuild_calendar(c.code) FROM crm.calendar c
-      WHERE c.code IN (SELECT code FROM changed_rows) ORDER BY c.code;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION crm.calendar_settings_changed() IS
-'Trigger: a calendar whose time zone or ledger span changed is rebuilt';
+'Trigger (calendar column): rebuilds the ledger of every calendar whose hours, days, time zone or ledger span a statement changed';
 
 CREATE TRIGGER calendar_hours_inserted AFTER INSERT ON crm.calendar_hours
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('calendar');
 CREATE TRIGGER calendar_hours_updated AFTER UPDATE ON crm.calendar_hours
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('calendar');
 CREATE TRIGGER calendar_hours_deleted AFTER DELETE ON crm.calendar_hours
-    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('calendar');
 CREATE TRIGGER calendar_day_inserted AFTER INSERT ON crm.calendar_day
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('calendar');
 CREATE TRIGGER calendar_day_updated AFTER UPDATE ON crm.calendar_day
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('calendar');
 CREATE TRIGGER calendar_day_deleted AFTER DELETE ON crm.calendar_day
-    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed();
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('calendar');
 CREATE TRIGGER calendar_settings_updated AFTER UPDATE ON crm.calendar
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_settings_changed();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('code');
 
 -- Working seconds since the ledger began, up to t.
 CREATE FUNCTION crm.working_seconds_at(calendar text, t timestamptz) RETURNS numeric
