@@ -122,25 +122,6 @@ static CrmPlan team_reps = {
 	1, {TEXTARRAYOID}
 };
 
-static bool
-spi_int4(uint64 row, int col, int32 *out)
-{
-	bool		isnull;
-	Datum		d = crm_spi_datum(row, col, &isnull);
-
-	*out = isnull ? 0 : DatumGetInt32(d);
-	return !isnull;
-}
-
-static bool
-spi_bool(uint64 row, int col)
-{
-	bool		isnull;
-	Datum		d = crm_spi_datum(row, col, &isnull);
-
-	return !isnull && DatumGetBool(d);
-}
-
 /* A text[] condition; NULL (no condition) gives NULL. */
 static Datum *
 spi_text_array(uint64 row, int col, int *n)
@@ -170,13 +151,13 @@ read_rules(Assignment *a)
 
 		rule->code = crm_spi_text(r, 1);
 		rule->team = crm_spi_text(r, 2);
-		rule->least_loaded = spi_bool(r, 3);
-		rule->to_customer_owner = spi_bool(r, 4);
+		rule->least_loaded = crm_spi_bool(r, 3);
+		rule->to_customer_owner = crm_spi_bool(r, 4);
 		rule->channels = spi_text_array(r, 5, &rule->n_channels);
 		rule->region_prefixes = spi_text_array(r, 6, &rule->n_region_prefixes);
 		rule->product_lines = spi_text_array(r, 7, &rule->n_product_lines);
-		rule->has_min_score = spi_int4(r, 8, &rule->min_score);
-		rule->has_max_score = spi_int4(r, 9, &rule->max_score);
+		rule->has_min_score = crm_spi_int4(r, 8, &rule->min_score);
+		rule->has_max_score = crm_spi_int4(r, 9, &rule->max_score);
 	}
 }
 
@@ -196,8 +177,8 @@ read_leads(Assignment *a, ArrayType *ids, bool reroute)
 		l->channel = crm_spi_text(r, 2);
 		l->region_code = crm_spi_text(r, 3);
 		l->product_line = crm_spi_text(r, 4);
-		l->has_score = spi_int4(r, 5, &l->score);
-		l->assigned = spi_bool(r, 6);
+		l->has_score = crm_spi_int4(r, 5, &l->score);
+		l->assigned = crm_spi_bool(r, 6);
 		l->owner = crm_spi_text(r, 7);
 		l->rule = crm_spi_text(r, 8);
 		l->previous_owner = crm_spi_text(r, 9);
@@ -242,6 +223,13 @@ rule_holds(const Rule *r, const WaitingLead *l)
 		(!r->has_max_score || l->score <= r->max_score);
 }
 
+/* A lead being rerouted whose rule is still the one keeps its owner. */
+static bool
+keeps_owner(const WaitingLead *l)
+{
+	return l->assigned && l->rule && l->decided && strcmp(l->rule, l->decided->code) == 0;
+}
+
 static void
 decide_rules(Assignment *a)
 {
@@ -267,7 +255,7 @@ lock_and_read_reps(Assignment *a)
 	{
 		Rule	   *r = a->leads[i].decided;
 
-		if (r == NULL)
+		if (r == NULL || keeps_owner(&a->leads[i]))
 			continue;
 		crm_put_text(&wanted[0], r->team);
 		if (r->to_customer_owner && a->leads[i].customer_owner)
@@ -285,10 +273,10 @@ lock_and_read_reps(Assignment *a)
 
 		rep->login = crm_spi_text(r, 1);
 		rep->team = crm_spi_text(r, 2);
-		rep->active_and_present = spi_bool(r, 3);
-		rep->has_capacity = spi_int4(r, 4, &rep->capacity);
-		(void) spi_int4(r, 5, &rep->assigned_today);
-		(void) spi_int4(r, 6, &rep->open_leads);
+		rep->active_and_present = crm_spi_bool(r, 3);
+		rep->has_capacity = crm_spi_int4(r, 4, &rep->capacity);
+		(void) crm_spi_int4(r, 5, &rep->assigned_today);
+		(void) crm_spi_int4(r, 6, &rep->open_leads);
 		(void) crm_spi_int8(r, 7, &rep->rotation);
 	}
 }
@@ -387,8 +375,8 @@ decide_reps(Assignment *a)
 
 		if (l->decided == NULL)
 			l->reason = "no assignment rule matches";
-		else if (l->assigned && l->rule && strcmp(l->rule, l->decided->code) == 0)
-			continue;			/* rerouting: its rule is still the one */
+		else if (keeps_owner(l))
+			continue;
 		else
 			decide_rep(a, l);
 	}

@@ -255,9 +255,7 @@ read_existing(BatchLead **wave, int n)
 		d = crm_spi_datum(r, 7, &isnull);
 		res->has_match_score = !isnull;
 		res->match_score = isnull ? 0 : DatumGetFloat4(d);
-		d = crm_spi_datum(r, 8, &isnull);
-		res->has_lead_score = !isnull;
-		res->lead_score = isnull ? 0 : DatumGetInt32(d);
+		res->has_lead_score = crm_spi_int4(r, 8, &res->lead_score);
 		res->owner = crm_spi_text(r, 9);
 	}
 }

@@ -114,6 +114,25 @@ crm_spi_int8(uint64 row, int col, int64 *out)
 	return !isnull;
 }
 
+bool
+crm_spi_int4(uint64 row, int col, int32 *out)
+{
+	bool		isnull;
+	Datum		d = crm_spi_datum(row, col, &isnull);
+
+	*out = isnull ? 0 : DatumGetInt32(d);
+	return !isnull;
+}
+
+bool
+crm_spi_bool(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = crm_spi_datum(row, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
 void
 crm_put(CrmColumn *c, Datum value, bool isnull)
 {

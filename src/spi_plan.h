@@ -29,9 +29,14 @@ typedef struct CrmPlan
 extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 						   long tcount, int expected);
 
-/* Column n (1-based) of result row i, as text, int8, or NULL. */
+/*
+ * Column n (1-based) of result row i, as text (NULL when null), or as an
+ * integer (0 and false when null) or a boolean (false when null).
+ */
 extern char *crm_spi_text(uint64 row, int col);
 extern bool crm_spi_int8(uint64 row, int col, int64 *out);
+extern bool crm_spi_int4(uint64 row, int col, int32 *out);
+extern bool crm_spi_bool(uint64 row, int col);
 extern Datum crm_spi_datum(uint64 row, int col, bool *isnull);
 
 /*
