@@ -18,6 +18,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/plancache.h"
+#include "utils/resowner.h"
 
 #include "spi_plan.h"
 
@@ -58,29 +60,42 @@ prepare_pinned(const CrmPlan *plan)
 	return prepared;
 }
 
+/*
+ * The generic plan is built at first execution, not at SPI_prepare, and
+ * again after DDL or ANALYZE invalidate it.  Build it here, under the
+ * index-probe settings, so that only our statement is planned with them:
+ * inside SPI_execute_plan they would also shape the plans of whatever our
+ * statement's triggers run, which PL/pgSQL then keeps for the session.
+ */
+static void
+plan_generic_if_needed(SPIPlanPtr prepared)
+{
+	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(prepared));
+	CachedPlan *generic;
+	int			nest;
+
+	if (source->is_valid && source->gplan != NULL && source->gplan->is_valid)
+		return;
+	nest = index_probe_planning();
+	generic = SPI_plan_get_cached_plan(prepared);
+	AtEOXact_GUC(true, nest);
+	if (generic == NULL)
+		elog(ERROR, "crm: no generic plan for a single-statement SPI plan");
+	ReleaseCachedPlan(generic, CurrentResourceOwner);
+}
+
 uint64
 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 			 long tcount, int expected)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
-	int			nest = 0;
-	bool		replans;
 
-	/*
-	 * A fresh plan is built at its first execution, not at SPI_prepare; after
-	 * DDL or ANALYZE the plan cache re-plans.  Both with the same settings.
-	 */
-	replans = plan->plan == NULL;
-	if (replans)
+	if (plan->plan == NULL)
 		plan->plan = prepare_pinned(plan);
 	AcceptInvalidationMessages();
-	replans = replans || !SPI_plan_is_valid(plan->plan);
-	if (replans)
-		nest = index_probe_planning();
+	plan_generic_if_needed(plan->plan);
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
-	if (replans)
-		AtEOXact_GUC(true, nest);
 	/* SPI leaves us in its procedure context; what we read is the caller's */
 	MemoryContextSwitchTo(caller);
 	if (rc != expected)
