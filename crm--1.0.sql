@@ -1657,19 +1657,29 @@ CREATE TABLE crm.sla_timer (
     met_at      timestamptz,
     breached_at timestamptz,
     cancelled_at timestamptz,
-    escalation  smallint NOT NULL DEFAULT 0 CONSTRAINT sla_timer_escalation CHECK (escalation BETWEEN 0 AND 3),
-    next_fire_at timestamptz
-);
--- Only timers with something left to do are in this index: the sweep's
--- cost follows what is due, not what is open or kept as history.
-CREATE INDEX sla_timer_next_fire_idx ON crm.sla_timer (next_fire_at) WHERE next_fire_at IS NOT NULL;
+    escalation  smallint NOT NULL DEFAULT 0 CONSTRAINT sla_timer_escalation CHECK (escalation BETWEEN 0 AND 3)
+) WITH (fillfactor = 70);
+-- Nothing the sweep or a met milestone writes is indexed, and fillfactor
+-- leaves room on the page: those updates are HOT, one new row version and
+-- no index entries.  When a timer acts next lives in crm.sla_wakeup.
 CREATE INDEX sla_timer_lead_idx ON crm.sla_timer (lead_id);
--- Red leads are found through their breached timers (crm.lead_sla), not
--- a flag on the lead: the sweep then writes one row per breach, not two.
-CREATE INDEX sla_timer_breach_owner_idx ON crm.sla_timer (owner, due_at) WHERE breached_at IS NOT NULL;
 COMMENT ON TABLE crm.sla_timer IS
 'One per lead, milestone and owner: the deadline, when it was met or breached, and the escalations done (1 owner notified, 2 manager, 3 director)';
-COMMENT ON COLUMN crm.sla_timer.next_fire_at IS 'When crm.run_timeouts() acts on this timer next; NULL: nothing left to do';
+
+-- The sweep's queue: a narrow row per timer and escalation to come, indexed
+-- by when.  The sweep deletes what is due and queues the next level, so
+-- its cost follows what is due, not what is open.  A timer met or cancelled
+-- meanwhile keeps its row until then, and the sweep drops it: meeting a
+-- milestone stays one HOT update.  No foreign key, for the same reason: a
+-- row whose timer is gone is dropped the same way.
+CREATE TABLE crm.sla_wakeup (
+    fire_at     timestamptz NOT NULL,
+    timer_id    bigint NOT NULL,
+    level       smallint NOT NULL CONSTRAINT sla_wakeup_level CHECK (level BETWEEN 1 AND 3)
+);
+CREATE INDEX sla_wakeup_fire_idx ON crm.sla_wakeup (fire_at);
+COMMENT ON TABLE crm.sla_wakeup IS
+'When crm.run_timeouts() acts on an SLA timer next: at fire_at, the timer (crm.sla_timer.id) reaches escalation level (1 breach, owner notified; 2 manager; 3 director), unless it was met or cancelled';
 
 CREATE VIEW crm.lead_sla AS
 SELECT t.lead_id,
@@ -1873,7 +1883,7 @@ BEGIN
                      WHERE m.new_status = 'assigned'
                        AND (m.old_status IS DISTINCT FROM 'assigned' OR m.old_owner IS DISTINCT FROM m.new_owner));
 
-    UPDATE crm.sla_timer t SET next_fire_at = NULL, cancelled_at = pg_catalog.now()
+    UPDATE crm.sla_timer t SET cancelled_at = pg_catalog.now()
       FROM unnest(moves) m
      WHERE m.old_status IN ('assigned', 'contacted')
        AND (m.new_status NOT IN ('assigned', 'contacted') OR m.new_owner IS DISTINCT FROM m.old_owner)
@@ -1896,11 +1906,15 @@ BEGIN
                                 ELSE pg_catalog.now() + s.within END AS due
               FROM crm.team t JOIN crm.sla_step s ON s.policy = t.sla_policy
              WHERE t.code IN (SELECT r2.team FROM unnest(handed) h2 JOIN crm.rep r2 ON r2.login = h2.new_owner)
+        ), started AS (
+            INSERT INTO crm.sla_timer (lead_id, milestone, owner, team, started_at, due_at)
+            SELECT h.id, dl.milestone, h.new_owner, r.team, pg_catalog.now(), dl.due
+              FROM unnest(handed) h JOIN crm.rep r ON r.login = h.new_owner
+              JOIN deadlines dl ON dl.team = r.team
+            RETURNING id, due_at
         )
-        INSERT INTO crm.sla_timer (lead_id, milestone, owner, team, started_at, due_at, next_fire_at)
-        SELECT h.id, dl.milestone, h.new_owner, r.team, pg_catalog.now(), dl.due, dl.due
-          FROM unnest(handed) h JOIN crm.rep r ON r.login = h.new_owner
-          JOIN deadlines dl ON dl.team = r.team;
+        INSERT INTO crm.sla_wakeup (fire_at, timer_id, level)
+        SELECT s.due_at, s.id, 1 FROM started s;
     END IF;
 
     to_assign := ARRAY(SELECT m.id FROM unnest(moves) m WHERE m.new_status = 'scored');
@@ -1980,7 +1994,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Record first contacts, needs summaries and follow-up plans on assigned leads.';
     END IF;
-    UPDATE crm.sla_timer t SET met_at = a.at, next_fire_at = NULL
+    UPDATE crm.sla_timer t SET met_at = a.at
       FROM (SELECT lead_id, kind, min(at) AS at FROM new_activities GROUP BY 1, 2) a
      WHERE t.lead_id = a.lead_id AND t.milestone = a.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL;
     UPDATE crm.lead l SET status = 'contacted', first_response_at = a.at
@@ -2006,6 +2020,7 @@ AS $$
 DECLARE
     to_reroute bigint[];
     waiting bigint[];
+    any_waiting boolean;
     subjects text[];
     details jsonb[];
     recipients text[];
@@ -2020,25 +2035,34 @@ BEGIN
         RETURN;
     END IF;
 
-    -- 1. SLA timers that are due: breach (owner), then manager, then director
-    IF EXISTS (SELECT FROM crm.sla_timer t WHERE t.next_fire_at <= pg_catalog.now()) THEN
+    -- 1. SLA timers that are due: breach (owner), then manager, then director.
+    -- A wake-up whose timer was met, cancelled or already moved on is
+    -- dropped without firing.
+    -- (min() reads one end of the index whatever the statistics say)
+    IF (SELECT min(w.fire_at) FROM crm.sla_wakeup w) <= pg_catalog.now() THEN
         WITH due AS (
-            SELECT t.id FROM crm.sla_timer t
-             WHERE t.next_fire_at <= pg_catalog.now()
-             ORDER BY t.next_fire_at LIMIT max_timers
-               FOR UPDATE SKIP LOCKED
+            DELETE FROM crm.sla_wakeup w
+             WHERE w.ctid = ANY (ARRAY(SELECT n.ctid FROM crm.sla_wakeup n
+                                        WHERE n.fire_at <= pg_catalog.now()
+                                        ORDER BY n.fire_at LIMIT max_timers))
+            RETURNING w.timer_id, w.level
         ), fired AS (
             UPDATE crm.sla_timer t
-               SET escalation = t.escalation + 1,
-                   breached_at = coalesce(t.breached_at, pg_catalog.now()),
-                   next_fire_at = t.due_at + (SELECT CASE t.escalation WHEN 0 THEN st.escalate_manager_after
-                                                                       WHEN 1 THEN st.escalate_director_after END
-                                                FROM crm.sla_step st
-                                               WHERE st.policy = tm.sla_policy AND st.milestone = t.milestone)
-              FROM due, crm.team tm
-             WHERE t.id = due.id AND tm.code = t.team
-            RETURNING t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
+               SET escalation = d.level,
+                   breached_at = coalesce(t.breached_at, pg_catalog.now())
+              FROM due d, crm.team tm
+             WHERE t.id = d.timer_id AND t.escalation = d.level - 1
+               AND t.met_at IS NULL AND t.cancelled_at IS NULL
+               AND tm.code = t.team
+            RETURNING t.id, t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
                       tm.manager, tm.director, tm.sla_policy
+        ), queued AS (
+            INSERT INTO crm.sla_wakeup (fire_at, timer_id, level)
+            SELECT f.due_at + e.after, f.id, f.level + 1
+              FROM fired f JOIN crm.sla_step st ON st.policy = f.sla_policy AND st.milestone = f.milestone
+             CROSS JOIN LATERAL (SELECT CASE f.level WHEN 1 THEN st.escalate_manager_after
+                                                     WHEN 2 THEN st.escalate_director_after END) e(after)
+             WHERE e.after IS NOT NULL
         ), notified AS (
             -- one message per recipient and level, listing the leads: a bot
             -- that posted one message per lead would be throttled, and a rep
@@ -2068,16 +2092,24 @@ BEGIN
 
     -- 2. leads waiting on a machine step: score and assign them now
     waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'new' ORDER BY l.status_changed_at LIMIT max_timers);
-    IF cardinality(waiting) > 0 THEN
+    any_waiting := cardinality(waiting) > 0;
+    IF any_waiting THEN
         leads_retried := leads_retried + crm.rescore(waiting);
     END IF;
     waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'scored' ORDER BY l.status_changed_at LIMIT max_timers);
+    any_waiting := any_waiting OR cardinality(waiting) > 0;
     IF cardinality(waiting) > 0 THEN
         leads_retried := leads_retried + cardinality(waiting);
         PERFORM crm.assign_leads(waiting, false);
     END IF;
 
-    -- 3. alarms: leads still stranded past their state's timeout ...
+    -- 3. alarms.  With no lead waiting there is none to raise, and with none
+    -- open none to clear: the usual minute ends here, and a fresh backend
+    -- (each pg_cron run) does not load what the alarms read.
+    IF NOT any_waiting AND NOT EXISTS (SELECT FROM crm.alarm a WHERE a.cleared_at IS NULL) THEN
+        RETURN;
+    END IF;
+    -- leads still stranded past their state's timeout ...
     SELECT coalesce(array_agg(s.state ORDER BY s.state), '{}'),
            coalesce(array_agg(jsonb_build_object('leads', w.leads, 'oldest', w.oldest,
                                                  'timeout', s.timeout, 'waits_for', s.description)
@@ -2156,12 +2188,13 @@ WITH handled AS (
      GROUP BY h.week_start, h.rep
 )
 SELECT p.week_start, p.rep, p.leads, p.contacted, p.median_response, p.p90_response,
-       -- a breach counts against whoever owned the lead then
-       (SELECT count(*) FROM crm.sla_timer s
-         WHERE s.owner = p.rep AND s.breached_at IS NOT NULL
-           AND s.due_at >= p.week_start AND s.due_at < p.week_start + 7) AS breaches,
+       coalesce(b.breaches, 0) AS breaches,
        rank() OVER (PARTITION BY p.week_start ORDER BY p.p90_response DESC, p.median_response DESC) AS slowness_rank
-  FROM per_rep p;
+  FROM per_rep p
+  -- a breach counts against whoever owned the lead then, in the week of its deadline
+  LEFT JOIN (SELECT s.owner AS rep, date_trunc('week', s.due_at)::date AS week_start, count(*) AS breaches
+               FROM crm.sla_timer s WHERE s.breached_at IS NOT NULL GROUP BY 1, 2) b
+    ON b.rep = p.rep AND b.week_start = p.week_start;
 COMMENT ON VIEW crm.lead_timeliness IS
 'Per rep and week of assignment: leads, contacted, median and p90 working-time response, SLA breaches (against the owner at the time), and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
 
@@ -2241,6 +2274,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm.win_stats', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.assignment_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.sla_timer', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.sla_timer_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.sla_wakeup', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_activity_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.outbox', '');

@@ -16,17 +16,25 @@ CREATE FUNCTION bench_add_assigned(n integer) RETURNS bigint LANGUAGE sql AS $$
     INSERT INTO crm.lead (channel, source_label, payload, outcome, status, score, owner, team)
     SELECT 'website', '官网表单', '{}', 'new', 'assigned', 50, r.login, r.team
       FROM generate_series(1, n) g JOIN crm.rep r ON r.login = 'rep' || (g % 100 + 1);
-    SELECT count(*) FROM crm.sla_timer WHERE next_fire_at IS NOT NULL;
+    SELECT count(*) FROM crm.sla_wakeup;
 $$;
 -- n first-contact deadlines passed a minute ago
 CREATE FUNCTION bench_make_due(n integer) RETURNS void LANGUAGE sql AS $$
-    UPDATE crm.sla_timer SET due_at = now() - interval '1 minute', next_fire_at = now() - interval '1 minute'
-     WHERE id IN (SELECT id FROM crm.sla_timer WHERE milestone = 'first_contact' AND met_at IS NULL
-                   ORDER BY id LIMIT n);
+    WITH moved AS (
+        UPDATE crm.sla_timer SET due_at = now() - interval '1 minute'
+         WHERE id IN (SELECT id FROM crm.sla_timer WHERE milestone = 'first_contact' AND met_at IS NULL
+                       ORDER BY id LIMIT n)
+        RETURNING id, due_at
+    )
+    UPDATE crm.sla_wakeup w SET fire_at = m.due_at FROM moved m WHERE w.timer_id = m.id;
 $$;
 CREATE FUNCTION bench_clear_due() RETURNS void LANGUAGE sql AS $$
-    UPDATE crm.sla_timer SET due_at = started_at + interval '15 minutes', next_fire_at = started_at + interval '15 minutes'
-     WHERE next_fire_at < now() + interval '10 minutes';
+    WITH moved AS (
+        UPDATE crm.sla_timer SET due_at = started_at + interval '15 minutes'
+         WHERE milestone = 'first_contact' AND due_at < now()
+        RETURNING id, due_at
+    )
+    UPDATE crm.sla_wakeup w SET fire_at = m.due_at FROM moved m WHERE w.timer_id = m.id;
 $$;
 -- 10,000 leads waiting in state scored, with scores spread over five
 -- score bands: one round-robin rule per team and band

@@ -159,8 +159,11 @@ SELECT round(win_probability::numeric, 2) AS win_probability,
 
 \echo
 \echo '== An SLA breach: the sweep flags the lead, tells the owner, escalates =='
-UPDATE crm.sla_timer t SET due_at = now() - interval '1 hour', next_fire_at = now() - interval '1 hour'
+UPDATE crm.sla_timer t SET due_at = now() - interval '1 hour'
   FROM crm.lead l WHERE l.id = t.lead_id AND l.external_id = 'C-6001' AND t.milestone = 'first_contact';
+UPDATE crm.sla_wakeup w SET fire_at = t.due_at
+  FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id
+ WHERE t.id = w.timer_id AND l.external_id = 'C-6001' AND t.milestone = 'first_contact';
 SELECT * FROM crm.run_timeouts();
 SELECT topic, recipient, payload->>'level' AS level, payload->'leads' AS leads FROM crm.outbox ORDER BY id;
 SELECT l.external_id, s.red, s.breaches FROM crm.lead_sla s JOIN crm.lead l ON l.id = s.lead_id WHERE s.red;

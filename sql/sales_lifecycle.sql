@@ -107,7 +107,8 @@ SELECT owner, count(*), min(r.open_leads) AS open_leads
   FROM crm.lead l JOIN crm.rep r ON r.login = l.owner GROUP BY owner ORDER BY owner;
 -- state, team and rule are recorded, and the SLA clocks started
 SELECT status, team, assignment_rule, assigned_at IS NOT NULL AS assigned FROM crm.lead WHERE external_id = 't5';
-SELECT milestone, due_at - started_at AS within, next_fire_at = due_at AS armed
+SELECT milestone, due_at - started_at AS within,
+       (SELECT w.fire_at = t.due_at AND w.level = 1 FROM crm.sla_wakeup w WHERE w.timer_id = t.id) AS armed
   FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id WHERE l.external_id = 't5' ORDER BY due_at;
 -- a hot imaging lead goes to the key-account team, least loaded first
 INSERT INTO crm.score_rule (factor, pattern, points) VALUES ('product_line', 'imaging', 20);
@@ -159,7 +160,7 @@ UPDATE crm.lead SET status = 'new' WHERE external_id = 't1';
 INSERT INTO crm.lead_activity (lead_id, kind, body)
 SELECT id, 'first_contact', '电话沟通，客户关注 CT 配置' FROM crm.lead WHERE external_id = 't1';
 SELECT status, first_response_at IS NOT NULL AS responded FROM crm.lead WHERE external_id = 't1';
-SELECT milestone, met_at IS NOT NULL AS met, next_fire_at IS NULL AS done
+SELECT milestone, met_at IS NOT NULL AS met
   FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id WHERE l.external_id = 't1' ORDER BY milestone;
 -- "已联系" with no next step is not a follow-up plan
 \set VERBOSITY terse
@@ -176,8 +177,19 @@ SELECT id, 'first_contact' FROM crm.lead WHERE external_id = 't12';
 -- SLA breaches and escalation, fired by the sweep
 ------------------------------------------------------------------------
 SELECT * FROM crm.run_timeouts();    -- nothing due yet
-UPDATE crm.sla_timer t SET due_at = now() - interval '1 minute', next_fire_at = now() - interval '1 minute'
+-- a milestone met in time: its wake-up is dropped, nothing fires
+UPDATE crm.sla_wakeup w SET fire_at = now() - interval '1 minute'
+  FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id
+ WHERE t.id = w.timer_id AND l.external_id = 't1' AND t.milestone = 'first_contact';
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT count(*) AS wakeups_left FROM crm.sla_wakeup w JOIN crm.sla_timer t ON t.id = w.timer_id
+  JOIN crm.lead l ON l.id = t.lead_id WHERE l.external_id = 't1' AND t.milestone = 'first_contact';
+-- a first contact overdue
+UPDATE crm.sla_timer t SET due_at = now() - interval '1 minute'
   FROM crm.lead l WHERE l.id = t.lead_id AND l.external_id = 't5' AND t.milestone = 'first_contact';
+UPDATE crm.sla_wakeup w SET fire_at = t.due_at
+  FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id
+ WHERE t.id = w.timer_id AND l.external_id = 't5' AND t.milestone = 'first_contact';
 SELECT timers_fired FROM crm.run_timeouts();
 SELECT timers_fired FROM crm.run_timeouts();    -- once only
 SELECT red, breaches, escalation FROM crm.lead_sla s JOIN crm.lead l ON l.id = s.lead_id WHERE l.external_id = 't5';
@@ -185,20 +197,23 @@ SELECT topic, recipient, payload->>'level' AS level, payload->'leads'->0->>'mile
        jsonb_array_length(payload->'leads') AS leads
   FROM crm.outbox WHERE topic LIKE 'sla%' ORDER BY id;
 -- the manager half an hour after the deadline, the director after two hours
-SELECT escalation, next_fire_at - due_at AS next_after_due FROM crm.sla_timer WHERE breached_at IS NOT NULL;
-UPDATE crm.sla_timer SET next_fire_at = now() WHERE breached_at IS NOT NULL;
+SELECT t.escalation, w.level AS next_level, w.fire_at - t.due_at AS next_after_due
+  FROM crm.sla_timer t JOIN crm.sla_wakeup w ON w.timer_id = t.id WHERE t.breached_at IS NOT NULL;
+UPDATE crm.sla_wakeup w SET fire_at = now() FROM crm.sla_timer t WHERE t.id = w.timer_id AND t.breached_at IS NOT NULL;
 SELECT timers_fired FROM crm.run_timeouts();
-UPDATE crm.sla_timer SET next_fire_at = now() WHERE breached_at IS NOT NULL;
+UPDATE crm.sla_wakeup w SET fire_at = now() FROM crm.sla_timer t WHERE t.id = w.timer_id AND t.breached_at IS NOT NULL;
 SELECT timers_fired FROM crm.run_timeouts();
-SELECT escalation, next_fire_at FROM crm.sla_timer WHERE breached_at IS NOT NULL;
+-- the director was the last step: nothing is left to wake this timer
+SELECT t.escalation, (SELECT count(*) FROM crm.sla_wakeup w WHERE w.timer_id = t.id) AS wakeups_left
+  FROM crm.sla_timer t WHERE t.breached_at IS NOT NULL;
 SELECT recipient, payload->>'level' AS level FROM crm.outbox WHERE topic LIKE 'sla%' ORDER BY id;
 -- a policy may send an unanswered lead to another rep
 INSERT INTO crm.sla_policy (code, name, reassign_on_breach) VALUES ('strict', '严格', true);
 INSERT INTO crm.sla_step (policy, milestone, within) VALUES ('strict', 'first_contact', '5 minutes');
 UPDATE crm.team SET sla_policy = 'strict' WHERE code = 'east';
 SELECT owner AS first_owner FROM test_lead(14, '330100') \gset
-UPDATE crm.sla_timer t SET next_fire_at = now() FROM crm.lead l
- WHERE l.id = t.lead_id AND l.external_id = 't14' AND t.met_at IS NULL;
+UPDATE crm.sla_wakeup w SET fire_at = now() FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id
+ WHERE t.id = w.timer_id AND l.external_id = 't14' AND t.met_at IS NULL;
 SELECT timers_fired FROM crm.run_timeouts();
 SELECT status, owner <> :'first_owner' AS other_rep, previous_owner = :'first_owner' AS from_first,
        (SELECT red FROM crm.lead_sla s WHERE s.lead_id = l.id)

@@ -16,8 +16,9 @@ INSERT INTO crm.team (code, name, manager, calendar) VALUES ('night', '夜班', 
 INSERT INTO crm.rep (login, name, team) VALUES ('owl', '夜猫子', 'night');
 INSERT INTO crm.assignment_rule (code, position, name, team) VALUES ('all', 1, '全部', 'night');
 SELECT owner FROM crm.ingest('website', '{"id": "cron-1", "name": "赵敏", "phone": "13700000001", "submitted_at": "2026-11-23T08:00:00+08:00"}');
-UPDATE crm.sla_timer SET due_at = now() - interval '1 minute', next_fire_at = now() - interval '1 minute'
- WHERE milestone = 'first_contact';
+UPDATE crm.sla_timer SET due_at = now() - interval '1 minute' WHERE milestone = 'first_contact';
+UPDATE crm.sla_wakeup w SET fire_at = t.due_at FROM crm.sla_timer t
+ WHERE t.id = w.timer_id AND t.milestone = 'first_contact';
 
 -- pg_cron starts the sweep at the next minute; wait for its breach
 DO $$
