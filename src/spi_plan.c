@@ -25,6 +25,13 @@
 
 static const char *const probe_only[] = {
 	"enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin",
+	/*
+	 * A scan these settings disable still costs 1e10 where nothing else
+	 * will do (a small table read whole); without this, that cost would
+	 * put the plan over jit_above_cost, and JIT compiling (100 ms) would
+	 * run at every execution.
+	 */
+	"jit",
 };
 
 /* Settings for planning (or re-planning) one of our statements; undo with AtEOXact_GUC. */
