@@ -1432,6 +1432,18 @@ CREATE TABLE crm.win_stats (
 COMMENT ON TABLE crm.win_stats IS
 'What the predictive score learned: qualified (won) and disqualified (lost) leads per feature, kept up to date in the same transaction as each close or reopen';
 
+-- Each backend keeps the model (rules and counts) in memory between calls;
+-- a change to either table tells them all to read it again.
+CREATE FUNCTION crm.score_model_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_score_model_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION crm.score_model_changed() IS
+'Trigger: the score rules or the win counts changed; every session reloads its scoring model (at commit, or at once in this session)';
+CREATE TRIGGER score_rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.score_rule
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.score_model_changed();
+CREATE TRIGGER win_stats_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.win_stats
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.score_model_changed();
+
 CREATE FUNCTION crm.lead_features(crm.lead) RETURNS text[]
     AS 'MODULE_PATHNAME', 'crm_lead_features'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;

@@ -1226,7 +1226,7 @@ void
 crm_batch_flush(IngestBatch *b, IngestResult *results)
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
-	ScoreModel *model = crm_score_on_ingest ? crm_score_model_load() : NULL;
+	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
 
 	for (;;)
 	{

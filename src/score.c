@@ -6,20 +6,25 @@
  * Bayes over a few features, with counts crm.win_stats keeps up to date in
  * the transaction that closes each lead, so the model never lags behind
  * and no nightly rebuild can lose a close.  Ingestion scores every lead
- * before it is stored, from a model read once per batch.
+ * before it is stored, from a model kept in memory until its tables change.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "score.h"
@@ -72,16 +77,6 @@ typedef struct Factor
 	const char *value;
 	double		weight;
 } Factor;
-
-void
-crm_score_init(void)
-{
-	DefineCustomBoolVariable("crm.score_on_ingest",
-							 "Whether ingestion scores each lead before storing it.",
-							 "Off leaves leads in state new for the minute sweep to score and "
-							 "assign: for a bulk import that must go as fast as possible.",
-							 &crm_score_on_ingest, true, PGC_USERSET, 0, NULL, NULL, NULL);
-}
 
 /* ---------------------------------------------------------------------
  * Loading the model
@@ -159,8 +154,8 @@ count_values_per_name(ScoreModel *m)
 	}
 }
 
-ScoreModel *
-crm_score_model_load(void)
+static ScoreModel *
+load_model(void)
 {
 	uint64		rows = crm_plan_run(&model_rows, NULL, NULL, 0, SPI_OK_SELECT);
 	ScoreModel *m = palloc0(sizeof(ScoreModel));
@@ -183,6 +178,119 @@ crm_score_model_load(void)
 	}
 	count_values_per_name(m);
 	return m;
+}
+
+/* ---------------------------------------------------------------------
+ * The model kept across calls
+ *
+ * A single crm.ingest would otherwise read every rule and count again.
+ * The trigger crm.score_model_changed() on both tables sends a relcache
+ * invalidation of the table at commit (and to this backend at once);
+ * the callback below then marks the model stale.  The message goes out
+ * after the commit is visible, so the reload, under a new snapshot, sees
+ * it.  A transaction-snapshot transaction (REPEATABLE READ, SERIALIZABLE)
+ * may read older rows than the committed ones: what it loads serves that
+ * transaction only.
+ *
+ * A stale model is not freed at once: a caller may still be using it (a
+ * batch flush whose trigger re-scored a lead).  Its memory goes at the
+ * end of the transaction.
+ * --------------------------------------------------------------------- */
+
+static ScoreModel *current_model = NULL;
+static MemoryContext current_model_cxt = NULL;
+static bool current_model_outlives_xact = false;
+static List *stale_model_cxts = NIL;	/* in TopMemoryContext */
+static Oid	model_table_oids[2] = {InvalidOid, InvalidOid};
+
+static void
+retire_model(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	if (current_model_cxt != NULL)
+		stale_model_cxts = lappend(stale_model_cxts, current_model_cxt);
+	MemoryContextSwitchTo(old);
+	current_model = NULL;
+	current_model_cxt = NULL;
+}
+
+static void
+model_table_invalidated(Datum arg, Oid relid)
+{
+	if (current_model != NULL &&
+		(relid == InvalidOid || relid == model_table_oids[0] || relid == model_table_oids[1]))
+		retire_model();
+}
+
+static void
+free_stale_models(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (current_model != NULL && !current_model_outlives_xact)
+		retire_model();
+	foreach(lc, stale_model_cxts)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(stale_model_cxts);
+	stale_model_cxts = NIL;
+}
+
+const ScoreModel *
+crm_score_model(void)
+{
+	MemoryContext caller;
+	MemoryContext cxt;
+	ScoreModel *model;
+	Oid			crm_schema;
+
+	AcceptInvalidationMessages();
+	if (current_model != NULL)
+		return current_model;
+	crm_schema = get_namespace_oid("crm", false);
+	model_table_oids[0] = get_relname_relid("score_rule", crm_schema);
+	model_table_oids[1] = get_relname_relid("win_stats", crm_schema);
+	/* under the caller's context until loaded: an error frees it with the rest */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "crm score model", ALLOCSET_SMALL_SIZES);
+	caller = MemoryContextSwitchTo(cxt);
+	model = load_model();
+	MemoryContextSwitchTo(caller);
+	MemoryContextSetParent(cxt, TopMemoryContext);
+	current_model = model;
+	current_model_cxt = cxt;
+	current_model_outlives_xact = !IsolationUsesXactSnapshot();
+	return current_model;
+}
+
+void
+crm_score_init(void)
+{
+	DefineCustomBoolVariable("crm.score_on_ingest",
+							 "Whether ingestion scores each lead before storing it.",
+							 "Off leaves leads in state new for the minute sweep to score and "
+							 "assign: for a bulk import that must go as fast as possible.",
+							 &crm_score_on_ingest, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	CacheRegisterRelcacheCallback(model_table_invalidated, (Datum) 0);
+	RegisterXactCallback(free_stale_models, NULL);
+}
+
+PG_FUNCTION_INFO_V1(crm_score_model_changed);
+
+/* Trigger: the rules or the counts changed; every backend reloads the model. */
+Datum
+crm_score_model_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.score_model_changed() must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -467,22 +575,15 @@ input_of_stored_lead(HeapTupleHeader lead, double event_points, ScoreInput *in)
 	in->event_points = event_points;
 }
 
-/* One model per query: read once, in the memory of the function call site. */
-static ScoreModel *
-model_for_call(FunctionCallInfo fcinfo)
+static const ScoreModel *
+model_for_call(void)
 {
-	if (fcinfo->flinfo->fn_extra == NULL)
-	{
-		MemoryContext caller = CurrentMemoryContext;
+	const ScoreModel *model;
 
-		/* after SPI_connect: SPI would otherwise free the model at SPI_finish */
-		SPI_connect();
-		MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = crm_score_model_load();
-		SPI_finish();
-		MemoryContextSwitchTo(caller);
-	}
-	return (ScoreModel *) fcinfo->flinfo->fn_extra;
+	SPI_connect();
+	model = crm_score_model();
+	SPI_finish();
+	return model;
 }
 
 PG_FUNCTION_INFO_V1(crm_lead_features);
@@ -515,7 +616,7 @@ crm_lead_score(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "crm.lead_score must return a record");
 	input_of_stored_lead(PG_GETARG_HEAPTUPLEHEADER(0), PG_GETARG_FLOAT4(1), &in);
-	crm_score_lead(model_for_call(fcinfo), &in, &score);
+	crm_score_lead(model_for_call(), &in, &score);
 	values[0] = Int32GetDatum(score.score);
 	values[1] = Float4GetDatum(score.win_probability);
 	nulls[1] = !score.has_probability;

@@ -39,8 +39,11 @@ extern bool crm_score_on_ingest;
 
 extern void crm_score_init(void);
 
-/* The rules and counts as stored now; needs SPI_connect. */
-extern ScoreModel *crm_score_model_load(void);
+/*
+ * The rules and counts as stored now, kept across calls until they change;
+ * needs SPI_connect.  Valid until the end of the transaction.
+ */
+extern const ScoreModel *crm_score_model(void);
 
 extern void crm_score_lead(const ScoreModel *model, const ScoreInput *in, LeadScore *out);
 
