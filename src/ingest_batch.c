@@ -184,8 +184,8 @@ static CrmPlan accounts_by_key_prefix = {
 	2, {INT4ARRAYOID, TEXTARRAYOID}
 };
 static CrmPlan contact_candidates = {
-	"WITH l AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::text[])"
-	"             AS l(i, phone, email, openid, pinyin)),"
+	"WITH l AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[])"
+	"             AS l(i, phone, email, openid)),"
 	"     found AS ("
 	"  SELECT l.i, f.id FROM l CROSS JOIN LATERAL (SELECT p.contact_id AS id FROM crm.contact_point p"
 	"    WHERE p.kind = 'phone' AND p.value = l.phone OFFSET 0) f"
@@ -193,16 +193,15 @@ static CrmPlan contact_candidates = {
 	"    WHERE p.kind = 'email' AND p.value = l.email OFFSET 0) f"
 	"  UNION SELECT l.i, f.id FROM l CROSS JOIN LATERAL (SELECT k.id FROM crm.contact k"
 	"    WHERE k.wechat_openid = l.openid AND k.merged_into IS NULL OFFSET 0) f"
-	"  UNION SELECT l.i, f.id FROM l"
-	"    JOIN unnest($6::int4[], $7::int8[]) la(i, account_id) ON la.i = l.i"
-	"    CROSS JOIN LATERAL (SELECT k.id FROM crm.contact k WHERE k.name_pinyin = l.pinyin"
+	"  UNION SELECT la.i, f.id FROM unnest($5::int4[], $6::int8[], $7::text[]) la(i, account_id, pinyin)"
+	"    CROSS JOIN LATERAL (SELECT k.id FROM crm.contact k WHERE k.name_pinyin = la.pinyin"
 	"      AND k.account_id = la.account_id AND k.merged_into IS NULL OFFSET 0) f"
 	"  UNION SELECT f.i, f.id FROM unnest($8::int4[], $9::int8[]) f(i, id))"
 	" SELECT found.i, k.* FROM found CROSS JOIN LATERAL (SELECT " CRM_CANDIDATE_COLUMNS
 	"   FROM crm.contact k WHERE k.id = found.id AND k.merged_into IS NULL OFFSET 0) k"
 	"  ORDER BY found.i, k.id",
-	9, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT8ARRAYOID}
+	9, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID}
 };
 
 /*
@@ -400,7 +399,7 @@ static void
 read_candidates(BatchLead **wave, int n)
 {
 	CrmColumn		c[9] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
-							   CRM_COL(TEXTOID), CRM_COL(INT4OID), CRM_COL(INT8OID), CRM_COL(INT4OID),
+							   CRM_COL(INT4OID), CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(INT4OID),
 							   CRM_COL(INT8OID));
 
 	for (int i = 0; i < n; i++)
@@ -414,11 +413,13 @@ read_candidates(BatchLead **wave, int n)
 		crm_put_text(&c[1], lead->phone);
 		crm_put_text(&c[2], lead->email);
 		crm_put_text(&c[3], lead->wechat_openid);
-		crm_put_text(&c[4], lead->name_pinyin);
+		/* one row per candidate account, not joined to the leads' rows: with
+		 * hash joins off, that join would compare every pair */
 		for (int a = 0; lead->name_pinyin && a < bl->accounts.n; a++)
 		{
-			crm_put(&c[5], Int32GetDatum(i), false);
-			crm_put_int8(&c[6], bl->accounts.accounts[a].id, false);
+			crm_put(&c[4], Int32GetDatum(i), false);
+			crm_put_int8(&c[5], bl->accounts.accounts[a].id, false);
+			crm_put_text(&c[6], lead->name_pinyin);
 		}
 		if (bl->forced_contact)
 		{
