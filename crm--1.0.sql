@@ -1141,14 +1141,37 @@ $$;
 COMMENT ON FUNCTION crm.unmerge(bigint) IS
 'Undoes a merge from crm.merge_history: moved rows go back, filled fields are emptied again unless changed since, codes resolve to themselves again; a lead merged into a contact gets a contact of its own';
 
-CREATE FUNCTION crm.review_accept(review_id bigint) RETURNS void
-    LANGUAGE plpgsql STRICT
+CREATE FUNCTION crm.review_accept(review_id bigint, contact_id bigint DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r crm.match_review;
+    offered bigint[];
 BEGIN
+    IF review_id IS NULL THEN
+        RAISE EXCEPTION 'review_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     r := crm.take_review(review_id);
+    IF contact_id IS NOT NULL THEN
+        offered := r.candidate_id || ARRAY(SELECT (a->>'contact_id')::bigint
+                                             FROM jsonb_array_elements(r.evidence->'alternatives') a);
+        IF r.lead_id IS NULL OR NOT contact_id = ANY (offered) THEN
+            RAISE EXCEPTION 'contact % is not a candidate of review %', contact_id, review_id
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = CASE WHEN r.lead_id IS NULL
+                                    THEN 'A review of two stored records merges the pair it names.'
+                                    ELSE pg_catalog.format('Its candidates are %s.', pg_catalog.array_to_string(offered, ', ')) END,
+                      HINT = 'Leave contact_id out to accept the provisional candidate.';
+        END IF;
+        IF contact_id <> r.candidate_id THEN
+            UPDATE crm.match_review
+               SET candidate_id = contact_id,
+                   evidence = evidence || jsonb_build_object('provisional_candidate', r.candidate_id)
+             WHERE id = review_id;
+            r.candidate_id := contact_id;
+        END IF;
+    END IF;
     IF r.lead_id IS NOT NULL THEN
         PERFORM crm.merge_lead(r.lead_id, r.candidate_id);
     ELSIF r.entity = 'contact' THEN
@@ -1160,8 +1183,8 @@ BEGIN
      WHERE id = review_id;
 END
 $$;
-COMMENT ON FUNCTION crm.review_accept(bigint) IS
-'A reviewer''s yes: the lead is merged into its candidate contact, or other_id into candidate_id';
+COMMENT ON FUNCTION crm.review_accept(bigint, bigint) IS
+'A reviewer''s yes: the lead is merged into its candidate contact, or into contact_id, one of the alternatives the evidence lists; a review of two stored records merges other_id into candidate_id';
 
 CREATE FUNCTION crm.review_reject(review_id bigint) RETURNS void
     LANGUAGE plpgsql STRICT

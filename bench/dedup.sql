@@ -40,6 +40,7 @@ CREATE TEMP TABLE dedup_out (
     contact_id bigint,
     account_id bigint,
     outcome    text,
+    offered    bigint[],          -- a review's other candidates (crm: the evidence's alternatives)
     PRIMARY KEY (approach, seq)
 );
 
@@ -85,7 +86,10 @@ SELECT pg_temp.drop_other_indexes('crm') AS dropped \gset
 SELECT clock_timestamp() AS t0 \gset
 INSERT INTO crm.lead_inbox (channel, payload) SELECT channel, payload FROM bench_lead ORDER BY seq;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome)::dedup_out)::text AS res
+SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome,
+                     ARRAY(SELECT (a->>'contact_id')::bigint
+                             FROM crm.match_review r, jsonb_array_elements(r.evidence->'alternatives') a
+                            WHERE r.lead_id = l.id))::dedup_out)::text AS res
   FROM crm.lead l JOIN bench_lead b ON b.channel = l.channel AND b.seq::text = l.external_id \gset
 ROLLBACK;
 \echo '   seconds:' :secs
@@ -110,7 +114,7 @@ SELECT l.seq, b.*
   FROM (SELECT seq, payload FROM bench_lead ORDER BY seq) l,
        LATERAL bench_ingest_exact(l.payload) b;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-SELECT array_agg(ROW('exact', seq, contact_id, account_id, outcome)::dedup_out)::text AS res FROM r_exact \gset
+SELECT array_agg(ROW('exact', seq, contact_id, account_id, outcome, NULL)::dedup_out)::text AS res FROM r_exact \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('exact', 2, :all_leads, :secs);
@@ -134,7 +138,7 @@ SELECT l.seq, b.*
   FROM (SELECT seq, payload FROM bench_lead WHERE seq <= :trgm_leads ORDER BY seq) l,
        LATERAL bench_ingest_trgm(l.payload) b;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-SELECT array_agg(ROW('trgm', seq, contact_id, account_id, outcome)::dedup_out)::text AS res FROM r_trgm \gset
+SELECT array_agg(ROW('trgm', seq, contact_id, account_id, outcome, NULL)::dedup_out)::text AS res FROM r_trgm \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('trgm', 3, :trgm_leads, :secs);
@@ -175,7 +179,9 @@ VACUUM crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 -- Per approach, over the leads it was given (seq <= least(last_seq, upto)):
 --   contact precision  merged leads on their true contact / merged leads
 --   contact recall     known people (truth_contact) found: merged or review,
---                      on the true contact / known people
+--                      on the true contact, or a review that offers it among
+--                      its alternatives (a reviewer picks it with
+--                      crm.review_accept(id, contact_id)) / known people
 --   hard negatives     namesake or recycled leads merged (must be 0), and
 --                      recycled leads sent to review (should be all)
 --   account precision  leads on a pre-existing account that is the true one /
@@ -186,7 +192,8 @@ VACUUM crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 CREATE TEMP VIEW dedup_scored AS
 SELECT r.approach, r.ord, r.last_seq, r.seconds, b.seq, b.kind, b.truth_contact, b.truth_account,
        o.seq IS NOT NULL AS processed, o.contact_id, o.account_id, o.outcome,
-       o.outcome IN ('merged', 'review') AND o.contact_id = b.truth_contact AS contact_found,
+       (o.outcome IN ('merged', 'review') AND o.contact_id = b.truth_contact)
+       OR (o.outcome = 'review' AND b.truth_contact = ANY (o.offered)) AS contact_found,
        o.account_id = b.truth_account AS account_found,
        o.account_id <= :max_account AS on_old_account
   FROM dedup_run r

@@ -68,6 +68,38 @@ SELECT crm.unmerge(h.id) FROM crm.merge_history h JOIN crm.lead l ON l.id = h.le
  WHERE l.external_id = 'b4';
 \set VERBOSITY default
 
+-- A name two stored people share, and nothing else to go on: the review
+-- offers both, and the reviewer attaches the lead to the other one
+INSERT INTO crm.contact (name) VALUES ('欧阳娜'), ('欧阳娜');
+INSERT INTO crm.lead_inbox VALUES ('website',
+  '{"id": "b5", "name": "欧阳娜", "phone": "13700007777", "submitted_at": "2026-11-21"}');
+SELECT r.id AS review_id, r.candidate_id AS provisional,
+       (r.evidence->'alternatives'->0->>'contact_id')::bigint AS alternative
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'b5' \gset
+SELECT l.outcome, l.contact_id = :provisional AS on_provisional,
+       jsonb_array_length(r.evidence->'alternatives') AS alternatives,
+       (SELECT name FROM crm.contact WHERE id = :alternative) AS alternative_name
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b5';
+-- a contact the review does not offer is refused, and nothing changes
+DO $$
+BEGIN
+    PERFORM crm.review_accept(r.id, (SELECT min(id) FROM crm.contact WHERE name = '赵磊'))
+       FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'b5';
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
+END
+$$;
+SELECT crm.review_accept(:review_id, :alternative);
+SELECT l.outcome, l.contact_id = :alternative AS on_chosen, r.status,
+       r.candidate_id = :alternative AS review_names_chosen,
+       (r.evidence->>'provisional_candidate')::bigint = :provisional AS provisional_kept,
+       (SELECT array_agg(p.value) FROM crm.contact_point p WHERE p.contact_id = :alternative) AS chosen_phones,
+       (SELECT count(*) FROM crm.contact_point p WHERE p.contact_id = :provisional) AS provisional_points
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b5';
+\set VERBOSITY terse
+SELECT crm.review_accept(NULL);
+\set VERBOSITY default
+
 -- Duplicates already stored: two contacts share a phone (typed in by hand)
 INSERT INTO crm.contact (name, title) VALUES ('周敏', '主任'), ('周敏（女士）', NULL), ('吴强', NULL);
 INSERT INTO crm.contact_point (contact_id, kind, value)

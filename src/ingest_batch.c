@@ -1097,7 +1097,7 @@ write_outcomes(BatchLead **wave, int n)
 			crm_put_int8(&r[0], bl->result.lead_id, false);
 			crm_put_int8(&r[1], c->id, false);
 			crm_put(&r[2], Float4GetDatum((float4) c->score), false);
-			crm_put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c)), false);
+			crm_put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c, bl->cands, bl->n_cands)), false);
 			crm_put(&r[4], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 		}
 		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))

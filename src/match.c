@@ -352,11 +352,19 @@ score(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 	return total;
 }
 
+/*
+ * Why the lead went to review with cand: each field's comparison and
+ * weight, the score, and the other candidates that would have gone to
+ * review on their own ("alternatives", best first), so that a reviewer
+ * can attach the lead to one of them instead.
+ */
 Jsonb *
-crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candidate *cand)
+crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candidate *cand,
+				   const Candidate *cands, int n)
 {
 	Comparison	cmp[N_FIELDS];
 	StringInfoData buf;
+	const char *sep = "";
 
 	compare_all(lead, accounts, cand, cmp);
 	initStringInfo(&buf);
@@ -364,7 +372,15 @@ crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candida
 	for (int f = 0; f < N_FIELDS; f++)
 		appendStringInfo(&buf, "\"%s\": {\"comparison\": \"%s\", \"weight\": %.2f}, ",
 						 models[f].field, comparison_names[cmp[f]], weight((Field) f, cmp[f]));
-	appendStringInfo(&buf, "\"score\": %.2f}", cand->score);
+	appendStringInfo(&buf, "\"score\": %.2f, \"alternatives\": [", cand->score);
+	for (int i = 0; i < n; i++)
+		if (&cands[i] != cand && cands[i].score >= review_threshold)
+		{
+			appendStringInfo(&buf, "%s{\"contact_id\": " INT64_FORMAT ", \"score\": %.2f}",
+							 sep, cands[i].id, cands[i].score);
+			sep = ", ";
+		}
+	appendStringInfoString(&buf, "]}");
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 

@@ -127,9 +127,12 @@ extern bool crm_match_in_list(const char *value, List *values);
 /* Phone, e-mail or openid coincide: a strong sign of one customer. */
 extern bool crm_match_shares_identifier(const Lead *lead, const Candidate *c);
 
-/* The per-field comparison and weight that scored the candidate. */
+/*
+ * The per-field comparison and weight that scored the candidate, and the
+ * other candidates above the review threshold.
+ */
 extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
-								 const Candidate *cand);
+								 const Candidate *cand, const Candidate *cands, int n);
 
 extern const char *crm_match_outcome_name(MatchOutcome outcome);
 
