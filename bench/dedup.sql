@@ -202,7 +202,7 @@ SELECT r.approach, r.ord, r.last_seq, r.seconds, b.seq, b.kind, b.truth_contact,
  WHERE r.approach <> 'floor';
 
 CREATE FUNCTION pg_temp.pct(num bigint, den bigint) RETURNS numeric
-LANGUAGE sql IMMUTABLE AS $$ SELECT round(100.0 * num / nullif(den, 0), 1) $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT round(100.0 * num / nullif(den, 0), 2) $$;
 
 CREATE FUNCTION pg_temp.dedup_quality(upto int)
 RETURNS TABLE (approach text, ord int, leads bigint, missing bigint, new bigint, merged bigint, review bigint,
