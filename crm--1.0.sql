@@ -2047,103 +2047,78 @@ CREATE TRIGGER lead_activity_recorded AFTER INSERT ON crm.lead_activity
 -- The timer sweep and the jobs that run it
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION crm.run_timeouts(max_timers integer DEFAULT 20000,
-                                 OUT timers_fired integer, OUT leads_retried integer, OUT alarms_open integer)
+-- The sweep's parts, each its own function: a minute with nothing due
+-- compiles and plans only what it runs (pg_cron runs each sweep in a fresh
+-- backend).
+
+-- 1. SLA timers that are due: breach (owner), then manager, then director.
+-- A wake-up whose timer was met, cancelled or already moved on is dropped
+-- without firing.  Each wake-up row is deleted once, so a timer fires once
+-- even if two of these run at once.
+CREATE FUNCTION crm.fire_due_timers(max_timers integer, OUT timers_fired integer, OUT to_reroute bigint[])
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    WITH due AS (
+        DELETE FROM crm.sla_wakeup w
+         WHERE w.ctid = ANY (ARRAY(SELECT n.ctid FROM crm.sla_wakeup n
+                                    WHERE n.fire_at <= pg_catalog.now()
+                                    ORDER BY n.fire_at LIMIT max_timers))
+        RETURNING w.timer_id, w.level
+    ), fired AS (
+        UPDATE crm.sla_timer t
+           SET escalation = d.level,
+               breached_at = coalesce(t.breached_at, pg_catalog.now())
+          FROM due d, crm.team tm
+         WHERE t.id = d.timer_id AND t.escalation = d.level - 1
+           AND t.met_at IS NULL AND t.cancelled_at IS NULL
+           AND tm.code = t.team
+        RETURNING t.id, t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
+                  tm.manager, tm.director, tm.sla_policy
+    ), queued AS (
+        INSERT INTO crm.sla_wakeup (fire_at, timer_id, level)
+        SELECT f.due_at + e.after, f.id, f.level + 1
+          FROM fired f JOIN crm.sla_step st ON st.policy = f.sla_policy AND st.milestone = f.milestone
+         CROSS JOIN LATERAL (SELECT CASE f.level WHEN 1 THEN st.escalate_manager_after
+                                                 WHEN 2 THEN st.escalate_director_after END) e(after)
+         WHERE e.after IS NOT NULL
+    ), notified AS (
+        -- one message per recipient and level, listing the leads: a bot
+        -- that posted one message per lead would be throttled, and a rep
+        -- reads one list better than thirty pings
+        INSERT INTO crm.outbox (topic, recipient, payload)
+        SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
+               CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
+               jsonb_build_object('level', (ARRAY['owner', 'manager', 'director'])[f.level], 'team', f.team,
+                                  'leads', jsonb_agg(jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone,
+                                                                        'owner', f.owner, 'due_at', f.due_at)
+                                                     ORDER BY f.due_at, f.lead_id))
+          FROM fired f
+         GROUP BY f.level, 2, f.team
+        RETURNING 1
+    )
+    SELECT count(*)::integer,
+           array_agg(f.lead_id) FILTER (WHERE f.level = 1 AND f.milestone = 'first_contact' AND p.reassign_on_breach)
+      INTO timers_fired, to_reroute
+      FROM fired f JOIN crm.sla_policy p ON p.code = f.sla_policy;
+END
+$$;
+COMMENT ON FUNCTION crm.fire_due_timers(integer) IS
+'Internal to crm.run_timeouts(): fires up to max_timers due SLA timers (breach, manager, director; one outbox message per recipient and level) and returns how many fired and the leads the policy sends to another rep';
+
+-- 3. Alarms: leads stranded past their state's timeout, and rules idle
+-- while their leads wait; returns how many alarms are open.
+CREATE FUNCTION crm.check_alarms() RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    to_reroute bigint[];
-    waiting bigint[];
-    any_waiting boolean;
     subjects text[];
     details jsonb[];
     recipients text[];
+    alarms_open integer;
 BEGIN
-    IF max_timers IS NULL OR max_timers < 1 THEN
-        RAISE EXCEPTION 'max_timers must be positive, not %', coalesce(max_timers::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    timers_fired := 0; leads_retried := 0; alarms_open := 0;
-    -- A second sweep started meanwhile has nothing to add: it returns at once.
-    IF NOT pg_catalog.pg_try_advisory_xact_lock(x'43524d'::integer, 1) THEN
-        RETURN;
-    END IF;
-
-    -- 1. SLA timers that are due: breach (owner), then manager, then director.
-    -- A wake-up whose timer was met, cancelled or already moved on is
-    -- dropped without firing.
-    -- (min() reads one end of the index whatever the statistics say)
-    IF (SELECT min(w.fire_at) FROM crm.sla_wakeup w) <= pg_catalog.now() THEN
-        WITH due AS (
-            DELETE FROM crm.sla_wakeup w
-             WHERE w.ctid = ANY (ARRAY(SELECT n.ctid FROM crm.sla_wakeup n
-                                        WHERE n.fire_at <= pg_catalog.now()
-                                        ORDER BY n.fire_at LIMIT max_timers))
-            RETURNING w.timer_id, w.level
-        ), fired AS (
-            UPDATE crm.sla_timer t
-               SET escalation = d.level,
-                   breached_at = coalesce(t.breached_at, pg_catalog.now())
-              FROM due d, crm.team tm
-             WHERE t.id = d.timer_id AND t.escalation = d.level - 1
-               AND t.met_at IS NULL AND t.cancelled_at IS NULL
-               AND tm.code = t.team
-            RETURNING t.id, t.lead_id, t.milestone, t.owner, t.team, t.due_at, t.escalation AS level,
-                      tm.manager, tm.director, tm.sla_policy
-        ), queued AS (
-            INSERT INTO crm.sla_wakeup (fire_at, timer_id, level)
-            SELECT f.due_at + e.after, f.id, f.level + 1
-              FROM fired f JOIN crm.sla_step st ON st.policy = f.sla_policy AND st.milestone = f.milestone
-             CROSS JOIN LATERAL (SELECT CASE f.level WHEN 1 THEN st.escalate_manager_after
-                                                     WHEN 2 THEN st.escalate_director_after END) e(after)
-             WHERE e.after IS NOT NULL
-        ), notified AS (
-            -- one message per recipient and level, listing the leads: a bot
-            -- that posted one message per lead would be throttled, and a rep
-            -- reads one list better than thirty pings
-            INSERT INTO crm.outbox (topic, recipient, payload)
-            SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
-                   CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
-                   jsonb_build_object('level', (ARRAY['owner', 'manager', 'director'])[f.level], 'team', f.team,
-                                      'leads', jsonb_agg(jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone,
-                                                                            'owner', f.owner, 'due_at', f.due_at)
-                                                         ORDER BY f.due_at, f.lead_id))
-              FROM fired f
-             GROUP BY f.level, 2, f.team
-            RETURNING 1
-        )
-        SELECT count(*)::integer,
-               array_agg(f.lead_id) FILTER (WHERE f.level = 1 AND f.milestone = 'first_contact' AND p.reassign_on_breach)
-          INTO timers_fired, to_reroute
-          FROM fired f JOIN crm.sla_policy p ON p.code = f.sla_policy;
-    END IF;
-
-    -- the policy may send a lead nobody answered to another rep
-    IF to_reroute IS NOT NULL THEN
-        UPDATE crm.lead l SET status = 'scored', previous_owner = l.owner, owner = NULL
-         WHERE l.id = ANY (to_reroute) AND l.status = 'assigned';
-    END IF;
-
-    -- 2. leads waiting on a machine step: score and assign them now
-    waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'new' ORDER BY l.status_changed_at LIMIT max_timers);
-    any_waiting := cardinality(waiting) > 0;
-    IF any_waiting THEN
-        leads_retried := leads_retried + crm.rescore(waiting);
-    END IF;
-    waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'scored' ORDER BY l.status_changed_at LIMIT max_timers);
-    any_waiting := any_waiting OR cardinality(waiting) > 0;
-    IF cardinality(waiting) > 0 THEN
-        leads_retried := leads_retried + cardinality(waiting);
-        PERFORM crm.assign_leads(waiting, false);
-    END IF;
-
-    -- 3. alarms.  With no lead waiting there is none to raise, and with none
-    -- open none to clear: the usual minute ends here, and a fresh backend
-    -- (each pg_cron run) does not load what the alarms read.
-    IF NOT any_waiting AND NOT EXISTS (SELECT FROM crm.alarm a WHERE a.cleared_at IS NULL) THEN
-        RETURN;
-    END IF;
     -- leads still stranded past their state's timeout ...
     SELECT coalesce(array_agg(s.state ORDER BY s.state), '{}'),
            coalesce(array_agg(jsonb_build_object('leads', w.leads, 'oldest', w.oldest,
@@ -2172,6 +2147,63 @@ BEGIN
      WHERE r.active AND coalesce(r.last_fired_at, r.created_at) < pg_catalog.now() - r.idle_alarm_after
        AND w.leads > 0;
     alarms_open := alarms_open + crm.sync_alarms('rule_idle', subjects, details, recipients);
+    RETURN alarms_open;
+END
+$$;
+COMMENT ON FUNCTION crm.check_alarms() IS
+'Internal to crm.run_timeouts(): raises, refreshes or clears the stranded_leads and rule_idle alarms, and returns how many are open';
+
+CREATE FUNCTION crm.run_timeouts(max_timers integer DEFAULT 20000,
+                                 OUT timers_fired integer, OUT leads_retried integer, OUT alarms_open integer)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    to_reroute bigint[];
+    waiting bigint[];
+    any_waiting boolean;
+BEGIN
+    IF max_timers IS NULL OR max_timers < 1 THEN
+        RAISE EXCEPTION 'max_timers must be positive, not %', coalesce(max_timers::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    timers_fired := 0; leads_retried := 0; alarms_open := 0;
+    -- A second sweep started meanwhile has nothing to add: it returns at once.
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(x'43524d'::integer, 1) THEN
+        RETURN;
+    END IF;
+
+    -- 1. due SLA timers (min() reads one end of the index whatever the
+    -- statistics say)
+    IF (SELECT min(w.fire_at) FROM crm.sla_wakeup w) <= pg_catalog.now() THEN
+        SELECT f.timers_fired, f.to_reroute INTO timers_fired, to_reroute FROM crm.fire_due_timers(max_timers) f;
+    END IF;
+    -- the policy may send a lead nobody answered to another rep
+    IF to_reroute IS NOT NULL THEN
+        UPDATE crm.lead l SET status = 'scored', previous_owner = l.owner, owner = NULL
+         WHERE l.id = ANY (to_reroute) AND l.status = 'assigned';
+    END IF;
+
+    -- 2. leads waiting on a machine step: score and assign them now
+    waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'new' ORDER BY l.status_changed_at LIMIT max_timers);
+    any_waiting := cardinality(waiting) > 0;
+    IF any_waiting THEN
+        leads_retried := leads_retried + crm.rescore(waiting);
+    END IF;
+    waiting := ARRAY(SELECT l.id FROM crm.lead l WHERE l.status = 'scored' ORDER BY l.status_changed_at LIMIT max_timers);
+    any_waiting := any_waiting OR cardinality(waiting) > 0;
+    IF cardinality(waiting) > 0 THEN
+        leads_retried := leads_retried + cardinality(waiting);
+        PERFORM crm.assign_leads(waiting, false);
+    END IF;
+
+    -- 3. alarms.  With no lead waiting there is none to raise, and with none
+    -- open none to clear: the usual minute ends here, and a fresh backend
+    -- (each pg_cron run) does not load what the alarms read.
+    IF NOT any_waiting AND NOT EXISTS (SELECT FROM crm.alarm a WHERE a.cleared_at IS NULL) THEN
+        RETURN;
+    END IF;
+    alarms_open := crm.check_alarms();
 END
 $$;
 COMMENT ON FUNCTION crm.run_timeouts(integer) IS
