@@ -68,15 +68,19 @@ SELECT crm.unmerge(h.id) FROM crm.merge_history h JOIN crm.lead l ON l.id = h.le
  WHERE l.external_id = 'b4';
 \set VERBOSITY default
 
--- A name two stored people share, and nothing else to go on: the review
--- offers both, and the reviewer attaches the lead to the other one
-INSERT INTO crm.contact (name) VALUES ('欧阳娜'), ('欧阳娜');
+-- A name two stored people at two organisations share, and nothing else
+-- to go on: the review offers both, and the reviewer attaches the lead to
+-- the other one, whose organisation the lead then takes
+INSERT INTO crm.account (name, region_code) VALUES ('杭州欧阳医疗器械有限公司', '330100'),
+                                                 ('宁波欧阳机电有限公司', '330200');
+INSERT INTO crm.contact (name, account_id)
+SELECT '欧阳娜', id FROM crm.account WHERE name IN ('杭州欧阳医疗器械有限公司', '宁波欧阳机电有限公司');
 INSERT INTO crm.lead_inbox VALUES ('website',
   '{"id": "b5", "name": "欧阳娜", "phone": "13700007777", "submitted_at": "2026-11-21"}');
 SELECT r.id AS review_id, r.candidate_id AS provisional,
        (r.evidence->'alternatives'->0->>'contact_id')::bigint AS alternative
   FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'b5' \gset
-SELECT l.outcome, l.contact_id = :provisional AS on_provisional,
+SELECT l.outcome, l.contact_id = :provisional AS on_provisional, l.account_id AS account,
        jsonb_array_length(r.evidence->'alternatives') AS alternatives,
        (SELECT name FROM crm.contact WHERE id = :alternative) AS alternative_name
   FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b5';
@@ -90,7 +94,8 @@ EXCEPTION WHEN invalid_parameter_value THEN
 END
 $$;
 SELECT crm.review_accept(:review_id, :alternative);
-SELECT l.outcome, l.contact_id = :alternative AS on_chosen, r.status,
+SELECT l.outcome, l.contact_id = :alternative AS on_chosen, l.account_outcome,
+       l.account_id = (SELECT account_id FROM crm.contact WHERE id = :alternative) AS on_chosen_account, r.status,
        r.candidate_id = :alternative AS review_names_chosen,
        (r.evidence->>'provisional_candidate')::bigint = :provisional AS provisional_kept,
        (SELECT array_agg(p.value) FROM crm.contact_point p WHERE p.contact_id = :alternative) AS chosen_phones,

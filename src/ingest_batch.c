@@ -578,7 +578,11 @@ attach_to_candidate(BatchLead *bl)
 	bl->owner = c->owner ? c->owner : bl->account_owner;
 }
 
-/* A reviewer's merge: the lead keeps its organisation, the contact is given. */
+/*
+ * A reviewer's merge: the contact is given.  As in attach_to_candidate, the
+ * lead keeps the organisation it named, and one that named none takes the
+ * contact's.
+ */
 static void
 force_merge(BatchLead *bl)
 {
@@ -590,7 +594,7 @@ force_merge(BatchLead *bl)
 				 errmsg("contact " INT64_FORMAT " does not exist or was merged", bl->forced_contact),
 				 errhint("crm.resolve_code() gives the contact a merged code lives on in.")));
 	bl->contact_id = bl->forced_contact;
-	bl->account_id = bl->lead->account_id;
+	bl->account_id = bl->lead->account_id ? bl->lead->account_id : bl->match.best->account_id;
 	bl->customer_code = bl->match.best->code;
 	bl->owner = bl->match.best->owner;
 }
@@ -775,9 +779,11 @@ static CrmPlan insert_leads = {
 	JSONBARRAYOID}
 };
 static CrmPlan attach_leads = {
-	"UPDATE crm.lead l SET contact_id = u.contact_id, outcome = 'merged'"
-	"  FROM unnest($1::int8[], $2::int8[]) u(id, contact_id) WHERE l.id = u.id",
-	2, {INT8ARRAYOID, INT8ARRAYOID}
+	"UPDATE crm.lead l SET contact_id = u.contact_id, outcome = 'merged', account_id = u.account_id,"
+	"  account_outcome = CASE WHEN l.account_id IS NULL AND u.account_id IS NOT NULL THEN 'matched'"
+	"                         ELSE l.account_outcome END"
+	"  FROM unnest($1::int8[], $2::int8[], $3::int8[]) u(id, contact_id, account_id) WHERE l.id = u.id",
+	3, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
 };
 static CrmPlan insert_reviews = {
 	"INSERT INTO crm.match_review (entity, lead_id, candidate_id, score, evidence, red)"
@@ -1045,7 +1051,7 @@ static void
 write_leads(BatchLead **wave, int n)
 {
 	CrmColumn		c[25];
-	CrmColumn		a[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID));
+	CrmColumn		a[3] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(INT8OID));
 	static const Oid types[25] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
 		JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, INT4OID, FLOAT4OID,
@@ -1068,6 +1074,7 @@ write_leads(BatchLead **wave, int n)
 			bl->result.lead_id = bl->stored_id;
 			crm_put_int8(&a[0], bl->stored_id, false);
 			crm_put_int8(&a[1], bl->contact_id, false);
+			crm_put_int8(&a[2], bl->account_id, bl->account_id == 0);
 			continue;
 		}
 		bl->result.lead_id = ids[count++];
