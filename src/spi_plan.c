@@ -34,7 +34,7 @@ static const char *const probe_only[] = {
 	"jit",
 };
 
-/* Settings for planning (or re-planning) one of our statements; undo with AtEOXact_GUC. */
+/* Settings for planning one of our statements; undo with AtEOXact_GUC. */
 static int
 index_probe_planning(void)
 {
@@ -46,10 +46,15 @@ index_probe_planning(void)
 	return nest;
 }
 
+/*
+ * SPI_prepare parses and analyses only: the search path matters here, and
+ * the plan cache keeps it for re-analysis.  The planner settings apply
+ * where the plan is built (plan_generic_if_needed).
+ */
 static SPIPlanPtr
 prepare_pinned(const CrmPlan *plan)
 {
-	int			nest = index_probe_planning();
+	int			nest = NewGUCNestLevel();
 	SPIPlanPtr	prepared;
 
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
