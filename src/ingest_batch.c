@@ -1138,8 +1138,8 @@ score(BatchLead *bl, const ScoreModel *model)
 		.has_email = lead->email != NULL,
 		.has_uscc = lead->uscc != NULL,
 		.has_wechat_openid = lead->wechat_openid != NULL,
-		.known_customer = bl->match.outcome != MATCH_NEW ||
-		(bl->account_outcome && strcmp(bl->account_outcome, "matched") == 0),
+		.known_customer = crm_score_known_customer(crm_match_outcome_name(bl->match.outcome),
+												   bl->account_outcome),
 	};
 
 	crm_score_lead(model, &in, &bl->score);

@@ -554,12 +554,16 @@ lead_has(HeapTupleHeader lead, const char *column)
 	return !isnull;
 }
 
+bool
+crm_score_known_customer(const char *outcome, const char *account_outcome)
+{
+	return (outcome && strcmp(outcome, "new") != 0) ||
+		(account_outcome && strcmp(account_outcome, "matched") == 0);
+}
+
 static void
 input_of_stored_lead(HeapTupleHeader lead, double event_points, ScoreInput *in)
 {
-	char	   *outcome = lead_text(lead, "outcome");
-	char	   *account_outcome = lead_text(lead, "account_outcome");
-
 	in->channel = lead_text(lead, "channel");
 	in->product_line = lead_text(lead, "product_line");
 	in->region_code = lead_text(lead, "region_code");
@@ -570,8 +574,8 @@ input_of_stored_lead(HeapTupleHeader lead, double event_points, ScoreInput *in)
 	in->has_email = lead_has(lead, "email");
 	in->has_uscc = lead_has(lead, "uscc");
 	in->has_wechat_openid = lead_has(lead, "wechat_openid");
-	in->known_customer = (outcome && strcmp(outcome, "new") != 0) ||
-		(account_outcome && strcmp(account_outcome, "matched") == 0);
+	in->known_customer = crm_score_known_customer(lead_text(lead, "outcome"),
+												  lead_text(lead, "account_outcome"));
 	in->event_points = event_points;
 }
 

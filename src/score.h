@@ -47,4 +47,7 @@ extern const ScoreModel *crm_score_model(void);
 
 extern void crm_score_lead(const ScoreModel *model, const ScoreInput *in, LeadScore *out);
 
+/* A lead's customer is known: its contact or its organisation was found. */
+extern bool crm_score_known_customer(const char *outcome, const char *account_outcome);
+
 #endif							/* CRM_SCORE_H */
