@@ -1218,13 +1218,13 @@ read_owners(IngestBatch *b)
 	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(INT8OID));
 	uint64		rows;
 
+	if (b->n == 0)
+		return;
 	for (int i = 0; i < b->n; i++)
 	{
 		crm_put(&c[0], Int32GetDatum(i), false);
 		crm_put_int8(&c[1], b->leads[i]->result.lead_id, false);
 	}
-	if (b->n == 0)
-		return;
 	rows = crm_run_columns(&lead_owners, c, SPI_OK_SELECT);
 	for (uint64 r = 0; r < rows; r++)
 		b->leads[row_index(r)]->result.owner = crm_spi_text(r, 2);
