@@ -41,6 +41,8 @@ CREATE TEMP TABLE dedup_out (
     account_id bigint,
     outcome    text,
     offered    bigint[],          -- a review's other candidates (crm: the evidence's alternatives)
+    offered_accounts bigint[],    -- the accounts a review puts before the reviewer (crm: its
+                                  -- candidates' accounts, which review_accept gives the lead)
     PRIMARY KEY (approach, seq)
 );
 
@@ -86,11 +88,16 @@ SELECT pg_temp.drop_other_indexes('crm') AS dropped \gset
 SELECT clock_timestamp() AS t0 \gset
 INSERT INTO crm.lead_inbox (channel, payload) SELECT channel, payload FROM bench_lead ORDER BY seq;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome,
-                     ARRAY(SELECT (a->>'contact_id')::bigint
-                             FROM crm.match_review r, jsonb_array_elements(r.evidence->'alternatives') a
-                            WHERE r.lead_id = l.id))::dedup_out)::text AS res
-  FROM crm.lead l JOIN bench_lead b ON b.channel = l.channel AND b.seq::text = l.external_id \gset
+SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome, o.alternatives,
+                     CASE WHEN l.outcome = 'review' THEN
+                       ARRAY(SELECT DISTINCT c.account_id FROM crm.contact c
+                              WHERE c.id = ANY (o.alternatives || l.contact_id) AND c.account_id IS NOT NULL)
+                     END)::dedup_out)::text AS res
+  FROM crm.lead l JOIN bench_lead b ON b.channel = l.channel AND b.seq::text = l.external_id
+  CROSS JOIN LATERAL (
+    SELECT ARRAY(SELECT (a->>'contact_id')::bigint
+                   FROM crm.match_review r, jsonb_array_elements(r.evidence->'alternatives') a
+                  WHERE r.lead_id = l.id AND l.outcome = 'review') AS alternatives) o \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('crm', 1, :all_leads, :secs);
@@ -114,7 +121,7 @@ SELECT l.seq, b.*
   FROM (SELECT seq, payload FROM bench_lead ORDER BY seq) l,
        LATERAL bench_ingest_exact(l.payload) b;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-SELECT array_agg(ROW('exact', seq, contact_id, account_id, outcome, NULL)::dedup_out)::text AS res FROM r_exact \gset
+SELECT array_agg(ROW('exact', seq, contact_id, account_id, outcome, NULL, NULL)::dedup_out)::text AS res FROM r_exact \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('exact', 2, :all_leads, :secs);
@@ -138,7 +145,7 @@ SELECT l.seq, b.*
   FROM (SELECT seq, payload FROM bench_lead WHERE seq <= :trgm_leads ORDER BY seq) l,
        LATERAL bench_ingest_trgm(l.payload) b;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-SELECT array_agg(ROW('trgm', seq, contact_id, account_id, outcome, NULL)::dedup_out)::text AS res FROM r_trgm \gset
+SELECT array_agg(ROW('trgm', seq, contact_id, account_id, outcome, NULL, NULL)::dedup_out)::text AS res FROM r_trgm \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('trgm', 3, :trgm_leads, :secs);
@@ -186,15 +193,21 @@ VACUUM crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 --                      recycled leads sent to review (should be all)
 --   account precision  leads on a pre-existing account that is the true one /
 --                      leads on a pre-existing account (id <= max before)
---   account recall     known organisations (truth_account) found / known
---                      organisations
+--   account recall     known organisations (truth_account) found: the lead is
+--                      on the true account, or it is in review and one of the
+--                      contacts offered is on it (accepting that contact puts
+--                      the lead on its account) / known organisations
+--   account assigned   known organisations the lead is on, without review /
+--                      known organisations
 -- A lead the approach returned no row for (crm: quarantined) counts as missed.
 CREATE TEMP VIEW dedup_scored AS
 SELECT r.approach, r.ord, r.last_seq, r.seconds, b.seq, b.kind, b.truth_contact, b.truth_account,
        o.seq IS NOT NULL AS processed, o.contact_id, o.account_id, o.outcome,
        (o.outcome IN ('merged', 'review') AND o.contact_id = b.truth_contact)
        OR (o.outcome = 'review' AND b.truth_contact = ANY (o.offered)) AS contact_found,
-       o.account_id = b.truth_account AS account_found,
+       o.account_id = b.truth_account AS account_assigned,
+       o.account_id = b.truth_account
+       OR (o.outcome = 'review' AND b.truth_account = ANY (o.offered_accounts)) AS account_found,
        o.account_id <= :max_account AS on_old_account
   FROM dedup_run r
   JOIN bench_lead b ON b.seq <= r.last_seq
@@ -208,7 +221,7 @@ CREATE FUNCTION pg_temp.dedup_quality(upto int)
 RETURNS TABLE (approach text, ord int, leads bigint, missing bigint, new bigint, merged bigint, review bigint,
                "contact prec %" numeric, "contact recall %" numeric,
                "hard neg merged" text, "recycled to review" text,
-               "account prec %" numeric, "account recall %" numeric)
+               "account prec %" numeric, "account recall %" numeric, "account assigned %" numeric)
 LANGUAGE sql AS $$
 SELECT approach, ord, count(*), count(*) FILTER (WHERE NOT processed),
        count(*) FILTER (WHERE outcome = 'new'),
@@ -222,9 +235,11 @@ SELECT approach, ord, count(*), count(*) FILTER (WHERE NOT processed),
          || ' / ' || count(*) FILTER (WHERE kind IN ('namesake', 'recycled')),
        count(*) FILTER (WHERE kind = 'recycled' AND outcome = 'review')
          || ' / ' || count(*) FILTER (WHERE kind = 'recycled'),
-       pg_temp.pct(count(*) FILTER (WHERE on_old_account AND account_found),
+       pg_temp.pct(count(*) FILTER (WHERE on_old_account AND account_assigned),
                    count(*) FILTER (WHERE on_old_account)),
        pg_temp.pct(count(*) FILTER (WHERE truth_account IS NOT NULL AND account_found),
+                   count(*) FILTER (WHERE truth_account IS NOT NULL)),
+       pg_temp.pct(count(*) FILTER (WHERE truth_account IS NOT NULL AND account_assigned),
                    count(*) FILTER (WHERE truth_account IS NOT NULL))
   FROM dedup_scored
  WHERE seq <= upto
@@ -239,7 +254,8 @@ SELECT q.approach, q.leads, round(r.seconds, 2) AS seconds,
        round((q.leads / nullif(r.seconds, 0))
              / (SELECT c.last_seq / nullif(c.seconds, 0) FROM dedup_run c WHERE c.approach = 'crm'), 3) AS "vs crm",
        q.missing, q.new, q.merged, q.review, q."contact prec %", q."contact recall %",
-       q."hard neg merged", q."recycled to review", q."account prec %", q."account recall %"
+       q."hard neg merged", q."recycled to review", q."account prec %", q."account recall %",
+       q."account assigned %"
   FROM pg_temp.dedup_quality(2147483647) q JOIN dedup_run r USING (approach)
  ORDER BY q.ord;
 
@@ -250,7 +266,7 @@ SELECT f.last_seq AS leads, round(f.seconds, 2) AS seconds, round(f.last_seq / f
 \echo
 \echo 'Quality on the same leads for all: the first' :trgm_leads
 SELECT approach, leads, missing, new, merged, review, "contact prec %", "contact recall %",
-       "hard neg merged", "recycled to review", "account prec %", "account recall %"
+       "hard neg merged", "recycled to review", "account prec %", "account recall %", "account assigned %"
   FROM pg_temp.dedup_quality(:trgm_leads)
  ORDER BY ord;
 
@@ -270,3 +286,36 @@ SELECT kind, approach, count(*) AS leads,
   FROM dedup_scored
  GROUP BY kind, approach, ord
  ORDER BY kind, ord;
+
+-- What each known-organisation lead carries that points at its organisation,
+-- from the generator's truth: a phone or e-mail stored on a contact there; a
+-- full company name; a short name (dedup_data.sql cuts it from the registered
+-- name: characters 3-5), shared by how many stored organisations; or
+-- nothing but a person's name.  Nothing that avoids guessing can find the
+-- organisation of the last kind, nor tell apart the holders of a shared
+-- short name.
+CREATE TEMP TABLE short_name_holders AS
+SELECT substr(name, 3, 3) AS short_name, count(*) AS holders FROM crm.account GROUP BY 1;
+CREATE TEMP TABLE org_evidence AS
+SELECT b.seq,
+       CASE
+         WHEN EXISTS (SELECT FROM crm.contact c JOIN crm.contact_point p ON p.contact_id = c.id
+                       WHERE c.account_id = b.truth_account
+                         AND ((p.kind = 'phone' AND p.value = crm.norm_phone(b.payload->>'phone'))
+                              OR (p.kind = 'email' AND p.value = crm.norm_email(b.payload->>'email'))))
+           THEN '1 stored phone or e-mail'
+         WHEN length(b.payload->>'company') > 3 THEN '2 full company name'
+         WHEN b.payload ? 'company' AND h.holders = 1 THEN '3 short name, 1 holder'
+         WHEN b.payload ? 'company' THEN '4 short name, ' || CASE WHEN h.holders <= 3 THEN '2-3' ELSE '4+' END || ' holders'
+         ELSE '5 person''s name only'
+       END AS evidence
+  FROM bench_lead b LEFT JOIN short_name_holders h ON h.short_name = b.payload->>'company'
+ WHERE b.truth_account IS NOT NULL;
+
+\echo 'Account recall by what the lead carries that points at its organisation'
+SELECT e.evidence, s.approach, count(*) AS leads,
+       pg_temp.pct(count(*) FILTER (WHERE account_found), count(*)) AS "account recall %",
+       pg_temp.pct(count(*) FILTER (WHERE account_assigned), count(*)) AS "account assigned %"
+  FROM dedup_scored s JOIN org_evidence e USING (seq)
+ GROUP BY e.evidence, s.approach, s.ord
+ ORDER BY e.evidence, s.ord;
