@@ -1,15 +1,17 @@
 -- bench/dedup.sql: lead matching, crm against two hand-written baselines.
 --
--- Run after bench/dedup_data.sql, bench/baseline_exact.sql and
--- bench/baseline_trgm.sql (bench/dedup_run does all of it in a throw-away
--- cluster).  Each approach ingests the leads of bench_lead in seq order, one
--- at a time, inside BEGIN ... ROLLBACK, so every approach starts from the same
--- world:
+-- Run after bench/dedup_data.sql, bench/baseline_lead.sql,
+-- bench/baseline_exact.sql and bench/baseline_trgm.sql (bench/dedup_run does
+-- all of it in a throw-away cluster).  Each approach ingests the leads of
+-- bench_lead in seq order, one at a time, inside BEGIN ... ROLLBACK, so every
+-- approach starts from the same world:
+--   crm    INSERT INTO crm.lead_inbox, all leads (skipped while the installed
+--          crm has no crm.lead_inbox)
 --   exact  bench_ingest_exact(payload), all leads
 --   trgm   bench_ingest_trgm(payload), the first :sample leads (default 2000;
 --          it is slow)
---   crm    INSERT INTO crm.lead_inbox, all leads (skipped while the installed
---          crm has no crm.lead_inbox)
+-- and stores each lead in crm.lead, as crm does (the baselines through
+-- bench_store_lead).
 -- Then two timings that find nobody: the storage floor (the leads written as
 -- new contacts, nothing looked up) and crm without foreign-key checks (a
 -- diagnosis of what they cost).
@@ -73,8 +75,10 @@ $$;
 SELECT max(id) AS max_account FROM crm.account \gset
 SELECT max(seq) AS all_leads, least(:sample, max(seq)) AS trgm_leads FROM bench_lead \gset
 SELECT to_regclass('crm.lead_inbox') IS NOT NULL AS have_inbox,
-       to_regprocedure('bench_ingest_exact(jsonb)') IS NOT NULL AS have_exact,
-       to_regprocedure('bench_ingest_trgm(jsonb)') IS NOT NULL AS have_trgm \gset
+       to_regprocedure('bench_ingest_exact(jsonb)') IS NOT NULL
+         AND to_regprocedure('bench_store_lead(jsonb,bigint,bigint,text)') IS NOT NULL AS have_exact,
+       to_regprocedure('bench_ingest_trgm(jsonb)') IS NOT NULL
+         AND to_regprocedure('bench_store_lead(jsonb,bigint,bigint,text)') IS NOT NULL AS have_trgm \gset
 
 -- Warm the caches the same for everyone
 SELECT (SELECT count(*) FROM crm.account) + (SELECT count(*) FROM crm.contact)
@@ -122,16 +126,17 @@ SELECT clock_timestamp() AS t0 \gset
 CREATE TEMP TABLE r_exact AS
 SELECT l.seq, b.*
   FROM (SELECT seq, payload FROM bench_lead ORDER BY seq) l,
-       LATERAL bench_ingest_exact(l.payload) b;
+       LATERAL bench_ingest_exact(l.payload) b,
+       LATERAL bench_store_lead(l.payload, b.contact_id, b.account_id, b.outcome) stored;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
 SELECT array_agg(ROW('exact', seq, contact_id, account_id, outcome, NULL, NULL)::dedup_out)::text AS res FROM r_exact \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('exact', 2, :all_leads, :secs);
 INSERT INTO dedup_out SELECT * FROM unnest(coalesce(:'res', '{}')::dedup_out[]);
-VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code;
+VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 \else
-\echo '== exact: skipped, load bench/baseline_exact.sql first'
+\echo '== exact: skipped, load bench/baseline_lead.sql and bench/baseline_exact.sql first'
 \endif
 
 ------------------------------------------------------------------------------
@@ -146,16 +151,17 @@ SELECT clock_timestamp() AS t0 \gset
 CREATE TEMP TABLE r_trgm AS
 SELECT l.seq, b.*
   FROM (SELECT seq, payload FROM bench_lead WHERE seq <= :trgm_leads ORDER BY seq) l,
-       LATERAL bench_ingest_trgm(l.payload) b;
+       LATERAL bench_ingest_trgm(l.payload) b,
+       LATERAL bench_store_lead(l.payload, b.contact_id, b.account_id, b.outcome) stored;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
 SELECT array_agg(ROW('trgm', seq, contact_id, account_id, outcome, NULL, NULL)::dedup_out)::text AS res FROM r_trgm \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('trgm', 3, :trgm_leads, :secs);
 INSERT INTO dedup_out SELECT * FROM unnest(coalesce(:'res', '{}')::dedup_out[]);
-VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code;
+VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 \else
-\echo '== trgm: skipped, load bench/baseline_trgm.sql first'
+\echo '== trgm: skipped, load bench/baseline_lead.sql and bench/baseline_trgm.sql first'
 \endif
 
 ------------------------------------------------------------------------------
