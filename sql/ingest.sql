@@ -127,3 +127,28 @@ SET crm.match_merge_threshold = 60;
 SELECT outcome FROM crm.ingest('website', '{"name": "王伟", "phone": "13800138000",
   "email": "wangwei@kangtai.cn", "submitted_at": "2026-11-20"}');
 RESET crm.match_merge_threshold;
+
+-- A company name that fits several organisations, none of which the lead's
+-- region or exact name singles out: no account is guessed, and the lead's
+-- warnings name them by code for a person to choose
+SELECT outcome FROM crm.ingest('website', '{"id": "w5", "name": "孙丽",
+  "company": "康泰", "phone": "13600136000", "submitted_at": "2026-11-20"}');
+-- with a region, the same short name is one of them: no warning
+SELECT outcome FROM crm.ingest('baidu_sem', '{"clue_id": "BD-2", "name": "钱勇",
+  "mobile": "13600136001", "company": "康泰", "region_code": "330100", "commit_time": 1795136400}');
+INSERT INTO crm.account (name, region_code)
+SELECT city || '瑞达医疗科技有限公司', code
+  FROM (VALUES ('南京', '320100'), ('苏州', '320500'), ('无锡', '320200'), ('常州', '320400'),
+               ('扬州', '321000'), ('徐州', '320300')) c (city, code);
+SELECT outcome FROM crm.ingest('website', '{"id": "w6", "name": "周敏",
+  "company": "瑞达", "phone": "13600136002", "submitted_at": "2026-11-20"}');
+-- the codes listed are those organisations' (at most five, then "...")
+SELECT l.external_id, l.outcome, l.account_outcome, a.name AS account,
+       regexp_replace(w, '\(.*\)', '(codes)') AS warning,
+       (SELECT count(*) FROM unnest(string_to_array(substring(w FROM '\((.*)\)'), ', ')) listed
+         JOIN crm.account o ON o.code = listed
+        WHERE o.name_key = crm.norm_company_name(l.company_name || '医疗器械')
+           OR o.name_key = crm.norm_company_name(l.company_name || '医疗科技')) AS codes_listed
+  FROM crm.lead l LEFT JOIN crm.account a ON a.id = l.account_id
+  LEFT JOIN LATERAL unnest(l.warnings) w ON true
+ WHERE l.external_id IN ('w5', 'BD-2', 'w6') ORDER BY l.external_id;

@@ -529,6 +529,32 @@ mark_waiting(BatchLead **wave, int n)
  * Decisions: where each lead goes
  * --------------------------------------------------------------------- */
 
+/* How many of an ambiguous company's organisations a warning names */
+#define AMBIGUOUS_CODES_SHOWN 5
+
+/*
+ * A company name that fits several organisations, none of which its region
+ * or exact name singles out, leaves the lead without one.  Its warnings say
+ * so, with their codes, for a person to choose.
+ */
+static void
+warn_ambiguous_company(BatchLead *bl)
+{
+	const AccountMatch *m = &bl->accounts;
+	StringInfoData codes;
+
+	initStringInfo(&codes);
+	for (int i = 0; i < Min(m->n, AMBIGUOUS_CODES_SHOWN); i++)
+		appendStringInfo(&codes, "%s%s", i ? ", " : "", m->accounts[i].code);
+	if (m->n > AMBIGUOUS_CODES_SHOWN)
+		appendStringInfoString(&codes, ", ...");
+	bl->lead->warnings =
+		lappend(bl->lead->warnings,
+				psprintf("company name \"%s\" fits %s%d stored organisations (%s); none was chosen",
+						 bl->lead->company_name, m->n > CRM_MATCH_MAX_CANDIDATES ? "more than " : "",
+						 Min(m->n, CRM_MATCH_MAX_CANDIDATES), codes.data));
+}
+
 /*
  * The lead's organisation: the account it resolves to (its missing credit
  * code filled in), a new account when the name finds none, or none when
@@ -553,6 +579,8 @@ place_account(BatchLead *bl)
 		bl->creates_account = true;
 		bl->account_outcome = "new";
 	}
+	else if (m->n > 1)
+		warn_ambiguous_company(bl);
 }
 
 /*
