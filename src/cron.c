@@ -40,6 +40,7 @@
 #include "utils/snapmgr.h"
 
 #include "cron.h"
+#include "spi_plan.h"
 
 #define JOB_PREFIX "crm_"
 #define JOB_NAME_MAX (NAMEDATALEN - 1)	/* cron.job.jobname is a name */
@@ -290,23 +291,6 @@ schedule_job(const CronJob *job, const char *crm_database)
 		elog(ERROR, "crm: cron.schedule_in_database() failed for job %s", job->name);
 }
 
-static bool
-spi_bool(uint64 row, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
-
-	return !isnull && DatumGetBool(d);
-}
-
-static int64
-spi_int8(uint64 row, int col)
-{
-	bool		isnull;
-
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull));
-}
-
 /*
  * Brings one job's row in line; returns whether it had to.  pg_cron's
  * upsert changes only schedule and command, so a row that runs elsewhere
@@ -326,13 +310,18 @@ sync_job(const CronJob *job, const char *crm_database)
 		elog(ERROR, "crm: reading cron.job failed");
 	if (SPI_processed > 0)
 	{
-		bool		same_work = spi_bool(0, 2);
-		bool		same_place = spi_bool(0, 3);
+		bool		same_work = crm_spi_bool(0, 2);
+		bool		same_place = crm_spi_bool(0, 3);
 
 		if (same_work && same_place)
 			return false;
 		if (!same_place)
-			unschedule_job(spi_int8(0, 1));
+		{
+			int64		jobid;
+
+			(void) crm_spi_int8(0, 1, &jobid);
+			unschedule_job(jobid);
+		}
 	}
 	schedule_job(job, crm_database);
 	return true;
@@ -368,9 +357,8 @@ remove_jobs(const CronRequest *req)
 		elog(ERROR, "crm: reading cron.job failed");
 	doomed = palloc(sizeof(int64) * (SPI_processed + 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
-		if (req->unschedule || !spi_bool(i, 3) ||
-			!is_defined(req, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)))
-			doomed[ndoomed++] = spi_int8(i, 1);
+		if (req->unschedule || !crm_spi_bool(i, 3) || !is_defined(req, crm_spi_text(i, 2)))
+			(void) crm_spi_int8(i, 1, &doomed[ndoomed++]);
 	/* collected first: each cron.unschedule() replaces SPI_tuptable */
 	for (int i = 0; i < ndoomed; i++)
 		unschedule_job(doomed[i]);

@@ -138,9 +138,10 @@ crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id, int64 contact
 static int
 row_index(uint64 row)
 {
-	bool		isnull;
+	int32		i;
 
-	return DatumGetInt32(crm_spi_datum(row, 1, &isnull));
+	(void) crm_spi_int4(row, 1, &i);
+	return i;
 }
 
 /* ---------------------------------------------------------------------
@@ -1132,7 +1133,8 @@ write_outcomes(BatchLead **wave, int n)
 			crm_put_int8(&r[0], bl->result.lead_id, false);
 			crm_put_int8(&r[1], c->id, false);
 			crm_put(&r[2], Float4GetDatum((float4) c->score), false);
-			crm_put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c, bl->cands, bl->n_cands)), false);
+			crm_put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c,
+															 bl->cands, bl->n_cands)), false);
 			crm_put(&r[4], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 		}
 		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
