@@ -133,6 +133,12 @@ BEGIN
             USING ERRCODE = 'integrity_constraint_violation',
                   DETAIL = 'The registry keeps every code ever issued, so that none is reused.';
     END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.code, NEW.kind) IS DISTINCT FROM (OLD.code, OLD.kind) THEN
+        RAISE EXCEPTION 'customer code "%" cannot be changed', OLD.code
+            USING ERRCODE = 'integrity_constraint_violation',
+                  DETAIL = format('Code %s was issued for crm.%s; its code and kind are fixed.', OLD.code, OLD.kind),
+                  HINT = 'Merge the records instead; crm.resolve_code() follows merges.';
+    END IF;
     IF NEW.merged_into IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM crm.customer_code c WHERE c.code = NEW.merged_into) THEN
         RAISE EXCEPTION 'customer code "%" cannot be merged into "%", which was never issued',
@@ -143,9 +149,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.guard_code_registry() IS
-'Trigger: registry rows are never deleted, and a merge points at an issued code';
+'Trigger: registry rows are never deleted, their code and kind never change, and a merge points at an issued code';
 
 CREATE TRIGGER customer_code_no_delete BEFORE DELETE ON crm.customer_code
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_code_registry();
+-- crm.guard_customer_code() trusts a code this transaction issued for its kind
+CREATE TRIGGER customer_code_fixed BEFORE UPDATE OF code, kind ON crm.customer_code
     FOR EACH ROW EXECUTE FUNCTION crm.guard_code_registry();
 -- a code being issued has no merge to check: no PL/pgSQL call for it
 CREATE TRIGGER customer_code_merge_target BEFORE INSERT OR UPDATE OF merged_into ON crm.customer_code

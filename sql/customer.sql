@@ -65,6 +65,35 @@ UPDATE crm.contact SET title = '采购总监', updated_at = '2000-01-01'
 RETURNING updated_at > created_at AS touched, updated_at > '2020-01-01' AS not_backdated;
 INSERT INTO crm.contact (code, name) SELECT code, '李四' FROM crm.account;
 INSERT INTO crm.contact (code, name) VALUES (crm.customer_code_from_serial(424242), '李四');
+-- The registry's code and kind never change: the guard trusts a code this
+-- transaction issued for a kind without looking it up again.
+UPDATE crm.customer_code SET kind = 'account' WHERE code = (SELECT min(code) FROM crm.contact);
+UPDATE crm.customer_code SET code = 'X' || code WHERE code = (SELECT min(code) FROM crm.account);
+-- What the guard remembers of this transaction's codes proves nothing more
+-- than the registry.  These transactions roll back, and the sequences they
+-- advance are set back after them, so later tests' ids and codes stay as
+-- they were.
+SELECT (SELECT last_value FROM crm.customer_code_seq) AS code_serial,
+       (SELECT last_value FROM crm.contact_id_seq) AS contact_serial,
+       (SELECT last_value FROM crm.account_id_seq) AS account_serial \gset
+BEGIN;
+SELECT crm.issue_customer_code('contact') AS fresh_code \gset
+INSERT INTO crm.contact (code, name) VALUES (:'fresh_code', '王五') RETURNING code = :'fresh_code' AS took_it;
+SAVEPOINT used;
+INSERT INTO crm.contact (code, name) VALUES (:'fresh_code', '赵六');                 -- used already
+ROLLBACK TO used;
+SELECT crm.issue_customer_code('contact') AS contact_code \gset
+INSERT INTO crm.account (code, name) VALUES (:'contact_code', '某某科技有限公司');   -- issued for a contact
+ROLLBACK;
+BEGIN;
+SAVEPOINT before_code;
+SELECT crm.issue_customer_code('contact') AS lost_code \gset
+ROLLBACK TO before_code;
+INSERT INTO crm.contact (code, name) VALUES (:'lost_code', '王五');                  -- its issue was rolled back
+ROLLBACK;
+SELECT setval('crm.customer_code_seq', :code_serial) IS NOT NULL
+   AND setval('crm.contact_id_seq', :contact_serial) IS NOT NULL
+   AND setval('crm.account_id_seq', :account_serial) IS NOT NULL AS sequences_restored;
 
 -- resolve_code follows merges and tolerates case and spaces
 INSERT INTO crm.contact (name) VALUES ('张伟'), ('張偉');

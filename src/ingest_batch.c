@@ -29,6 +29,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "customer_code.h"
 #include "ingest_batch.h"
 #include "score.h"
 #include "spi_plan.h"
@@ -788,14 +789,14 @@ static CrmPlan insert_leads = {
 	"  score, win_probability, score_factors, status, scored_at)"
 	" SELECT u.id, u.channel, u.source_label, u.external_id, u.person_name, u.company_name,"
 	"  u.phone, u.email, u.uscc, u.region_code, u.title, u.product_line, u.wechat_openid, u.notes,"
-	"  ARRAY(SELECT jsonb_array_elements_text(u.warnings)), u.payload, u.contact_id, u.account_id,"
+	"  coalesce(u.warnings::text[], '{}'), u.payload, u.contact_id, u.account_id,"
 	"  u.outcome, u.account_outcome, u.match_score, coalesce(u.created_at::timestamptz, now()),"
 	"  u.score, u.win_probability, u.score_factors,"
 	"  CASE WHEN u.score IS NULL THEN 'new' ELSE 'scored' END,"
 	"  CASE WHEN u.score IS NOT NULL THEN now() END"
 	" FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
 	"  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
-	"  $14::text[], $15::jsonb[], $16::jsonb[], $17::int8[], $18::int8[], $19::text[], $20::text[],"
+	"  $14::text[], $15::text[], $16::jsonb[], $17::int8[], $18::int8[], $19::text[], $20::text[],"
 	"  $21::float4[], $22::text[], $23::int4[], $24::float4[], $25::jsonb[])"
 	" u(id, channel, source_label, external_id, person_name, company_name, phone, email, uscc,"
 	"  region_code, title, product_line, wechat_openid, notes, warnings, payload, contact_id,"
@@ -803,7 +804,7 @@ static CrmPlan insert_leads = {
 	"  score_factors)",
 	25, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
 	JSONBARRAYOID}
 };
@@ -850,7 +851,10 @@ new_codes(const char *kind, int n)
 		return codes;
 	(void) crm_plan_run(&issue_codes, args, NULL, 0, SPI_OK_INSERT_RETURNING);
 	for (int i = 0; i < n; i++)
+	{
 		codes[i] = crm_spi_text(i, 1);
+		crm_code_issued(codes[i], kind);
+	}
 	return codes;
 }
 
@@ -1026,21 +1030,34 @@ write_points(BatchLead **wave, int n)
 	}
 }
 
+/*
+ * The lead's warnings as a text[] literal, NULL when it has none (most
+ * leads): the statement casts it, with no subquery per row.
+ */
 static char *
-warnings_json(const Lead *lead)
+warnings_literal(const Lead *lead)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 
+	if (lead->warnings == NIL)
+		return NULL;
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
+	appendStringInfoChar(&buf, '{');
 	foreach(lc, lead->warnings)
 	{
 		if (buf.len > 1)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, lfirst(lc));
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoChar(&buf, '"');
+		for (const char *p = lfirst(lc); *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, *p);
+		}
+		appendStringInfoChar(&buf, '"');
 	}
-	appendStringInfoChar(&buf, ']');
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
@@ -1063,7 +1080,7 @@ put_lead(CrmColumn *c, BatchLead *bl)
 	crm_put_text(&c[11], lead->product_line);
 	crm_put_text(&c[12], lead->wechat_openid);
 	crm_put_text(&c[13], lead->notes);
-	crm_put(&c[14], JsonbPGetDatum(json_of(warnings_json(lead))), false);
+	crm_put_text(&c[14], warnings_literal(lead));
 	crm_put(&c[15], JsonbPGetDatum(lead->payload), false);
 	crm_put_int8(&c[16], bl->contact_id, bl->contact_id == 0);
 	crm_put_int8(&c[17], bl->account_id, bl->account_id == 0);
@@ -1082,7 +1099,7 @@ write_leads(BatchLead **wave, int n)
 	CrmColumn		c[25];
 	CrmColumn		a[3] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(INT8OID));
 	static const Oid types[25] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, INT4OID, FLOAT4OID,
 	JSONBOID};
 	int			count = 0;
