@@ -14,9 +14,17 @@ function step_of(fn) {
     return ""
 }
 
-function kind_of(fn) {
+# Whether a crm_ function runs below frames[i], towards the leaf.
+function crm_below(i,   j) {
+    for (j = i - 1; j >= 1; j--)
+        if (frames[j] ~ /^crm_/) return 1
+    return 0
+}
+
+function kind_of(i,   fn) {
+    fn = frames[i]
     if (fn == "AfterTriggerEndQuery")
-        return crm_after ? "crm after-statement triggers (assignment)" : "foreign-key checks (PostgreSQL, per row)"
+        return crm_below(i) ? "crm after-statement triggers (assignment)" : "foreign-key checks (PostgreSQL, per row)"
     if (fn in KIND) return KIND[fn]
     return ""
 }
@@ -25,14 +33,11 @@ function charge(   i, fn, s, k) {
     if (n == 0) return
     total++
     s = ""; k = ""
-    crm_after = 0
-    for (i = 1; i <= n && frames[i] != "AfterTriggerEndQuery"; i++)
-        if (frames[i] ~ /^crm_/) crm_after = 1
     # frames[1] is the leaf, frames[n] the outermost
     for (i = n; i >= 1; i--) {
         fn = frames[i]
         if (s == "") { s = step_of(fn); continue }
-        if (k == "") k = kind_of(fn)
+        if (k == "") k = kind_of(i)
     }
     if (s == "") s = "outside the batch (executor, statement start and end)"
     if (k == "") k = "executor and other work"
