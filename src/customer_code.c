@@ -116,15 +116,15 @@ crm_issue_customer_code(PG_FUNCTION_ARGS)
 {
 	Datum		kind = PG_GETARG_DATUM(0);
 	MemoryContext caller = CurrentMemoryContext;
-	text	   *code;
+	char	   *code;
 
 	SPI_connect();
 	(void) crm_plan_run(&issue_code, &kind, NULL, 0, SPI_OK_INSERT_RETURNING);
 	MemoryContextSwitchTo(caller);
-	code = cstring_to_text(crm_spi_text(0, 1));
+	code = crm_spi_text(0, 1);
 	SPI_finish();
-	crm_code_issued(text_to_cstring(code), text_to_cstring(DatumGetTextPP(kind)));
-	PG_RETURN_TEXT_P(code);
+	crm_code_issued(code, text_to_cstring(DatumGetTextPP(kind)));
+	PG_RETURN_TEXT_P(cstring_to_text(code));
 }
 
 static char *
