@@ -881,7 +881,7 @@ CREATE INDEX match_review_open_idx ON crm.match_review (created_at) WHERE status
 CREATE UNIQUE INDEX match_review_lead_key ON crm.match_review (lead_id) WHERE lead_id IS NOT NULL;
 CREATE UNIQUE INDEX match_review_pair_key ON crm.match_review (entity, candidate_id, other_id) WHERE other_id IS NOT NULL;
 COMMENT ON TABLE crm.match_review IS
-'Work queue of undecided matches: a lead attached provisionally to candidate_id, or two stored records (candidate_id, other_id) found by crm.scan_duplicates()';
+'Work queue of undecided matches: a lead attached provisionally to candidate contact candidate_id (entity contact); a new person''s lead whose company fits several organisations, candidate_id the first offered (entity account, nothing attached); or two stored records (candidate_id, other_id) found by crm.scan_duplicates()';
 COMMENT ON COLUMN crm.match_review.evidence IS
 'Per-field comparison and Fellegi-Sunter weight that produced score';
 COMMENT ON COLUMN crm.match_review.red IS
@@ -1150,39 +1150,96 @@ $$;
 COMMENT ON FUNCTION crm.unmerge(bigint) IS
 'Undoes a merge from crm.merge_history: moved rows go back, filled fields are emptied again unless changed since, codes resolve to themselves again; a lead merged into a contact gets a contact of its own';
 
-CREATE FUNCTION crm.review_accept(review_id bigint, contact_id bigint DEFAULT NULL) RETURNS void
+-- A lead and its contact go on an organisation a reviewer chose.
+CREATE FUNCTION crm.place_lead(lead_id bigint, account_id bigint) RETURNS bigint
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    l crm.lead;
+    k crm.contact;
+    target bigint := account_id;
+    merged bigint;
+BEGIN
+    SELECT * INTO l FROM crm.lead WHERE id = lead_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead % does not exist', lead_id USING ERRCODE = 'no_data_found';
+    END IF;
+    -- the organisation may have been merged since it was offered
+    LOOP
+        SELECT a.merged_into INTO merged FROM crm.account a WHERE a.id = target;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'account % does not exist', target USING ERRCODE = 'no_data_found';
+        END IF;
+        EXIT WHEN merged IS NULL;
+        target := merged;
+    END LOOP;
+    SELECT * INTO k FROM crm.contact WHERE id = l.contact_id FOR UPDATE;
+    IF coalesce(k.account_id, target) <> target OR coalesce(l.account_id, target) <> target THEN
+        RAISE EXCEPTION 'lead % already has an organisation', lead_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('The lead is on account %s and its contact %s on account %s.',
+                                             coalesce(l.account_id::text, 'none'), k.id,
+                                             coalesce(k.account_id::text, 'none')),
+                  HINT = 'Someone placed it since the review was queued: reject the review, or merge the accounts.';
+    END IF;
+    UPDATE crm.contact c
+       SET account_id = target,
+           owner = coalesce(c.owner, (SELECT a.owner FROM crm.account a WHERE a.id = target))
+     WHERE c.id = k.id AND c.account_id IS NULL;
+    UPDATE crm.lead SET account_id = target, account_outcome = 'matched'
+     WHERE id = lead_id AND crm.lead.account_id IS NULL;
+    RETURN target;
+END
+$$;
+COMMENT ON FUNCTION crm.place_lead(bigint, bigint) IS
+'Puts a lead that has no organisation, and its contact, on an account (following merges); returns the account. A lead or contact already on another account is refused';
+
+-- The organisations an account review offers: its candidate first.
+CREATE FUNCTION crm.offered_accounts(r crm.match_review) RETURNS bigint[]
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT r.candidate_id || ARRAY(SELECT (a->>'account_id')::bigint
+                                     FROM jsonb_array_elements(r.evidence->'alternatives') a);
+END;
+COMMENT ON FUNCTION crm.offered_accounts(crm.match_review) IS
+'The accounts a review of a lead''s organisation offers, the candidate first';
+
+CREATE FUNCTION crm.review_accept(review_id bigint, contact_id bigint DEFAULT NULL,
+                                  account_id bigint DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r crm.match_review;
-    offered bigint[];
 BEGIN
     IF review_id IS NULL THEN
         RAISE EXCEPTION 'review_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     r := crm.take_review(review_id);
-    IF contact_id IS NOT NULL THEN
-        offered := r.candidate_id || ARRAY(SELECT (a->>'contact_id')::bigint
-                                             FROM jsonb_array_elements(r.evidence->'alternatives') a);
-        IF r.lead_id IS NULL OR NOT contact_id = ANY (offered) THEN
-            RAISE EXCEPTION 'contact % is not a candidate of review %', contact_id, review_id
+    IF r.lead_id IS NOT NULL AND r.entity = 'account' THEN
+        IF contact_id IS NOT NULL THEN
+            RAISE EXCEPTION 'review % asks which organisation a lead is, not which contact', review_id
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = CASE WHEN r.lead_id IS NULL
-                                    THEN 'A review of two stored records merges the pair it names.'
-                                    ELSE pg_catalog.format('Its candidates are %s.', pg_catalog.array_to_string(offered, ', ')) END,
-                      HINT = 'Leave contact_id out to accept the provisional candidate.';
+                      HINT = 'Pass account_id, or leave it out to accept the candidate.';
         END IF;
-        IF contact_id <> r.candidate_id THEN
-            UPDATE crm.match_review
-               SET candidate_id = contact_id,
-                   evidence = evidence || jsonb_build_object('provisional_candidate', r.candidate_id)
-             WHERE id = review_id;
-            r.candidate_id := contact_id;
-        END IF;
-    END IF;
-    IF r.lead_id IS NOT NULL THEN
+        r := crm.choose_review_candidate(r, account_id, crm.offered_accounts(r));
+        PERFORM crm.place_lead(r.lead_id, r.candidate_id);
+    ELSIF account_id IS NOT NULL THEN
+        RAISE EXCEPTION 'review % asks which contact, not which organisation', review_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass contact_id: the lead takes the organisation of the contact it is merged into.';
+    ELSIF r.lead_id IS NOT NULL THEN
+        r := crm.choose_review_candidate(r, contact_id,
+                                         r.candidate_id || ARRAY(SELECT (a->>'contact_id')::bigint
+                                                                   FROM jsonb_array_elements(r.evidence->'alternatives') a));
         PERFORM crm.merge_lead(r.lead_id, r.candidate_id);
+    ELSIF contact_id IS NOT NULL THEN
+        RAISE EXCEPTION 'review % is of two stored records', review_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A review of two stored records merges the pair it names.',
+                  HINT = 'Leave contact_id out.';
     ELSIF r.entity = 'contact' THEN
         PERFORM crm.merge_contacts(r.candidate_id, r.other_id);
     ELSE
@@ -1192,8 +1249,35 @@ BEGIN
      WHERE id = review_id;
 END
 $$;
-COMMENT ON FUNCTION crm.review_accept(bigint, bigint) IS
-'A reviewer''s yes: the lead is merged into its candidate contact, or into contact_id, one of the alternatives the evidence lists; a review of two stored records merges other_id into candidate_id';
+COMMENT ON FUNCTION crm.review_accept(bigint, bigint, bigint) IS
+'A reviewer''s yes. A lead''s contact review merges the lead into its candidate, or into contact_id, one of the alternatives; a lead''s account review puts the lead and its contact on the candidate organisation, or on account_id, one of the alternatives; a review of two stored records merges other_id into candidate_id';
+
+-- The reviewer's choice among what the review offers, written into it.
+CREATE FUNCTION crm.choose_review_candidate(r crm.match_review, chosen bigint, offered bigint[])
+    RETURNS crm.match_review
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF chosen IS NULL OR chosen = r.candidate_id THEN
+        RETURN r;
+    END IF;
+    IF NOT chosen = ANY (offered) THEN
+        RAISE EXCEPTION '% % is not a candidate of review %', r.entity, chosen, r.id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Its candidates are %s.', pg_catalog.array_to_string(offered, ', ')),
+                  HINT = pg_catalog.format('Leave %s_id out to accept the candidate the review names.', r.entity);
+    END IF;
+    UPDATE crm.match_review
+       SET candidate_id = chosen,
+           evidence = evidence || jsonb_build_object('provisional_candidate', r.candidate_id)
+     WHERE id = r.id
+    RETURNING * INTO r;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION crm.choose_review_candidate(crm.match_review, bigint, bigint[]) IS
+'Makes a reviewer''s choice among the offered ids the review''s candidate, keeping the first one as provisional_candidate; refuses an id it does not offer';
 
 CREATE FUNCTION crm.review_reject(review_id bigint) RETURNS void
     LANGUAGE plpgsql STRICT
@@ -1204,7 +1288,14 @@ DECLARE
     other bigint;
 BEGIN
     r := crm.take_review(review_id);
-    IF r.lead_id IS NOT NULL THEN
+    IF r.lead_id IS NOT NULL AND r.entity = 'account' THEN
+        -- none of them: the organisation is new, as if its name had found none
+        INSERT INTO crm.account (name, uscc, region_code)
+        SELECT l.company_name, l.uscc, l.region_code FROM crm.lead l WHERE l.id = r.lead_id
+        RETURNING id INTO other;
+        PERFORM crm.place_lead(r.lead_id, other);
+        UPDATE crm.lead SET account_outcome = 'new' WHERE id = r.lead_id;
+    ELSIF r.lead_id IS NOT NULL THEN
         other := crm.split_lead(r.lead_id);
         -- the two contacts may share the lead's phone or e-mail: a pair
         -- a person has already told apart
@@ -1219,7 +1310,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.review_reject(bigint) IS
-'A reviewer''s no: the lead gets a contact of its own; a pair of stored records is never proposed again';
+'A reviewer''s no. A lead''s contact review: the lead gets a contact of its own, and the pair is never proposed again. A lead''s account review: none of the organisations offered is the lead''s, so a new account is made from its company name, region and credit code, and the lead and its contact go on it';
 
 CREATE FUNCTION crm.take_review(review_id bigint) RETURNS crm.match_review
     LANGUAGE plpgsql STRICT

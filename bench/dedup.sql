@@ -46,8 +46,9 @@ CREATE TEMP TABLE dedup_out (
     account_id bigint,
     outcome    text,
     offered    bigint[],          -- a review's other candidates (crm: the evidence's alternatives)
-    offered_accounts bigint[],    -- the accounts a review puts before the reviewer (crm: its
-                                  -- candidates' accounts, which review_accept gives the lead)
+    offered_accounts bigint[],    -- the accounts a review puts before the reviewer (crm: a
+                                  -- contact review's candidates' accounts, which review_accept
+                                  -- gives the lead, or an account review's organisations)
     PRIMARY KEY (approach, seq)
 );
 
@@ -99,12 +100,15 @@ SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome, o.alte
                      CASE WHEN l.outcome = 'review' THEN
                        ARRAY(SELECT DISTINCT c.account_id FROM crm.contact c
                               WHERE c.id = ANY (o.alternatives || l.contact_id) AND c.account_id IS NOT NULL)
+                     ELSE o.organisations
                      END)::dedup_out)::text AS res
   FROM crm.lead l JOIN bench_lead b ON b.channel = l.channel AND b.seq::text = l.external_id
   CROSS JOIN LATERAL (
     SELECT ARRAY(SELECT (a->>'contact_id')::bigint
                    FROM crm.match_review r, jsonb_array_elements(r.evidence->'alternatives') a
-                  WHERE r.lead_id = l.id AND l.outcome = 'review') AS alternatives) o \gset
+                  WHERE r.lead_id = l.id AND l.outcome = 'review') AS alternatives,
+           (SELECT crm.offered_accounts(r) FROM crm.match_review r
+             WHERE r.lead_id = l.id AND r.entity = 'account') AS organisations) o \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('crm', 1, :all_leads, :secs);
@@ -230,9 +234,10 @@ VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 --   account precision  leads on a pre-existing account that is the true one /
 --                      leads on a pre-existing account (id <= max before)
 --   account recall     known organisations (truth_account) found: the lead is
---                      on the true account, or it is in review and one of the
---                      contacts offered is on it (accepting that contact puts
---                      the lead on its account) / known organisations
+--                      on the true account, or a review offers it: one of the
+--                      contacts a contact review offers is on it (accepting
+--                      that contact puts the lead on its account), or an
+--                      account review lists it / known organisations
 --   account assigned   known organisations the lead is on, without review /
 --                      known organisations
 -- A lead the approach returned no row for (crm: quarantined) counts as missed.
@@ -242,8 +247,8 @@ SELECT r.approach, r.ord, r.last_seq, r.seconds, b.seq, b.kind, b.truth_contact,
        (o.outcome IN ('merged', 'review') AND o.contact_id = b.truth_contact)
        OR (o.outcome = 'review' AND b.truth_contact = ANY (o.offered)) AS contact_found,
        o.account_id = b.truth_account AS account_assigned,
-       o.account_id = b.truth_account
-       OR (o.outcome = 'review' AND b.truth_account = ANY (o.offered_accounts)) AS account_found,
+       o.account_id = b.truth_account OR b.truth_account = ANY (o.offered_accounts) AS account_found,
+       cardinality(o.offered_accounts) AS accounts_offered,
        o.account_id <= :max_account AS on_old_account
   FROM dedup_run r
   JOIN bench_lead b ON b.seq <= r.last_seq
@@ -356,3 +361,18 @@ SELECT e.evidence, s.approach, count(*) AS leads,
   FROM dedup_scored s JOIN org_evidence e USING (seq)
  GROUP BY e.evidence, s.approach, s.ord
  ORDER BY e.evidence, s.ord;
+
+\echo 'Account recall by how many organisations the review in which it was found'
+\echo 'puts before the reviewer (on the account: found without review)'
+SELECT approach,
+       CASE WHEN account_assigned THEN '0 on the account'
+            WHEN accounts_offered <= 3 THEN '1 a review offering 1-3'
+            WHEN accounts_offered <= 10 THEN '2 a review offering 4-10'
+            ELSE '3 a review offering 11-' || (SELECT max(accounts_offered) FROM dedup_scored)
+       END AS found,
+       count(*) AS leads,
+       pg_temp.pct(count(*), (SELECT count(*) FROM dedup_scored t
+                               WHERE t.approach = s.approach AND t.truth_account IS NOT NULL)) AS "share of known organisations %"
+  FROM dedup_scored s
+ WHERE truth_account IS NOT NULL AND account_found
+ GROUP BY 1, 2 ORDER BY approach, 2;

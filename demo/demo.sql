@@ -117,7 +117,8 @@ SELECT reason, detail FROM crm.lead_quarantine;
 \echo '== The review queue: a phone now used by someone else =='
 SELECT l.person_name AS lead, k.name AS candidate, r.red,
        r.evidence->'name'->>'comparison' AS name, r.evidence->'phone'->>'comparison' AS phone
-  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id JOIN crm.contact k ON k.id = r.candidate_id;
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id JOIN crm.contact k ON k.id = r.candidate_id
+ WHERE r.entity = 'contact';
 
 \echo
 \echo '== Every lead is scored, explained and assigned at once =='

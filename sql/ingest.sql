@@ -129,8 +129,8 @@ SELECT outcome FROM crm.ingest('website', '{"name": "王伟", "phone": "13800138
 RESET crm.match_merge_threshold;
 
 -- A company name that fits several organisations, none of which the lead's
--- region or exact name singles out: no account is guessed, and the lead's
--- warnings name them by code for a person to choose
+-- region or exact name singles out: no account is guessed, the lead's
+-- warnings name them by code, and a review asks a person to choose
 SELECT outcome FROM crm.ingest('website', '{"id": "w5", "name": "孙丽",
   "company": "康泰", "phone": "13600136000", "submitted_at": "2026-11-20"}');
 -- with a region, the same short name is one of them: no warning
@@ -151,4 +151,12 @@ SELECT l.external_id, l.outcome, l.account_outcome, a.name AS account,
            OR o.name_key = crm.norm_company_name(l.company_name || '医疗科技')) AS codes_listed
   FROM crm.lead l LEFT JOIN crm.account a ON a.id = l.account_id
   LEFT JOIN LATERAL unnest(l.warnings) w ON true
+ WHERE l.external_id IN ('w5', 'BD-2', 'w6') ORDER BY l.external_id;
+-- the review of the lead's organisation offers every one the name fits,
+-- scores nothing and claims no shared identifier (sql/review.sql decides them)
+SELECT l.external_id, r.entity, r.status, r.score, r.red, r.evidence->>'company_name' AS company,
+       (r.evidence->>'organisations')::int AS organisations, cardinality(crm.offered_accounts(r)) AS offered,
+       (SELECT count(*) FROM crm.account a
+         WHERE a.id = ANY (crm.offered_accounts(r)) AND position(l.company_name IN a.name) > 0) AS offered_with_the_name
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id
  WHERE l.external_id IN ('w5', 'BD-2', 'w6') ORDER BY l.external_id;

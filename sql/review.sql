@@ -105,6 +105,100 @@ SELECT l.outcome, l.contact_id = :alternative AS on_chosen, l.account_outcome,
 SELECT crm.review_accept(NULL);
 \set VERBOSITY default
 
+-- A new person whose short company name fits several organisations: the
+-- lead's new contact goes on none of them, and a review of its organisation
+-- offers them all, one in the lead's province first.  上海 is not offered:
+-- the lead's region rules it out.
+INSERT INTO crm.account (name, region_code) VALUES
+  ('博远教育科技有限公司', NULL), ('杭州博远教育科技有限公司', '330100'),
+  ('宁波博远教育科技有限公司', '330200'), ('上海博远教育科技有限公司', '310100');
+SELECT id AS hz FROM crm.account WHERE name = '杭州博远教育科技有限公司' \gset
+SELECT id AS nb FROM crm.account WHERE name = '宁波博远教育科技有限公司' \gset
+SELECT id AS sh FROM crm.account WHERE name = '上海博远教育科技有限公司' \gset
+SELECT outcome, account_id FROM crm.ingest('baidu_sem', '{"clue_id": "BD-b6", "name": "陶然",
+  "mobile": "13700008888", "company": "博远", "region_code": "330000", "commit_time": 1795136400}');
+SELECT r.id AS account_review FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'BD-b6' \gset
+SELECT r.entity, r.candidate_id = :hz AS candidate_in_province, r.evidence->'candidate'->>'region' AS region,
+       jsonb_path_query_array(r.evidence, '$.alternatives[*].name') AS alternatives,
+       jsonb_path_query_array(r.evidence, '$.alternatives[*].region') AS their_regions
+  FROM crm.match_review r WHERE r.id = :account_review;
+-- a contact, an organisation it does not offer, and a contact review given
+-- an organisation are refused, and nothing changes
+DO $$
+DECLARE
+    r bigint := (SELECT r.id FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+                  WHERE l.external_id = 'BD-b6');
+BEGIN
+    BEGIN
+        PERFORM crm.review_accept(r, contact_id => 1);
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
+    END;
+    BEGIN
+        PERFORM crm.review_accept(r, account_id => (SELECT id FROM crm.account WHERE name = '上海博远教育科技有限公司'));
+    EXCEPTION WHEN invalid_parameter_value THEN
+        RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
+    END;
+END
+$$;
+INSERT INTO crm.lead_inbox VALUES ('website',
+  '{"id": "b6c", "name": "孙芳", "email": "zhaolei@jc.cn", "submitted_at": "2026-11-21"}');
+DO $$
+BEGIN
+    PERFORM crm.review_accept(r.id, account_id => 1)
+       FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'b6c';
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9]+', 'N', 'g');
+END
+$$;
+SELECT l.external_id, r.entity, r.status, l.account_id FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id IN ('BD-b6', 'b6c') ORDER BY 1;
+-- the reviewer chooses 宁波: the lead and its contact go there
+SELECT crm.review_accept(:account_review, account_id => :nb);
+SELECT l.account_id = :nb AS lead_on_chosen, l.account_outcome, k.account_id = :nb AS contact_on_chosen,
+       r.status, r.candidate_id = :nb AS review_names_chosen,
+       (r.evidence->>'provisional_candidate')::bigint = :hz AS first_offer_kept
+  FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id JOIN crm.match_review r ON r.lead_id = l.id
+ WHERE l.external_id = 'BD-b6';
+
+-- Offered organisations merged since: accepting one places the lead on the
+-- organisation it was merged into
+SELECT outcome FROM crm.ingest('baidu_sem', '{"clue_id": "BD-b7", "name": "韦华",
+  "mobile": "13700008889", "company": "博远", "region_code": "330000", "commit_time": 1795136400}');
+SELECT crm.merge_accounts(keep => :hz, drop => :nb) IS NOT NULL AS merged;
+SELECT crm.review_accept(r.id, account_id => :nb)
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'BD-b7';
+SELECT l.account_id = :hz AS lead_on_survivor, k.account_id = :hz AS contact_on_survivor
+  FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id WHERE l.external_id = 'BD-b7';
+
+-- A contact placed by hand before the review was decided: accepting another
+-- organisation is refused, and the review stays open
+SELECT outcome FROM crm.ingest('website', '{"id": "b8", "name": "贺丹",
+  "company": "博远", "phone": "13700008890", "submitted_at": "2026-11-21"}');
+UPDATE crm.contact SET account_id = :sh
+ WHERE id = (SELECT contact_id FROM crm.lead WHERE external_id = 'b8');
+\set VERBOSITY terse
+SELECT crm.review_accept(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'b8';
+\set VERBOSITY default
+SELECT cardinality(crm.offered_accounts(r)) AS offered, r.status, l.account_id
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'b8';
+UPDATE crm.contact SET account_id = NULL
+ WHERE id = (SELECT contact_id FROM crm.lead WHERE external_id = 'b8');
+
+-- None of them: rejecting makes the organisation new, under the name the
+-- lead gave, and that exact name finds it for the next lead
+SELECT crm.review_reject(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'b8';
+SELECT a.name, a.region_code, l.account_outcome, k.account_id = a.id AS contact_on_it, r.status
+  FROM crm.lead l JOIN crm.account a ON a.id = l.account_id JOIN crm.contact k ON k.id = l.contact_id
+  JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b8';
+SELECT outcome FROM crm.ingest('website', '{"id": "b9", "name": "顾晓", "company": "博远",
+  "phone": "13700008891", "submitted_at": "2026-11-21"}');
+SELECT a.name, l.account_outcome, EXISTS (SELECT FROM crm.match_review r WHERE r.lead_id = l.id) AS reviewed
+  FROM crm.lead l JOIN crm.account a ON a.id = l.account_id WHERE l.external_id = 'b9';
+
 -- Duplicates already stored: two contacts share a phone (typed in by hand)
 INSERT INTO crm.contact (name, title) VALUES ('周敏', '主任'), ('周敏（女士）', NULL), ('吴强', NULL);
 INSERT INTO crm.contact_point (contact_id, kind, value)

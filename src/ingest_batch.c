@@ -53,6 +53,7 @@ typedef struct BatchLead
 	const char *account_outcome;
 	char	   *account_owner;
 	bool		creates_account;
+	bool		reviews_account;	/* several fit: a person chooses */
 	bool		fills_uscc;
 	bool		creates_contact;
 	int64		contact_id;
@@ -537,7 +538,7 @@ mark_waiting(BatchLead **wave, int n)
 /*
  * A company name that fits several organisations, none of which its region
  * or exact name singles out, leaves the lead without one.  Its warnings say
- * so, with their codes, for a person to choose.
+ * so, with their codes, and where a person chooses.
  */
 static void
 warn_ambiguous_company(BatchLead *bl)
@@ -552,15 +553,19 @@ warn_ambiguous_company(BatchLead *bl)
 		appendStringInfoString(&codes, ", ...");
 	bl->lead->warnings =
 		lappend(bl->lead->warnings,
-				psprintf("company name \"%s\" fits %s%d stored organisations (%s); none was chosen",
+				psprintf("company name \"%s\" fits %s%d stored organisations (%s); none was chosen%s",
 						 bl->lead->company_name, m->n > CRM_MATCH_MAX_CANDIDATES ? "more than " : "",
-						 Min(m->n, CRM_MATCH_MAX_CANDIDATES), codes.data));
+						 Min(m->n, CRM_MATCH_MAX_CANDIDATES), codes.data,
+						 bl->reviews_account ? ", a reviewer chooses in crm.match_review" : ""));
 }
 
 /*
  * The lead's organisation: the account it resolves to (its missing credit
  * code filled in), a new account when the name finds none, or none when
- * it finds several and nothing singles one out.
+ * it finds several and nothing singles one out.  A new contact's lead then
+ * waits for a reviewer to choose among them, unless the name is too common
+ * to list them; a candidate contact's lead does not: the contact's
+ * organisation answers the question.
  */
 static void
 place_account(BatchLead *bl)
@@ -582,7 +587,10 @@ place_account(BatchLead *bl)
 		bl->account_outcome = "new";
 	}
 	else if (m->n > 1)
+	{
+		bl->reviews_account = bl->match.outcome == MATCH_NEW && m->n <= CRM_MATCH_MAX_CANDIDATES;
 		warn_ambiguous_company(bl);
+	}
 }
 
 /*
@@ -817,8 +825,8 @@ static CrmPlan attach_leads = {
 };
 static CrmPlan insert_reviews = {
 	"INSERT INTO crm.match_review (entity, lead_id, candidate_id, score, evidence, red)"
-	" SELECT 'contact', * FROM unnest($1::int8[], $2::int8[], $3::float4[], $4::jsonb[], $5::bool[])",
-	5, {INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID}
+	" SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::float4[], $5::jsonb[], $6::bool[])",
+	6, {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID}
 };
 static CrmPlan insert_histories = {
 	"INSERT INTO crm.merge_history (entity, kept_id, lead_id, changes, moved)"
@@ -1132,28 +1140,49 @@ write_leads(BatchLead **wave, int n)
 		(void) crm_run_columns(&attach_leads, a, SPI_OK_UPDATE);
 }
 
+/* A review of which stored contact, or which organisation, the lead is. */
+static void
+put_review(CrmColumn *r, const BatchLead *bl)
+{
+	const Candidate *c = bl->match.best;
+
+	crm_put_int8(&r[1], bl->result.lead_id, false);
+	if (bl->match.outcome == MATCH_REVIEW)
+	{
+		crm_put_text(&r[0], "contact");
+		crm_put_int8(&r[2], c->id, false);
+		crm_put(&r[3], Float4GetDatum((float4) c->score), false);
+		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c,
+														 bl->cands, bl->n_cands)), false);
+		crm_put(&r[5], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
+	}
+	else
+	{
+		Jsonb	   *evidence;
+		int			first = crm_match_account_review(bl->lead, &bl->accounts, &evidence);
+
+		crm_put_text(&r[0], "account");
+		crm_put_int8(&r[2], bl->accounts.accounts[first].id, false);
+		crm_put(&r[3], (Datum) 0, true);
+		crm_put(&r[4], JsonbPGetDatum(evidence), false);
+		crm_put(&r[5], BoolGetDatum(false), false);
+	}
+}
+
 /* The review queue entries and merge histories the outcomes call for. */
 static void
 write_outcomes(BatchLead **wave, int n)
 {
-	CrmColumn		r[5] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(FLOAT4OID), CRM_COL(JSONBOID),
-							   CRM_COL(BOOLOID));
+	CrmColumn		r[6] = CRM_COLUMNS(CRM_COL(TEXTOID), CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(FLOAT4OID),
+							   CRM_COL(JSONBOID), CRM_COL(BOOLOID));
 	CrmColumn		h[4] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(JSONBOID), CRM_COL(JSONBOID));
 
 	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
-		Candidate  *c = bl->match.best;
 
-		if (bl->match.outcome == MATCH_REVIEW)
-		{
-			crm_put_int8(&r[0], bl->result.lead_id, false);
-			crm_put_int8(&r[1], c->id, false);
-			crm_put(&r[2], Float4GetDatum((float4) c->score), false);
-			crm_put(&r[3], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c,
-															 bl->cands, bl->n_cands)), false);
-			crm_put(&r[4], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
-		}
+		if (bl->match.outcome == MATCH_REVIEW || bl->reviews_account)
+			put_review(r, bl);
 		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
 		{
 			crm_put_int8(&h[0], bl->contact_id, false);

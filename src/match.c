@@ -19,6 +19,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 
 #include "company.h"
@@ -228,6 +229,54 @@ crm_match_resolve_accounts(const Lead *lead, AccountMatch *m)
 {
 	drop_conflicting(lead, m);
 	m->resolved = resolve_account(lead, m);
+}
+
+static void
+append_account_json(StringInfo buf, const Lead *lead, const Account *a)
+{
+	static const char *const region_names[] = {"unknown", "same", "other"};
+
+	appendStringInfo(buf, "{\"account_id\": " INT64_FORMAT ", \"code\": ", a->id);
+	escape_json(buf, a->code);
+	appendStringInfoString(buf, ", \"name\": ");
+	escape_json(buf, a->name);
+	appendStringInfo(buf, ", \"region\": \"%s\"}", region_names[compare_regions(lead, a)]);
+}
+
+/*
+ * A lead whose company name fits several organisations and singles none
+ * out goes to a person with all of them.  The one offered first agrees
+ * with the lead's region if any does; the others are its alternatives.
+ */
+int
+crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **evidence)
+{
+	StringInfoData buf;
+	int			first = 0;
+	const char *sep = "";
+
+	for (int i = 0; i < m->n; i++)
+		if (region_agrees(lead, &m->accounts[i]))
+		{
+			first = i;
+			break;
+		}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"company_name\": ");
+	escape_json(&buf, lead->company_name);
+	appendStringInfo(&buf, ", \"organisations\": %d, \"candidate\": ", m->n);
+	append_account_json(&buf, lead, &m->accounts[first]);
+	appendStringInfoString(&buf, ", \"alternatives\": [");
+	for (int i = 0; i < m->n; i++)
+		if (i != first)
+		{
+			appendStringInfoString(&buf, sep);
+			append_account_json(&buf, lead, &m->accounts[i]);
+			sep = ", ";
+		}
+	appendStringInfoString(&buf, "]}");
+	*evidence = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	return first;
 }
 
 /* ---------------------------------------------------------------------

@@ -117,6 +117,13 @@ extern void crm_match_read_candidate(uint64 row, int col, Candidate *c);
  */
 extern void crm_match_resolve_accounts(const Lead *lead, AccountMatch *m);
 
+/*
+ * For a lead whose organisation is one of m's several accounts, none
+ * singled out: the index of the account a reviewer is offered first, and
+ * the evidence naming it and the others ("alternatives").
+ */
+extern int	crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **evidence);
+
 /* Score the candidates and decide: merged, review or new. */
 extern MatchDecision crm_match_decide(const Lead *lead, const AccountMatch *accounts,
 									  Candidate *cands, int n);
