@@ -121,6 +121,22 @@ SELECT l.person_name AS lead, k.name AS candidate, r.red,
  WHERE r.entity = 'contact';
 
 \echo
+\echo '== A new person at "海纳": two organisations go by that name, a reviewer chooses =='
+INSERT INTO crm.account (name, region_code) VALUES ('上海海纳机械制造有限公司', '310100');
+SELECT outcome, account_id FROM crm.ingest('website', '{"id": "w-9002", "name": "陈静", "company": "海纳",
+  "phone": "13600136000", "submitted_at": "2026-11-20T11:00:00+08:00"}');
+SELECT l.person_name AS lead, l.company_name AS said, o.name AS offered, o.region_code
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+  CROSS JOIN LATERAL unnest(crm.offered_accounts(r)) WITH ORDINALITY u(account_id, n)
+  JOIN crm.account o ON o.id = u.account_id
+ WHERE r.entity = 'account' ORDER BY u.n;
+SELECT crm.review_accept(r.id, account_id => (SELECT id FROM crm.account WHERE name = '宁波海纳机械制造有限公司'))
+  FROM crm.match_review r WHERE r.entity = 'account';
+SELECT l.person_name AS lead, a.name AS account, k.account_id = a.id AS contact_too
+  FROM crm.lead l JOIN crm.account a ON a.id = l.account_id JOIN crm.contact k ON k.id = l.contact_id
+ WHERE l.external_id = 'w-9002';
+
+\echo
 \echo '== Every lead is scored, explained and assigned at once =='
 SELECT l.external_id, l.status, l.score, l.score_factors->'rules'->0->>'pattern' AS top_rule,
        l.owner, l.team, l.waiting_reason
