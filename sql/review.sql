@@ -109,9 +109,9 @@ SELECT crm.review_accept(NULL);
 -- lead's new contact goes on none of them, and a review of its organisation
 -- offers them all, one in the lead's province first.  上海 is not offered:
 -- the lead's region rules it out.
-INSERT INTO crm.account (name, region_code) VALUES
-  ('博远教育科技有限公司', NULL), ('杭州博远教育科技有限公司', '330100'),
-  ('宁波博远教育科技有限公司', '330200'), ('上海博远教育科技有限公司', '310100');
+INSERT INTO crm.account (name, region_code, owner) VALUES
+  ('博远教育科技有限公司', NULL, NULL), ('杭州博远教育科技有限公司', '330100', NULL),
+  ('宁波博远教育科技有限公司', '330200', 'wang.fang'), ('上海博远教育科技有限公司', '310100', NULL);
 SELECT id AS hz FROM crm.account WHERE name = '杭州博远教育科技有限公司' \gset
 SELECT id AS nb FROM crm.account WHERE name = '宁波博远教育科技有限公司' \gset
 SELECT id AS sh FROM crm.account WHERE name = '上海博远教育科技有限公司' \gset
@@ -121,7 +121,9 @@ SELECT r.id AS account_review FROM crm.match_review r JOIN crm.lead l ON l.id = 
  WHERE l.external_id = 'BD-b6' \gset
 SELECT r.entity, r.candidate_id = :hz AS candidate_in_province, r.evidence->'candidate'->>'region' AS region,
        jsonb_path_query_array(r.evidence, '$.alternatives[*].name') AS alternatives,
-       jsonb_path_query_array(r.evidence, '$.alternatives[*].region') AS their_regions
+       jsonb_path_query_array(r.evidence, '$.alternatives[*].region') AS their_regions,
+       jsonb_path_query_array(r.evidence, '$.alternatives[*].region_code') AS their_codes,
+       jsonb_path_query_array(r.evidence, '$.alternatives[*].owner') AS their_owners
   FROM crm.match_review r WHERE r.id = :account_review;
 -- a contact, an organisation it does not offer, and a contact review given
 -- an organisation are refused, and nothing changes
@@ -154,9 +156,11 @@ END
 $$;
 SELECT l.external_id, r.entity, r.status, l.account_id FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
  WHERE l.external_id IN ('BD-b6', 'b6c') ORDER BY 1;
--- the reviewer chooses 宁波: the lead and its contact go there
+-- the reviewer chooses 宁波: the lead and its contact go there, and the
+-- contact, which had no owner, takes the organisation's
 SELECT crm.review_accept(:account_review, account_id => :nb);
 SELECT l.account_id = :nb AS lead_on_chosen, l.account_outcome, k.account_id = :nb AS contact_on_chosen,
+       k.owner AS contact_owner,
        r.status, r.candidate_id = :nb AS review_names_chosen,
        (r.evidence->>'provisional_candidate')::bigint = :hz AS first_offer_kept
   FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id JOIN crm.match_review r ON r.lead_id = l.id

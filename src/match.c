@@ -232,14 +232,26 @@ crm_match_resolve_accounts(const Lead *lead, AccountMatch *m)
 }
 
 static void
+append_json_field(StringInfo buf, const char *field, const char *value)
+{
+	appendStringInfo(buf, ", \"%s\": ", field);
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* What a reviewer sees of an organisation: who it is, where, whose. */
+static void
 append_account_json(StringInfo buf, const Lead *lead, const Account *a)
 {
 	static const char *const region_names[] = {"unknown", "same", "other"};
 
-	appendStringInfo(buf, "{\"account_id\": " INT64_FORMAT ", \"code\": ", a->id);
-	escape_json(buf, a->code);
-	appendStringInfoString(buf, ", \"name\": ");
-	escape_json(buf, a->name);
+	appendStringInfo(buf, "{\"account_id\": " INT64_FORMAT, a->id);
+	append_json_field(buf, "code", a->code);
+	append_json_field(buf, "name", a->name);
+	append_json_field(buf, "region_code", a->region_code);
+	append_json_field(buf, "owner", a->owner);
 	appendStringInfo(buf, ", \"region\": \"%s\"}", region_names[compare_regions(lead, a)]);
 }
 
