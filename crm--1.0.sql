@@ -878,7 +878,8 @@ CREATE TABLE crm.match_review (
     CONSTRAINT match_review_decided CHECK ((status = 'open') = (decided_at IS NULL))
 );
 CREATE INDEX match_review_open_idx ON crm.match_review (created_at) WHERE status = 'open';
-CREATE UNIQUE INDEX match_review_lead_key ON crm.match_review (lead_id) WHERE lead_id IS NOT NULL;
+-- a lead's contact review, and the account review that may follow its rejection
+CREATE UNIQUE INDEX match_review_lead_key ON crm.match_review (lead_id, entity) WHERE lead_id IS NOT NULL;
 CREATE UNIQUE INDEX match_review_pair_key ON crm.match_review (entity, candidate_id, other_id) WHERE other_id IS NOT NULL;
 COMMENT ON TABLE crm.match_review IS
 'Work queue of undecided matches: a lead attached provisionally to candidate contact candidate_id (entity contact); a new person''s lead whose company fits several organisations, candidate_id the first offered (entity account, nothing attached); or two stored records (candidate_id, other_id) found by crm.scan_duplicates()';
@@ -1200,11 +1201,13 @@ CREATE FUNCTION crm.offered_accounts(r crm.match_review) RETURNS bigint[]
     LANGUAGE sql IMMUTABLE STRICT
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    SELECT r.candidate_id || ARRAY(SELECT (a->>'account_id')::bigint
-                                     FROM jsonb_array_elements(r.evidence->'alternatives') a);
+    SELECT CASE WHEN r.entity = 'account' AND r.lead_id IS NOT NULL
+                THEN r.candidate_id || ARRAY(SELECT (a->>'account_id')::bigint
+                                               FROM jsonb_array_elements(r.evidence->'alternatives') a)
+           END;
 END;
 COMMENT ON FUNCTION crm.offered_accounts(crm.match_review) IS
-'The accounts a review of a lead''s organisation offers, the candidate first';
+'The accounts a review of a lead''s organisation offers, the candidate first; NULL for any other review';
 
 CREATE FUNCTION crm.review_accept(review_id bigint, contact_id bigint DEFAULT NULL,
                                   account_id bigint DEFAULT NULL) RETURNS void
@@ -1304,13 +1307,19 @@ BEGIN
         VALUES ('contact', least(r.candidate_id, other), greatest(r.candidate_id, other), r.score,
                 r.evidence, r.red, 'rejected', current_user, now())
         ON CONFLICT (entity, candidate_id, other_id) WHERE other_id IS NOT NULL DO NOTHING;
+        -- a new person now: which of the organisations its company fits
+        INSERT INTO crm.match_review (entity, lead_id, candidate_id, evidence)
+        SELECT 'account', l.id, (r.evidence->'account_review'->'candidate'->>'account_id')::bigint,
+               r.evidence->'account_review'
+          FROM crm.lead l
+         WHERE l.id = r.lead_id AND l.account_id IS NULL AND r.evidence ? 'account_review';
     END IF;
     UPDATE crm.match_review SET status = 'rejected', decided_by = current_user, decided_at = now()
      WHERE id = review_id;
 END
 $$;
 COMMENT ON FUNCTION crm.review_reject(bigint) IS
-'A reviewer''s no. A lead''s contact review: the lead gets a contact of its own, and the pair is never proposed again. A lead''s account review: none of the organisations offered is the lead''s, so a new account is made from its company name, region and credit code, and the lead and its contact go on it';
+'A reviewer''s no. A lead''s contact review: the lead gets a contact of its own, and the pair is never proposed again; if its company name fits several organisations, an account review of them opens. A lead''s account review: none of the organisations offered is the lead''s, so a new account is made from its company name, region and credit code, and the lead and its contact go on it';
 
 CREATE FUNCTION crm.take_review(review_id bigint) RETURNS crm.match_review
     LANGUAGE plpgsql STRICT

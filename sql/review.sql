@@ -203,6 +203,39 @@ SELECT outcome FROM crm.ingest('website', '{"id": "b9", "name": "顾晓", "compa
 SELECT a.name, l.account_outcome, EXISTS (SELECT FROM crm.match_review r WHERE r.lead_id = l.id) AS reviewed
   FROM crm.lead l JOIN crm.account a ON a.id = l.account_id WHERE l.external_id = 'b9';
 
+-- A lead in contact review whose company name fits two organisations: its
+-- organisation waits for the contact question.  Rejected, the lead is a new
+-- person, and an account review of those organisations opens.
+INSERT INTO crm.account (name, region_code) VALUES
+  ('杭州天宇精密仪器有限公司', '330100'), ('苏州天宇精密仪器有限公司', '320500');
+INSERT INTO crm.lead_inbox VALUES ('website',
+  '{"id": "b10", "name": "冯娟", "company": "天宇", "email": "zhaolei@jc.cn", "submitted_at": "2026-11-21"}');
+SELECT l.outcome, l.account_id, r.entity,
+       jsonb_array_length(r.evidence->'account_review'->'alternatives') + 1 AS organisations_kept
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b10';
+SELECT crm.review_reject(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'b10';
+SELECT l.outcome, r.entity, r.status,
+       (SELECT array_agg(a.name ORDER BY a.id) FROM unnest(crm.offered_accounts(r)) o
+          JOIN crm.account a ON a.id = o) AS offered
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b10' ORDER BY r.id;
+SELECT crm.review_accept(r.id, account_id => (SELECT id FROM crm.account WHERE name = '苏州天宇精密仪器有限公司'))
+  FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'b10' AND r.entity = 'account';
+SELECT a.name, k.account_id = a.id AS contact_too
+  FROM crm.lead l JOIN crm.account a ON a.id = l.account_id JOIN crm.contact k ON k.id = l.contact_id
+ WHERE l.external_id = 'b10';
+
+-- A stored person without an organisation, merged with a lead that names
+-- an ambiguous one: the lead is merged, and an account review asks which
+INSERT INTO crm.contact (name) VALUES ('蒋丽');
+INSERT INTO crm.contact_point (contact_id, kind, value)
+SELECT id, 'phone', '13700009999' FROM crm.contact WHERE name = '蒋丽';
+SELECT outcome, account_id FROM crm.ingest('website', '{"id": "b11", "name": "蒋丽",
+  "company": "天宇", "phone": "13700009999", "submitted_at": "2026-11-21"}');
+SELECT r.entity, r.status, cardinality(crm.offered_accounts(r)) AS offered
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b11';
+
 -- Duplicates already stored: two contacts share a phone (typed in by hand)
 INSERT INTO crm.contact (name, title) VALUES ('周敏', '主任'), ('周敏（女士）', NULL), ('吴强', NULL);
 INSERT INTO crm.contact_point (contact_id, kind, value)

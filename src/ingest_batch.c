@@ -562,10 +562,10 @@ warn_ambiguous_company(BatchLead *bl)
 /*
  * The lead's organisation: the account it resolves to (its missing credit
  * code filled in), a new account when the name finds none, or none when
- * it finds several and nothing singles one out.  A new contact's lead then
- * waits for a reviewer to choose among them, unless the name is too common
- * to list them; a candidate contact's lead does not: the contact's
- * organisation answers the question.
+ * it finds several and nothing singles one out.  A reviewer then chooses
+ * among them, unless the name is too common to list them: at once for a
+ * new contact, or a stored one without an organisation; for a lead in
+ * contact review, if that review is rejected.
  */
 static void
 place_account(BatchLead *bl)
@@ -588,7 +588,7 @@ place_account(BatchLead *bl)
 	}
 	else if (m->n > 1)
 	{
-		bl->reviews_account = bl->match.outcome == MATCH_NEW && m->n <= CRM_MATCH_MAX_CANDIDATES;
+		bl->reviews_account = m->n <= CRM_MATCH_MAX_CANDIDATES;
 		warn_ambiguous_company(bl);
 	}
 }
@@ -1152,8 +1152,8 @@ put_review(CrmColumn *r, const BatchLead *bl)
 		crm_put_text(&r[0], "contact");
 		crm_put_int8(&r[2], c->id, false);
 		crm_put(&r[3], Float4GetDatum((float4) c->score), false);
-		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c,
-														 bl->cands, bl->n_cands)), false);
+		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c, bl->cands,
+														 bl->n_cands, bl->reviews_account)), false);
 		crm_put(&r[5], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 	}
 	else
@@ -1183,7 +1183,7 @@ write_outcomes(BatchLead **wave, int n)
 
 		if (bl->match.outcome == MATCH_REVIEW || bl->reviews_account)
 			put_review(r, bl);
-		else if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
+		if (bl->match.outcome == MATCH_MERGED && (bl->changes.len || bl->added_points.len))
 		{
 			crm_put_int8(&h[0], bl->contact_id, false);
 			crm_put_int8(&h[1], bl->result.lead_id, false);

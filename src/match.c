@@ -260,10 +260,9 @@ append_account_json(StringInfo buf, const Lead *lead, const Account *a)
  * out goes to a person with all of them.  The one offered first agrees
  * with the lead's region if any does; the others are its alternatives.
  */
-int
-crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **evidence)
+static int
+append_account_review(StringInfo buf, const Lead *lead, const AccountMatch *m)
 {
-	StringInfoData buf;
 	int			first = 0;
 	const char *sep = "";
 
@@ -273,20 +272,30 @@ crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **eviden
 			first = i;
 			break;
 		}
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"company_name\": ");
-	escape_json(&buf, lead->company_name);
-	appendStringInfo(&buf, ", \"organisations\": %d, \"candidate\": ", m->n);
-	append_account_json(&buf, lead, &m->accounts[first]);
-	appendStringInfoString(&buf, ", \"alternatives\": [");
+	appendStringInfoString(buf, "{\"company_name\": ");
+	escape_json(buf, lead->company_name);
+	appendStringInfo(buf, ", \"organisations\": %d, \"candidate\": ", m->n);
+	append_account_json(buf, lead, &m->accounts[first]);
+	appendStringInfoString(buf, ", \"alternatives\": [");
 	for (int i = 0; i < m->n; i++)
 		if (i != first)
 		{
-			appendStringInfoString(&buf, sep);
-			append_account_json(&buf, lead, &m->accounts[i]);
+			appendStringInfoString(buf, sep);
+			append_account_json(buf, lead, &m->accounts[i]);
 			sep = ", ";
 		}
-	appendStringInfoString(&buf, "]}");
+	appendStringInfoString(buf, "]}");
+	return first;
+}
+
+int
+crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **evidence)
+{
+	StringInfoData buf;
+	int			first;
+
+	initStringInfo(&buf);
+	first = append_account_review(&buf, lead, m);
 	*evidence = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 	return first;
 }
@@ -417,11 +426,13 @@ score(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
  * Why the lead went to review with cand: each field's comparison and
  * weight, the score, and the other candidates that would have gone to
  * review on their own ("alternatives", best first), so that a reviewer
- * can attach the lead to one of them instead.
+ * can attach the lead to one of them instead.  With account_review, the
+ * lead's organisation is one of several accounts too: what an account
+ * review would offer, kept for when the lead turns out to be a new person.
  */
 Jsonb *
 crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candidate *cand,
-				   const Candidate *cands, int n)
+				   const Candidate *cands, int n, bool account_review)
 {
 	Comparison	cmp[N_FIELDS];
 	StringInfoData buf;
@@ -441,7 +452,13 @@ crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candida
 							 sep, cands[i].id, cands[i].score);
 			sep = ", ";
 		}
-	appendStringInfoString(&buf, "]}");
+	appendStringInfoChar(&buf, ']');
+	if (account_review)
+	{
+		appendStringInfoString(&buf, ", \"account_review\": ");
+		(void) append_account_review(&buf, lead, accounts);
+	}
+	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 

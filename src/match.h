@@ -136,10 +136,12 @@ extern bool crm_match_shares_identifier(const Lead *lead, const Candidate *c);
 
 /*
  * The per-field comparison and weight that scored the candidate, and the
- * other candidates above the review threshold.
+ * other candidates above the review threshold; with account_review, also
+ * the account review the lead's organisation calls for if it is rejected.
  */
 extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
-								 const Candidate *cand, const Candidate *cands, int n);
+								 const Candidate *cand, const Candidate *cands, int n,
+								 bool account_review);
 
 extern const char *crm_match_outcome_name(MatchOutcome outcome);
 
