@@ -1292,12 +1292,19 @@ DECLARE
 BEGIN
     r := crm.take_review(review_id);
     IF r.lead_id IS NOT NULL AND r.entity = 'account' THEN
-        -- none of them: the organisation is new, as if its name had found none
-        INSERT INTO crm.account (name, uscc, region_code)
-        SELECT l.company_name, l.uscc, l.region_code FROM crm.lead l WHERE l.id = r.lead_id
-        RETURNING id INTO other;
-        PERFORM crm.place_lead(r.lead_id, other);
-        UPDATE crm.lead SET account_outcome = 'new' WHERE id = r.lead_id;
+        SELECT coalesce(k.account_id, l.account_id) INTO other
+          FROM crm.lead l LEFT JOIN crm.contact k ON k.id = l.contact_id WHERE l.id = r.lead_id;
+        IF other IS NULL THEN
+            -- none of them: the organisation is new, as if its name had found none
+            INSERT INTO crm.account (name, uscc, region_code)
+            SELECT l.company_name, l.uscc, l.region_code FROM crm.lead l WHERE l.id = r.lead_id
+            RETURNING id INTO other;
+            PERFORM crm.place_lead(r.lead_id, other);
+            UPDATE crm.lead SET account_outcome = 'new' WHERE id = r.lead_id;
+        ELSE
+            -- someone placed the lead or its contact since: that is the answer
+            PERFORM crm.place_lead(r.lead_id, other);
+        END IF;
     ELSIF r.lead_id IS NOT NULL THEN
         other := crm.split_lead(r.lead_id);
         -- the two contacts may share the lead's phone or e-mail: a pair
@@ -1319,7 +1326,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.review_reject(bigint) IS
-'A reviewer''s no. A lead''s contact review: the lead gets a contact of its own, and the pair is never proposed again; if its company name fits several organisations, an account review of them opens. A lead''s account review: none of the organisations offered is the lead''s, so a new account is made from its company name, region and credit code, and the lead and its contact go on it';
+'A reviewer''s no. A lead''s contact review: the lead gets a contact of its own, and the pair is never proposed again; if its company name fits several organisations, an account review of them opens. A lead''s account review: none of the organisations offered is the lead''s, so a new account is made from its company name, region and credit code, and the lead and its contact go on it; if someone has placed the lead or its contact since, both go there instead and nothing is made';
 
 CREATE FUNCTION crm.take_review(review_id bigint) RETURNS crm.match_review
     LANGUAGE plpgsql STRICT

@@ -177,7 +177,8 @@ SELECT l.account_id = :hz AS lead_on_survivor, k.account_id = :hz AS contact_on_
   FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id WHERE l.external_id = 'BD-b7';
 
 -- A contact placed by hand before the review was decided: accepting another
--- organisation is refused, and the review stays open
+-- organisation is refused, and the review stays open; rejecting it puts the
+-- lead where its contact is, and makes no account
 SELECT outcome FROM crm.ingest('website', '{"id": "b8", "name": "贺丹",
   "company": "博远", "phone": "13700008890", "submitted_at": "2026-11-21"}');
 UPDATE crm.contact SET account_id = :sh
@@ -188,16 +189,22 @@ SELECT crm.review_accept(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id =
 \set VERBOSITY default
 SELECT cardinality(crm.offered_accounts(r)) AS offered, r.status, l.account_id
   FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id WHERE l.external_id = 'b8';
-UPDATE crm.contact SET account_id = NULL
- WHERE id = (SELECT contact_id FROM crm.lead WHERE external_id = 'b8');
+SELECT count(*) AS accounts_before FROM crm.account \gset
+SELECT crm.review_reject(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
+ WHERE l.external_id = 'b8';
+SELECT l.account_id = :sh AS lead_where_contact_is, r.status,
+       (SELECT count(*) FROM crm.account) - :accounts_before AS accounts_made
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b8';
 
 -- None of them: rejecting makes the organisation new, under the name the
 -- lead gave, and that exact name finds it for the next lead
+SELECT outcome FROM crm.ingest('website', '{"id": "b8n", "name": "贺敏",
+  "company": "博远", "phone": "13700008892", "submitted_at": "2026-11-21"}');
 SELECT crm.review_reject(r.id) FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id
- WHERE l.external_id = 'b8';
+ WHERE l.external_id = 'b8n';
 SELECT a.name, a.region_code, l.account_outcome, k.account_id = a.id AS contact_on_it, r.status
   FROM crm.lead l JOIN crm.account a ON a.id = l.account_id JOIN crm.contact k ON k.id = l.contact_id
-  JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b8';
+  JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'b8n';
 SELECT outcome FROM crm.ingest('website', '{"id": "b9", "name": "顾晓", "company": "博远",
   "phone": "13700008891", "submitted_at": "2026-11-21"}');
 SELECT a.name, l.account_outcome, EXISTS (SELECT FROM crm.match_review r WHERE r.lead_id = l.id) AS reviewed
