@@ -1159,22 +1159,20 @@ AS $$
 DECLARE
     l crm.lead;
     k crm.contact;
-    target bigint := account_id;
-    merged bigint;
+    target bigint;
 BEGIN
     SELECT * INTO l FROM crm.lead WHERE id = lead_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'lead % does not exist', lead_id USING ERRCODE = 'no_data_found';
     END IF;
-    -- the organisation may have been merged since it was offered
-    LOOP
-        SELECT a.merged_into INTO merged FROM crm.account a WHERE a.id = target;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'account % does not exist', target USING ERRCODE = 'no_data_found';
-        END IF;
-        EXIT WHEN merged IS NULL;
-        target := merged;
-    END LOOP;
+    -- the organisation may have been merged since it was offered: its code
+    -- resolves to the survivor's
+    SELECT s.id INTO target
+      FROM crm.account a JOIN crm.account s ON s.code = crm.resolve_code(a.code)
+     WHERE a.id = place_lead.account_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = 'no_data_found';
+    END IF;
     SELECT * INTO k FROM crm.contact WHERE id = l.contact_id FOR UPDATE;
     IF coalesce(k.account_id, target) <> target OR coalesce(l.account_id, target) <> target THEN
         RAISE EXCEPTION 'lead % already has an organisation', lead_id
@@ -1196,15 +1194,24 @@ $$;
 COMMENT ON FUNCTION crm.place_lead(bigint, bigint) IS
 'Puts a lead that has no organisation, and its contact, on an account (following merges); returns the account. A lead or contact already on another account is refused';
 
--- The organisations an account review offers: its candidate first.
+-- What a lead's review offers, its candidate first: contacts or accounts.
+CREATE FUNCTION crm.review_candidates(r crm.match_review) RETURNS bigint[]
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT CASE WHEN r.lead_id IS NOT NULL
+                THEN r.candidate_id || ARRAY(SELECT (a->>(r.entity || '_id'))::bigint
+                                               FROM jsonb_array_elements(r.evidence->'alternatives') a)
+           END;
+END;
+COMMENT ON FUNCTION crm.review_candidates(crm.match_review) IS
+'The contacts or accounts a lead''s review offers, the candidate first; NULL for a review of two stored records';
+
 CREATE FUNCTION crm.offered_accounts(r crm.match_review) RETURNS bigint[]
     LANGUAGE sql IMMUTABLE STRICT
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    SELECT CASE WHEN r.entity = 'account' AND r.lead_id IS NOT NULL
-                THEN r.candidate_id || ARRAY(SELECT (a->>'account_id')::bigint
-                                               FROM jsonb_array_elements(r.evidence->'alternatives') a)
-           END;
+    SELECT CASE WHEN r.entity = 'account' THEN crm.review_candidates(r) END;
 END;
 COMMENT ON FUNCTION crm.offered_accounts(crm.match_review) IS
 'The accounts a review of a lead''s organisation offers, the candidate first; NULL for any other review';
@@ -1227,16 +1234,14 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Pass account_id, or leave it out to accept the candidate.';
         END IF;
-        r := crm.choose_review_candidate(r, account_id, crm.offered_accounts(r));
+        r := crm.choose_review_candidate(r, account_id);
         PERFORM crm.place_lead(r.lead_id, r.candidate_id);
     ELSIF account_id IS NOT NULL THEN
         RAISE EXCEPTION 'review % asks which contact, not which organisation', review_id
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass contact_id: the lead takes the organisation of the contact it is merged into.';
     ELSIF r.lead_id IS NOT NULL THEN
-        r := crm.choose_review_candidate(r, contact_id,
-                                         r.candidate_id || ARRAY(SELECT (a->>'contact_id')::bigint
-                                                                   FROM jsonb_array_elements(r.evidence->'alternatives') a));
+        r := crm.choose_review_candidate(r, contact_id);
         PERFORM crm.merge_lead(r.lead_id, r.candidate_id);
     ELSIF contact_id IS NOT NULL THEN
         RAISE EXCEPTION 'review % is of two stored records', review_id
@@ -1256,11 +1261,13 @@ COMMENT ON FUNCTION crm.review_accept(bigint, bigint, bigint) IS
 'A reviewer''s yes. A lead''s contact review merges the lead into its candidate, or into contact_id, one of the alternatives; a lead''s account review puts the lead and its contact on the candidate organisation, or on account_id, one of the alternatives; a review of two stored records merges other_id into candidate_id';
 
 -- The reviewer's choice among what the review offers, written into it.
-CREATE FUNCTION crm.choose_review_candidate(r crm.match_review, chosen bigint, offered bigint[])
+CREATE FUNCTION crm.choose_review_candidate(r crm.match_review, chosen bigint)
     RETURNS crm.match_review
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    offered bigint[] := crm.review_candidates(r);
 BEGIN
     IF chosen IS NULL OR chosen = r.candidate_id THEN
         RETURN r;
@@ -1279,8 +1286,8 @@ BEGIN
     RETURN r;
 END
 $$;
-COMMENT ON FUNCTION crm.choose_review_candidate(crm.match_review, bigint, bigint[]) IS
-'Makes a reviewer''s choice among the offered ids the review''s candidate, keeping the first one as provisional_candidate; refuses an id it does not offer';
+COMMENT ON FUNCTION crm.choose_review_candidate(crm.match_review, bigint) IS
+'Makes a reviewer''s choice among what a lead''s review offers its candidate, keeping the first one as provisional_candidate; refuses an id it does not offer';
 
 CREATE FUNCTION crm.review_reject(review_id bigint) RETURNS void
     LANGUAGE plpgsql STRICT
