@@ -920,6 +920,24 @@ CREATE FUNCTION crm.merge_lead(lead_id bigint, contact_id bigint) RETURNS void
 COMMENT ON FUNCTION crm.merge_lead(bigint, bigint) IS
 'Attaches a lead to a contact and merges it as ingestion would: empty fields filled, new phones and e-mails added, confirmed values untouched, history kept';
 
+-- A lead about to be changed by a reviewer's decision, or why it cannot be.
+CREATE FUNCTION crm.lock_lead(lead_id bigint) RETURNS crm.lead
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    l crm.lead;
+BEGIN
+    SELECT * INTO l FROM crm.lead WHERE id = lead_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead % does not exist', lead_id USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN l;
+END
+$$;
+COMMENT ON FUNCTION crm.lock_lead(bigint) IS
+'Locks a lead for a reviewer''s change (split, placing it on an organisation), or says it does not exist';
+
 -- A new contact for a lead that was attached to the wrong one.
 CREATE FUNCTION crm.split_lead(lead_id bigint) RETURNS bigint
     LANGUAGE plpgsql STRICT
@@ -929,10 +947,7 @@ DECLARE
     l crm.lead;
     new_id bigint;
 BEGIN
-    SELECT * INTO l FROM crm.lead WHERE id = lead_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead % does not exist', lead_id USING ERRCODE = 'no_data_found';
-    END IF;
+    l := crm.lock_lead(lead_id);
     INSERT INTO crm.contact (account_id, name, title, wechat_openid, owner)
     VALUES (l.account_id,
             CASE WHEN crm.norm_person_name(l.person_name) IS NOT NULL THEN l.person_name END,
@@ -1161,10 +1176,7 @@ DECLARE
     k crm.contact;
     target bigint;
 BEGIN
-    SELECT * INTO l FROM crm.lead WHERE id = lead_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead % does not exist', lead_id USING ERRCODE = 'no_data_found';
-    END IF;
+    l := crm.lock_lead(lead_id);
     -- the organisation may have been merged since it was offered: its code
     -- resolves to the survivor's
     SELECT s.id INTO target
