@@ -12,9 +12,11 @@
 --          it is slow)
 -- and stores each lead in crm.lead, as crm does (the baselines through
 -- bench_store_lead).
--- Then two timings that find nobody: the storage floor (the leads written as
--- new contacts, nothing looked up) and crm without foreign-key checks (a
--- diagnosis of what they cost).
+-- Then timings that find nobody: the storage floor (the leads written as new
+-- contacts, nothing looked up, bench/dedup_floor.sql), and as diagnoses the
+-- floor with its codes registered in bulk, with and without foreign-key
+-- checks, bare writes (no foreign-key checks, no customer-code registry),
+-- and crm without foreign-key checks.
 -- Each approach keeps only its own indexes while it runs: the other
 -- approaches' bench_* indexes are dropped inside its transaction (and come
 -- back with the ROLLBACK), so nobody pays for another's index maintenance.
@@ -70,6 +72,21 @@ BEGIN
         dropped := dropped || r.relname::text;
     END LOOP;
     RETURN coalesce(nullif(array_to_string(dropped, ', '), ''), 'none');
+END
+$$;
+
+-- Turns off, inside the caller's transaction, the foreign-key check triggers
+-- of the given tables (a diagnosis of what the checks cost; never a setting).
+CREATE FUNCTION pg_temp.fk_checks_off(tables regclass[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tgrelid::regclass AS tab, tgname FROM pg_trigger
+              WHERE tgname LIKE 'RI\_ConstraintTrigger\_c\_%' AND tgrelid = ANY (tables)
+    LOOP
+        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t.tab, t.tgname);
+    END LOOP;
 END
 $$;
 
@@ -172,26 +189,63 @@ VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 -- The storage floor: every lead stored as a new contact, nothing looked up
 ------------------------------------------------------------------------------
 -- Not an approach (it finds nobody): what writing the rows alone costs in
--- this schema, with its constraints, triggers, indexes and customer codes.
-\echo '== floor: every lead a new contact with its phone, no matching,' :all_leads 'leads'
-BEGIN;
-SELECT pg_temp.drop_other_indexes('floor') AS dropped \gset
-SELECT clock_timestamp() AS t0 \gset
-WITH l AS (SELECT seq, payload, nextval('crm.contact_id_seq') AS cid FROM bench_lead),
-     k AS (INSERT INTO crm.contact (id, name) SELECT cid, payload->>'name' FROM l),
-     p AS (INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)
-           SELECT cid, 'phone', payload->>'phone', true FROM l
-            WHERE crm.norm_phone(payload->>'phone') IS NOT NULL)
-INSERT INTO crm.lead (channel, source_label, external_id, person_name, phone, payload, contact_id,
-                      outcome, created_at)
-SELECT 'website', '官网表单', seq::text, payload->>'name', crm.norm_phone(payload->>'phone'), payload,
-       cid, 'new', (payload->>'submitted_at')::timestamptz
-  FROM l;
-SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
-ROLLBACK;
-\echo '   seconds:' :secs
-INSERT INTO dedup_run VALUES ('floor', 4, :all_leads, :secs);
-VACUUM crm.contact, crm.contact_point, crm.customer_code, crm.lead;
+-- this schema, with its constraints, triggers, indexes and customer codes,
+-- each code issued by the column default as a row is written.  Then, as
+-- diagnoses of where the floor's time goes (inside the rolled-back
+-- transaction only):
+--   codes in bulk    the codes registered in one statement before the
+--                    contacts, as crm's engine does, and the code guard off
+--                    (crm's own guard trusts the codes its batch issued)
+--   ... no FK checks the same, with the foreign-key check triggers of the
+--                    four tables off
+--   bare writes      no foreign-key checks and no registry: each contact
+--                    takes a code no registry row vouches for (serials from
+--                    the top of the range, so they clash with no issued
+--                    code); what is left is the three rows and their
+--                    indexes, the normalisers and the lead trigger
+-- The leads to write, with their contact ids and codes (before the clock starts)
+CREATE FUNCTION pg_temp.prepare_floor(codes text) RETURNS void
+LANGUAGE sql AS $$
+    CREATE TEMP TABLE floor_lead ON COMMIT DROP AS
+    SELECT seq, payload, cid,
+           CASE codes WHEN 'in bulk' THEN crm.customer_code_from_serial(nextval('crm.customer_code_seq'))
+                      WHEN 'none' THEN crm.customer_code_from_serial(52523350143 - cid)
+           END AS code
+      FROM (SELECT seq, payload, nextval('crm.contact_id_seq') AS cid FROM bench_lead ORDER BY seq) l;
+$$;
+CREATE FUNCTION pg_temp.write_floor(codes text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF codes = 'in bulk' THEN
+        INSERT INTO crm.customer_code (code, kind) SELECT code, 'contact' FROM floor_lead;
+    END IF;
+    WITH k AS (INSERT INTO crm.contact (id, code, name)
+               SELECT cid, coalesce(code, crm.issue_customer_code('contact')), payload->>'name'
+                 FROM floor_lead),
+         p AS (INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)
+               SELECT cid, 'phone', payload->>'phone', true FROM floor_lead
+                WHERE crm.norm_phone(payload->>'phone') IS NOT NULL)
+    INSERT INTO crm.lead (channel, source_label, external_id, person_name, phone, payload, contact_id,
+                          outcome, created_at)
+    SELECT 'website', '官网表单', seq::text, payload->>'name', crm.norm_phone(payload->>'phone'), payload,
+           cid, 'new', (payload->>'submitted_at')::timestamptz
+      FROM floor_lead;
+END
+$$;
+CREATE TEMP TABLE floor_kind (ord int PRIMARY KEY, approach text NOT NULL, fk_checks boolean NOT NULL,
+                              codes text NOT NULL);
+INSERT INTO floor_kind VALUES (4, 'floor', true, 'one by one'),
+                              (6, 'floor, codes in bulk', true, 'in bulk'),
+                              (7, 'floor, codes in bulk, no FK checks', false, 'in bulk'),
+                              (8, 'bare writes', false, 'none');
+\set floor_ord 4
+\ir dedup_floor.sql
+\set floor_ord 6
+\ir dedup_floor.sql
+\set floor_ord 7
+\ir dedup_floor.sql
+\set floor_ord 8
+\ir dedup_floor.sql
 
 ------------------------------------------------------------------------------
 -- Diagnosis: what the foreign-key checks cost crm
@@ -205,12 +259,8 @@ VACUUM crm.contact, crm.contact_point, crm.customer_code, crm.lead;
 \echo '== crm without foreign-key checks (diagnosis only),' :all_leads 'leads'
 BEGIN;
 SELECT pg_temp.drop_other_indexes('crm') AS dropped \gset
-SELECT format('ALTER TABLE %s DISABLE TRIGGER %I', tgrelid::regclass, tgname)
-  FROM pg_trigger
- WHERE tgname LIKE 'RI\_ConstraintTrigger\_c\_%'
-   AND tgrelid IN ('crm.lead'::regclass, 'crm.contact'::regclass, 'crm.contact_point'::regclass,
-                   'crm.account'::regclass, 'crm.match_review'::regclass, 'crm.merge_history'::regclass)
-\gexec
+SELECT pg_temp.fk_checks_off('{crm.lead, crm.contact, crm.contact_point, crm.account,
+                                crm.match_review, crm.merge_history}') \gset
 SELECT clock_timestamp() AS t0 \gset
 INSERT INTO crm.lead_inbox (channel, payload) SELECT channel, payload FROM bench_lead ORDER BY seq;
 SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
@@ -301,7 +351,9 @@ SELECT q.approach, q.leads, round(r.seconds, 2) AS seconds,
  ORDER BY q.ord;
 
 \echo 'The storage floor (the same leads written as new contacts, nothing looked up),'
-\echo 'and crm without foreign-key checks (diagnosis: what they cost)'
+\echo 'and diagnoses: the floor with codes registered in bulk (as crm does), with and'
+\echo 'without foreign-key checks; bare writes (no foreign-key checks, no registry);'
+\echo 'crm without foreign-key checks'
 SELECT f.approach, f.last_seq AS leads, round(f.seconds, 2) AS seconds, round(f.last_seq / f.seconds) AS "leads/s",
        round(f.seconds / c.seconds, 2) AS "share of crm's time"
   FROM dedup_run f LEFT JOIN dedup_run c ON c.approach = 'crm' WHERE f.ord > 3 ORDER BY f.ord;
