@@ -21,21 +21,28 @@
 # throw-away cluster does not hand out.
 #
 # CRM_CLUSTER_SETTINGS="name=value ..." adds server settings (benchmarks).
+#
+# CRM_PG_ROOT=DIR runs the server from a private copy of PostgreSQL 15 under
+# DIR (scripts/private-pg.sh makes one; "make install DESTDIR=DIR" puts crm
+# there), so that several checkouts can be tested at once without
+# overwriting each other's installed crm.  PostgreSQL finds its share
+# directory relative to its binaries, so the copy needs no configuration.
 set -euo pipefail
 db=postgres
 if [ "${1:-}" = --cron-db ]; then db=$2; shift 2; fi
-bindir=/usr/lib/postgresql/15/bin
+bindir=${CRM_PG_ROOT:-}/usr/lib/postgresql/15/bin
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 
-if [ -z "${VALGRIND_LOGDIR:-}" ]; then
+if [ -z "${VALGRIND_LOGDIR:-}" ] && [ -z "${CRM_PG_ROOT:-}" ]; then
     settings=()
     for setting in ${CRM_CLUSTER_SETTINGS:-}; do settings+=(-o "$setting"); done
     exec pg_virtualenv -t -v 15 -o shared_preload_libraries=pg_cron \
         -o cron.database_name="$db" -o cron.use_background_workers=on "${settings[@]}" "$@"
 fi
 
-# Under valgrind: our own cluster, reachable only through a Unix socket in
-# its temporary directory, so its port cannot clash with another cluster's.
+# Under valgrind or from a private tree: our own cluster, reachable only
+# through a Unix socket in its temporary directory, so its port cannot clash
+# with another cluster's.
 work=$(mktemp -d /tmp/crm-cluster.XXXXXX)
 cp "$(dirname "$0")/valgrind.supp" "$work"    # the checkout may be unreadable to postgres
 chown -R postgres: "$work"
@@ -44,12 +51,19 @@ stop() { as_postgres "$bindir/pg_ctl" -D "$work/data" -m "$1" -w -t 600 stop >/d
 trap 'stop immediate; rm -rf "$work"' EXIT
 
 as_postgres "$bindir/initdb" -D "$work/data" -A trust -E UTF8 -U postgres -N >/dev/null
-as_postgres valgrind --quiet --trace-children=yes --track-origins=yes \
-    --leak-check=no --num-callers=30 --fullpath-after= --suppressions="$work/valgrind.supp" \
-    --log-file="$VALGRIND_LOGDIR/vg.%p.log" \
-    "$bindir/postgres" -D "$work/data" -k "$work" -c listen_addresses= \
-    -c shared_preload_libraries=pg_cron -c cron.database_name="$db" -c cron.use_background_workers=on \
-    -c max_parallel_workers_per_gather=0 >"$VALGRIND_LOGDIR/server.$db.log" 2>&1 &
+server_args=(-D "$work/data" -k "$work" -c listen_addresses= -c shared_preload_libraries=pg_cron
+             -c cron.database_name="$db" -c cron.use_background_workers=on)
+for setting in ${CRM_CLUSTER_SETTINGS:-}; do server_args+=(-c "$setting"); done
+if [ -n "${VALGRIND_LOGDIR:-}" ]; then
+    server_log=$VALGRIND_LOGDIR/server.$db.log
+    as_postgres valgrind --quiet --trace-children=yes --track-origins=yes \
+        --leak-check=no --num-callers=30 --fullpath-after= --suppressions="$work/valgrind.supp" \
+        --log-file="$VALGRIND_LOGDIR/vg.%p.log" \
+        "$bindir/postgres" "${server_args[@]}" -c max_parallel_workers_per_gather=0 >"$server_log" 2>&1 &
+else
+    server_log=$work/server.log
+    as_postgres "$bindir/postgres" "${server_args[@]}" >"$server_log" 2>&1 &
+fi
 server=$!
 for _ in $(seq 300); do
     "$bindir/pg_isready" -q -h "$work" && break
@@ -57,7 +71,7 @@ for _ in $(seq 300); do
     sleep 1
 done
 "$bindir/pg_isready" -q -h "$work" || {
-    echo "cluster.sh: the server did not start; see $VALGRIND_LOGDIR" >&2; exit 1; }
+    echo "cluster.sh: the server did not start; see $server_log" >&2; cat "$server_log" >&2; exit 1; }
 
 export PGHOST=$work PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
 status=0
