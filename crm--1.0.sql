@@ -2358,12 +2358,14 @@ COMMENT ON FUNCTION crm.job_definitions() IS
 
 CREATE FUNCTION crm.schedule_jobs() RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_schedule_jobs'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION crm.schedule_jobs() IS
 'Registers the pg_cron jobs crm.job_definitions() lists, to run in this database as the calling user (names start with crm_; outside cron.database_name they end in @<database>), and removes this database''s crm_ jobs it no longer lists or that belong to another role; returns how many jobs were created, changed or removed, so a second call returns 0. Needs pg_cron preloaded and installed in cron.database_name, and a superuser or a role granted USAGE on schema cron and EXECUTE on cron.schedule_in_database()';
 CREATE FUNCTION crm.unschedule_jobs() RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_unschedule_jobs'
-    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION crm.unschedule_jobs() IS
 'Removes this database''s crm_ pg_cron jobs (a non-superuser only sees and removes its own); returns how many';
 

@@ -151,17 +151,6 @@ require_pg_cron(void)
 				 errhint("Run CREATE EXTENSION pg_cron; in database \"%s\".", here)));
 }
 
-/* Our statements must mean the same whatever the caller's search_path. */
-static int
-pin_search_path(void)
-{
-	int			nest = NewGUCNestLevel();
-
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	return nest;
-}
-
 /* ---------------------------------------------------------------------
  * The job list, read in crm's database
  * --------------------------------------------------------------------- */
@@ -368,7 +357,7 @@ remove_jobs(const CronRequest *req)
 static int
 sync_jobs(const CronRequest *req)
 {
-	int			nest = pin_search_path();
+	int			nest = crm_pin_search_path();
 	int			changed;
 
 	require_pg_cron();
@@ -377,7 +366,7 @@ sync_jobs(const CronRequest *req)
 	if (!req->unschedule)
 		for (int i = 0; i < req->njobs; i++)
 			changed += sync_job(&req->jobs[i], req->crm_database);
-	AtEOXact_GUC(true, nest);
+	crm_unpin_search_path(nest);
 	return changed;
 }
 

@@ -1,9 +1,12 @@
 /*
  * spi_plan.c: prepared SPI plans kept for the life of the backend.
  *
- * Plans are prepared with search_path pinned to pg_catalog, so that no
- * caller's schema can capture an operator or a function in them; the plan
- * cache re-plans with that same path after DDL.
+ * Plans are prepared, revalidated and executed with search_path pinned to
+ * pg_catalog, so that no caller's schema can capture a function, an
+ * operator or a type in them.  Pinning at preparation alone is not enough:
+ * the plan cache re-analyses a statement whenever the current search_path
+ * differs from the one it was analysed under, and would do so under the
+ * caller's.
  *
  * Every statement here looks rows up by key, a few per lead, so it runs
  * with plans of index probes: sequential scans, bitmap scans, hash and
@@ -13,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
@@ -47,23 +51,47 @@ index_probe_planning(void)
 }
 
 /*
- * SPI_prepare parses and analyses only: the search path matters here, and
- * the plan cache keeps it for re-analysis.  The planner settings apply
- * where the plan is built (plan_generic_if_needed).
+ * Pin search_path for the statements that follow, unless it is pinned
+ * already (inside crm's own functions, whose SET clause pins the same
+ * path): returns the GUC nest level to undo with unpin_search_path, or -1.
+ * An error unwinds the nest level with the (sub)transaction.
+ */
+int
+crm_pin_search_path(void)
+{
+	int			nest;
+
+	if (namespace_search_path != NULL &&
+		strcmp(namespace_search_path, CRM_PINNED_SEARCH_PATH) == 0)
+		return -1;
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", CRM_PINNED_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+void
+crm_unpin_search_path(int nest)
+{
+	if (nest >= 0)
+		AtEOXact_GUC(true, nest);
+}
+
+/*
+ * SPI_prepare parses and analyses only.  The planner settings apply where
+ * the plan is built (plan_generic_if_needed).
  */
 static SPIPlanPtr
 prepare_pinned(const CrmPlan *plan)
 {
-	int			nest = NewGUCNestLevel();
+	int			nest = crm_pin_search_path();
 	SPIPlanPtr	prepared;
 
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 	/* a generic plan: custom plans would be re-planned on every row */
 	prepared = SPI_prepare_cursor(plan->sql, plan->nargs, (Oid *) plan->argtypes,
 								  CURSOR_OPT_GENERIC_PLAN);
-	AtEOXact_GUC(true, nest);
+	crm_unpin_search_path(nest);
 	if (prepared == NULL)
 		elog(ERROR, "crm: SPI_prepare failed (%s) for: %s",
 			 SPI_result_code_string(SPI_result), plan->sql);
@@ -102,12 +130,16 @@ crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			rc;
+	int			nest;
 
 	if (plan->plan == NULL)
 		plan->plan = prepare_pinned(plan);
+	/* revalidation may re-analyse the statement: under the pinned path too */
+	nest = crm_pin_search_path();
 	AcceptInvalidationMessages();
 	plan_generic_if_needed(plan->plan);
 	rc = SPI_execute_plan(plan->plan, values, nulls, false, tcount);
+	crm_unpin_search_path(nest);
 	/* SPI leaves us in its procedure context; what we read is the caller's */
 	MemoryContextSwitchTo(caller);
 	if (rc != expected)

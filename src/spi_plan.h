@@ -11,6 +11,17 @@
 
 #define CRM_PLAN_MAX_ARGS 32
 
+/* The search_path crm's statements run under, as its SQL functions' SET clauses give it. */
+#define CRM_PINNED_SEARCH_PATH "pg_catalog, pg_temp"
+
+/*
+ * Pin search_path to CRM_PINNED_SEARCH_PATH until crm_unpin_search_path
+ * (or the end of the (sub)transaction, on error); a no-op where it is
+ * pinned already.
+ */
+extern int	crm_pin_search_path(void);
+extern void crm_unpin_search_path(int nest);
+
 /* One statement on a hot path: prepared on first use, then reused. */
 typedef struct CrmPlan
 {
