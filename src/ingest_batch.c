@@ -494,18 +494,25 @@ claim_company(Claims *cl, const char *key)
 	}
 }
 
+/*
+ * Whether the lead shares a blocking key, a candidate contact or a
+ * candidate account with an earlier lead of the wave (a reviewer's merge:
+ * the stored lead).
+ */
 static bool
 clashes_with_earlier(Claims *cl, const BatchLead *bl)
 {
-	const Lead *lead = bl->lead;
+	BlockingKey keys[CRM_MAX_BLOCKING_KEYS];
+	int			n = crm_match_blocking_keys(bl->lead, keys);
 
 	cl->clash = false;
-	claim(cl, 'p', lead->phone);
-	claim(cl, 'e', lead->email);
-	claim(cl, 'w', lead->wechat_openid);
-	claim(cl, 'u', lead->uscc);
-	claim(cl, 'x', lead->external_id ? psprintf("%s\x1f%s", lead->channel, lead->external_id) : NULL);
-	claim_company(cl, lead->company_key);
+	for (int i = 0; i < n; i++)
+	{
+		if (keys[i].kind == BLOCKING_COMPANY)
+			claim_company(cl, keys[i].value);
+		else
+			claim(cl, keys[i].kind, keys[i].value);
+	}
 	for (int i = 0; i < bl->n_cands; i++)
 		claim_id(cl, 'C', bl->cands[i].id);
 	for (int i = 0; i < bl->accounts.n; i++)
