@@ -397,7 +397,7 @@ crm_ingest(PG_FUNCTION_ARGS)
 	lead = crm_ingest_prepare(channel, payload);
 	lock_keys(lead);
 	crm_batch_add(batch, lead);
-	crm_batch_flush(batch, &r);
+	crm_batch_flush(batch, &r, NULL);
 	MemoryContextSwitchTo(caller);
 	tuple = result_tuple(desc, &r);
 	SPI_finish();
@@ -445,7 +445,7 @@ crm_merge_lead(PG_FUNCTION_ARGS)
 	SPI_connect();
 	batch = crm_batch_create(CurrentMemoryContext);
 	crm_batch_add_merge(batch, load_lead(lead_id), lead_id, contact_id);
-	crm_batch_flush(batch, NULL);
+	crm_batch_flush(batch, NULL, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
