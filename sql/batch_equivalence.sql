@@ -16,15 +16,6 @@ CREATE TEMP TABLE sequences_before AS
 SELECT format('%I.%I', schemaname, sequencename) AS name, start_value, last_value
   FROM pg_sequences WHERE schemaname = 'crm';
 
--- A valid unified social credit code for serial n (GB 32100 check character).
-CREATE FUNCTION pg_temp.uscc(n bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-WITH body AS (SELECT '9133' || lpad((n % 10000)::text, 4, '0') || 'MA'
-                     || lpad(((n * 7919) % 10000000)::text, 7, '0') AS b),
-     chk AS (SELECT b, (31 - sum((position(substr(b, i, 1) IN '0123456789ABCDEFGHJKLMNPQRTUWXY') - 1)
-                                 * ((3 ^ (i - 1))::bigint % 31)) % 31) % 31 AS c
-               FROM body, generate_series(1, 17) i GROUP BY b)
-SELECT b || substr('0123456789ABCDEFGHJKLMNPQRTUWXY', c::int + 1, 1) FROM chk $$;
-
 -- One of arr, drawn with random()
 CREATE FUNCTION pg_temp.any_of(arr text[]) RETURNS text LANGUAGE sql VOLATILE AS $$
 SELECT arr[1 + floor(random() * array_length(arr, 1))::int] $$;
@@ -46,6 +37,9 @@ DECLARE
         '深圳康泰电子有限公司|康泰|康泰电子（深圳）有限公司',
         '南京华信信息技术有限公司|华信信息|华信信息技术（南京）有限公司',
         '成都博远精密仪器有限公司|博远精密|博远精密仪器（成都）有限公司'];
+    -- valid credit codes of the organisations, and one more
+    usccs text[] := ARRAY['91330001MA00079198', '91330002MA00158389', '91330003MA0023757A',
+        '91330004MA0031676B', '91330005MA0039595W', '91330006MA00475149', '91330007MA0055433A'];
     people int := 40;
     p int;
     org int;
@@ -92,8 +86,8 @@ BEGIN
                                    || '@Example.cn' END,
                 'company', company,
                 'credit_code', CASE WHEN company IS NOT NULL THEN
-                                   CASE WHEN random() < 0.3 THEN pg_temp.uscc(org)
-                                        WHEN random() < 0.05 THEN pg_temp.uscc(org + 1)
+                                   CASE WHEN random() < 0.3 THEN usccs[org]
+                                        WHEN random() < 0.05 THEN usccs[org + 1]
                                         WHEN random() < 0.03 THEN '91330000MA00000000' END END,
                 'title', CASE WHEN random() < 0.3 THEN pg_temp.any_of(ARRAY['采购经理', '院长', '工程师']) END,
                 'submitted_at', '2026-11-20'));
@@ -160,37 +154,41 @@ DECLARE
     bulk_results jsonb;
     obo_results jsonb;
 BEGIN
-    CREATE TEMP TABLE batch_rows ON COMMIT DROP AS
-        SELECT t.seq, t.channel, t.payload || jsonb_build_object('seq', t.seq) AS payload
-          FROM pg_temp.random_leads(seed, stored + n) t;
-    FOR r IN SELECT * FROM batch_rows b WHERE b.seq <= stored ORDER BY b.seq LOOP
-        BEGIN
-            PERFORM crm.ingest(r.channel, r.payload);
-        EXCEPTION WHEN invalid_parameter_value THEN NULL;
-        END;
-    END LOOP;
-    SELECT coalesce(max(id), 0) INTO stored_contacts FROM crm.contact;
-    SELECT coalesce(max(id), 0) INTO stored_accounts FROM crm.account;
+    BEGIN   -- all of it undone at the end
+        CREATE TEMP TABLE batch_rows AS
+            SELECT t.seq, t.channel, t.payload || jsonb_build_object('seq', t.seq) AS payload
+              FROM pg_temp.random_leads(seed, stored + n) t;
+        FOR r IN SELECT * FROM batch_rows b WHERE b.seq <= stored ORDER BY b.seq LOOP
+            BEGIN
+                PERFORM crm.ingest(r.channel, r.payload);
+            EXCEPTION WHEN invalid_parameter_value THEN NULL;
+            END;
+        END LOOP;
+        SELECT coalesce(max(id), 0) INTO stored_contacts FROM crm.contact;
+        SELECT coalesce(max(id), 0) INTO stored_accounts FROM crm.account;
 
-    BEGIN   -- bulk, then undone
-        INSERT INTO crm.lead_inbox SELECT b.channel, b.payload FROM batch_rows b
-         WHERE b.seq > stored ORDER BY b.seq;
-        SELECT jsonb_object_agg(o.seq, o.result) INTO bulk_results
+        BEGIN   -- bulk, then undone
+            INSERT INTO crm.lead_inbox SELECT b.channel, b.payload FROM batch_rows b
+             WHERE b.seq > stored ORDER BY b.seq;
+            SELECT jsonb_object_agg(o.seq, o.result) INTO bulk_results
+              FROM pg_temp.outcomes(stored, stored_contacts, stored_accounts) o;
+            RAISE EXCEPTION USING ERRCODE = 'T0UND';
+        EXCEPTION WHEN SQLSTATE 'T0UND' THEN NULL;
+        END;
+
+        FOR r IN SELECT * FROM batch_rows b WHERE b.seq > stored ORDER BY b.seq LOOP
+            BEGIN
+                PERFORM crm.ingest(r.channel, r.payload);
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason)
+                VALUES (r.channel, r.payload, SQLSTATE, SQLERRM);
+            END;
+        END LOOP;
+        SELECT jsonb_object_agg(o.seq, o.result) INTO obo_results
           FROM pg_temp.outcomes(stored, stored_contacts, stored_accounts) o;
         RAISE EXCEPTION USING ERRCODE = 'T0UND';
     EXCEPTION WHEN SQLSTATE 'T0UND' THEN NULL;
     END;
-
-    FOR r IN SELECT * FROM batch_rows b WHERE b.seq > stored ORDER BY b.seq LOOP
-        BEGIN
-            PERFORM crm.ingest(r.channel, r.payload);
-        EXCEPTION WHEN OTHERS THEN
-            INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason)
-            VALUES (r.channel, r.payload, SQLSTATE, SQLERRM);
-        END;
-    END LOOP;
-    SELECT jsonb_object_agg(o.seq, o.result) INTO obo_results
-      FROM pg_temp.outcomes(stored, stored_contacts, stored_accounts) o;
 
     RETURN QUERY SELECT NULL::int, pg_temp.summary(bulk_results), pg_temp.summary(obo_results);
     RETURN QUERY
@@ -202,20 +200,8 @@ END $$;
 
 -- Five batches of 300 rows after 60 stored ones: a summary row each, then
 -- any lead the two paths treat apart.
-BEGIN;
-SELECT * FROM pg_temp.bulk_vs_one_by_one(0.11, 60, 300);
-ROLLBACK;
-BEGIN;
-SELECT * FROM pg_temp.bulk_vs_one_by_one(0.22, 60, 300);
-ROLLBACK;
-BEGIN;
-SELECT * FROM pg_temp.bulk_vs_one_by_one(0.33, 60, 300);
-ROLLBACK;
-BEGIN;
-SELECT * FROM pg_temp.bulk_vs_one_by_one(0.44, 60, 300);
-ROLLBACK;
-BEGIN;
-SELECT * FROM pg_temp.bulk_vs_one_by_one(0.55, 60, 300);
-ROLLBACK;
+SELECT s.seed, r.* FROM unnest(ARRAY[0.11, 0.22, 0.33, 0.44, 0.55]) s(seed),
+       LATERAL pg_temp.bulk_vs_one_by_one(s.seed, 60, 300) r;
+
 SELECT count(setval(name, coalesce(last_value, start_value), last_value IS NOT NULL)) > 0 AS sequences_restored
   FROM sequences_before;

@@ -8,12 +8,14 @@
  * The batch must mean what ingesting its leads one after another means,
  * and leads of one batch may be the same person.  So it goes in waves.
  * Each wave reads what every pending lead's keys find, then walks the
- * leads in order; a lead that shares a key, a candidate contact or a
- * candidate account with an earlier pending lead waits for the next wave,
- * and the others are decided and written together.  Leads that share
+ * leads in order; a lead that shares a blocking key (crm_match_blocking_keys,
+ * the keys every lookup is by), a candidate contact or a candidate account
+ * with an earlier pending lead waits for the next wave, and the others are
+ * decided and written together.  Leads that share
  * nothing cannot see each other's writes, so their order does not matter;
  * leads that do are taken in order, one wave apart.  Most batches need
- * one or two waves.
+ * a few waves.  With a quarantine (crm.lead_inbox), a lead whose write
+ * fails is set aside alone, as its own crm.ingest call would have failed.
  */
 #include "postgres.h"
 
