@@ -53,7 +53,6 @@ PG_FUNCTION_INFO_V1(crm_merge_lead);
 /* Advisory lock space of the matching locks: (0x43524D "CRM", bucket). */
 #define MATCH_LOCK_CLASS 0x43524D
 #define MATCH_LOCK_BUCKETS 1024
-#define MAX_LOCK_KEYS 8
 
 /* external_id and wechat_openid are indexed; real ones are far shorter. */
 #define MAX_IDENTIFIER_BYTES 256
@@ -336,20 +335,15 @@ compare_uint32(const void *a, const void *b)
 static void
 lock_keys(const Lead *lead)
 {
-	uint32		buckets[MAX_LOCK_KEYS];
-	int			n = 0;
+	BlockingKey keys[CRM_MAX_BLOCKING_KEYS];
+	uint32		buckets[CRM_MAX_BLOCKING_KEYS];
+	int			n;
 
 	if (holding_all_buckets())
 		return;
-#define ADD_KEY(kind, key) do { if (key) buckets[n++] = bucket_of(kind, key); } while (0)
-	ADD_KEY('p', lead->phone);
-	ADD_KEY('e', lead->email);
-	ADD_KEY('w', lead->wechat_openid);
-	ADD_KEY('u', lead->uscc);
-	ADD_KEY('c', lead->company_key);
-	ADD_KEY('n', lead->name_pinyin);
-	ADD_KEY('x', lead->external_id);
-#undef ADD_KEY
+	n = crm_match_blocking_keys(lead, keys);
+	for (int i = 0; i < n; i++)
+		buckets[i] = bucket_of(keys[i].kind, keys[i].value);
 	qsort(buckets, n, sizeof(uint32), compare_uint32);
 	for (int i = 0; i < n; i++)
 		if (i == 0 || buckets[i] != buckets[i - 1])
@@ -403,7 +397,7 @@ crm_ingest(PG_FUNCTION_ARGS)
 	lead = crm_ingest_prepare(channel, payload);
 	lock_keys(lead);
 	crm_batch_add(batch, lead);
-	crm_batch_flush(batch, &r);
+	crm_batch_flush(batch, &r, NULL);
 	MemoryContextSwitchTo(caller);
 	tuple = result_tuple(desc, &r);
 	SPI_finish();
@@ -451,7 +445,7 @@ crm_merge_lead(PG_FUNCTION_ARGS)
 	SPI_connect();
 	batch = crm_batch_create(CurrentMemoryContext);
 	crm_batch_add_merge(batch, load_lead(lead_id), lead_id, contact_id);
-	crm_batch_flush(batch, NULL);
+	crm_batch_flush(batch, NULL, NULL);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

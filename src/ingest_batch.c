@@ -8,15 +8,18 @@
  * The batch must mean what ingesting its leads one after another means,
  * and leads of one batch may be the same person.  So it goes in waves.
  * Each wave reads what every pending lead's keys find, then walks the
- * leads in order; a lead that shares a key, a candidate contact or a
- * candidate account with an earlier pending lead waits for the next wave,
- * and the others are decided and written together.  Leads that share
+ * leads in order; a lead that shares a blocking key (crm_match_blocking_keys,
+ * the keys every lookup is by), a candidate contact or a candidate account
+ * with an earlier pending lead waits for the next wave, and the others are
+ * decided and written together.  Leads that share
  * nothing cannot see each other's writes, so their order does not matter;
  * leads that do are taken in order, one wave apart.  Most batches need
- * one or two waves.
+ * a few waves.  With a quarantine (crm.lead_inbox), a lead whose write
+ * fails is set aside alone, as its own crm.ingest call would have failed.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -28,6 +31,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "customer_code.h"
 #include "ingest_batch.h"
@@ -57,6 +61,7 @@ typedef struct BatchLead
 	bool		fills_uscc;
 	bool		creates_contact;
 	int64		contact_id;
+	char	   *account_code;	/* of the account it creates */
 	char	   *customer_code;
 	char	   *owner;
 	/* a merge: the contact's new values, and what changed */
@@ -494,18 +499,25 @@ claim_company(Claims *cl, const char *key)
 	}
 }
 
+/*
+ * Whether the lead shares a blocking key, a candidate contact or a
+ * candidate account with an earlier lead of the wave (a reviewer's merge:
+ * the stored lead).
+ */
 static bool
 clashes_with_earlier(Claims *cl, const BatchLead *bl)
 {
-	const Lead *lead = bl->lead;
+	BlockingKey keys[CRM_MAX_BLOCKING_KEYS];
+	int			n = crm_match_blocking_keys(bl->lead, keys);
 
 	cl->clash = false;
-	claim(cl, 'p', lead->phone);
-	claim(cl, 'e', lead->email);
-	claim(cl, 'w', lead->wechat_openid);
-	claim(cl, 'u', lead->uscc);
-	claim(cl, 'x', lead->external_id ? psprintf("%s\x1f%s", lead->channel, lead->external_id) : NULL);
-	claim_company(cl, lead->company_key);
+	for (int i = 0; i < n; i++)
+	{
+		if (keys[i].kind == BLOCKING_COMPANY)
+			claim_company(cl, keys[i].value);
+		else
+			claim(cl, keys[i].kind, keys[i].value);
+	}
 	for (int i = 0; i < bl->n_cands; i++)
 		claim_id(cl, 'C', bl->cands[i].id);
 	for (int i = 0; i < bl->accounts.n; i++)
@@ -748,12 +760,19 @@ static CrmPlan next_contact_ids = {
 static CrmPlan next_lead_ids = {
 	"SELECT nextval('crm.lead_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
 };
-/* Codes for new rows, issued together rather than by each row's default. */
-static CrmPlan issue_codes = {
-	"INSERT INTO crm.customer_code (code, kind)"
-	" SELECT crm.customer_code_from_serial(nextval('crm.customer_code_seq')), $1"
-	"   FROM generate_series(1, $2) RETURNING code",
-	2, {TEXTOID, INT4OID}
+/*
+ * Codes for new rows, drawn together rather than by each row's default,
+ * and registered with the rows: a write retried after a failure registers
+ * the same codes again.
+ */
+static CrmPlan draw_codes = {
+	"SELECT crm.customer_code_from_serial(nextval('crm.customer_code_seq'))"
+	"  FROM generate_series(1, $1)",
+	1, {INT4OID}
+};
+static CrmPlan register_codes = {
+	"INSERT INTO crm.customer_code (code, kind) SELECT * FROM unnest($1::text[], $2::text[])",
+	2, {TEXTARRAYOID, TEXTARRAYOID}
 };
 static CrmPlan insert_accounts = {
 	"INSERT INTO crm.account (id, code, name, uscc, region_code)"
@@ -849,43 +868,103 @@ next_ids(CrmPlan *plan, int n)
 	return ids;
 }
 
-static char **
-new_codes(const char *kind, int n)
-{
-	Datum		args[2] = {CStringGetTextDatum(kind), Int32GetDatum(n)};
-	char	  **codes = palloc(sizeof(char *) * Max(n, 1));
-
-	if (n == 0)
-		return codes;
-	(void) crm_plan_run(&issue_codes, args, NULL, 0, SPI_OK_INSERT_RETURNING);
-	for (int i = 0; i < n; i++)
-	{
-		codes[i] = crm_spi_text(i, 1);
-		crm_code_issued(codes[i], kind);
-	}
-	return codes;
-}
-
 static Jsonb *
 json_of(const char *text)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 }
 
-/* Ids (the next of a sequence) and customer codes for count new rows. */
-typedef struct NewRows
+static char **
+draw_codes_for(int n)
 {
-	int64	   *ids;
+	Datum		arg = Int32GetDatum(n);
+	char	  **codes = palloc(sizeof(char *) * Max(n, 1));
+
+	if (n == 0)
+		return codes;
+	(void) crm_plan_run(&draw_codes, &arg, NULL, 0, SPI_OK_SELECT);
+	for (int i = 0; i < n; i++)
+		codes[i] = crm_spi_text(i, 1);
+	return codes;
+}
+
+/*
+ * The ids and codes of the rows the wave's leads create, and what each
+ * merge changes: all a write needs, so that writing again after a failure
+ * writes the same.
+ */
+static void
+plan_writes(BatchLead **wave, int n)
+{
+	int			accounts = 0,
+				contacts = 0,
+				leads = 0;
+	int64	   *account_ids,
+			   *contact_ids,
+			   *lead_ids;
 	char	  **codes;
-	int			taken;
-} NewRows;
 
-static NewRows
-new_rows(CrmPlan *next_ids_plan, const char *kind, int count)
+	for (int i = 0; i < n; i++)
+	{
+		accounts += wave[i]->creates_account;
+		contacts += wave[i]->creates_contact;
+		leads += wave[i]->stored_id == 0;
+	}
+	account_ids = next_ids(&next_account_ids, accounts);
+	contact_ids = next_ids(&next_contact_ids, contacts);
+	lead_ids = next_ids(&next_lead_ids, leads);
+	codes = draw_codes_for(accounts + contacts);
+	contacts = leads = 0;
+	for (int i = 0, a = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (bl->creates_account)
+		{
+			bl->account_id = account_ids[a];
+			bl->account_code = codes[a++];
+		}
+		if (bl->creates_contact)
+		{
+			bl->contact_id = contact_ids[contacts];
+			bl->customer_code = codes[accounts + contacts++];
+		}
+		bl->result.lead_id = bl->stored_id ? bl->stored_id : lead_ids[leads++];
+		if (bl->match.outcome == MATCH_MERGED)
+			plan_merge(bl);
+	}
+}
+
+static void
+put_code(CrmColumn *c, const char *code, const char *kind)
 {
-	NewRows		rows = {next_ids(next_ids_plan, count), new_codes(kind, count), 0};
+	crm_put_text(&c[0], code);
+	crm_put_text(&c[1], kind);
+}
 
-	return rows;
+/* The registry rows of the codes of the wave's new accounts and contacts. */
+static void
+write_codes(BatchLead **wave, int n)
+{
+	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+
+	for (int i = 0; i < n; i++)
+	{
+		if (wave[i]->creates_account)
+			put_code(c, wave[i]->account_code, "account");
+		if (wave[i]->creates_contact)
+			put_code(c, wave[i]->customer_code, "contact");
+	}
+	if (c[0].state == NULL)
+		return;
+	(void) crm_run_columns(&register_codes, c, SPI_OK_INSERT);
+	for (int i = 0; i < n; i++)
+	{
+		if (wave[i]->creates_account)
+			crm_code_issued(wave[i]->account_code, "account");
+		if (wave[i]->creates_contact)
+			crm_code_issued(wave[i]->customer_code, "contact");
+	}
 }
 
 static void
@@ -894,21 +973,15 @@ write_accounts(BatchLead **wave, int n)
 	CrmColumn		c[5] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
 							   CRM_COL(TEXTOID));
 	CrmColumn		f[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID));
-	int			count = 0;
-	NewRows		rows;
 
-	for (int i = 0; i < n; i++)
-		count += wave[i]->creates_account;
-	rows = new_rows(&next_account_ids, "account", count);
 	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
 
 		if (bl->creates_account)
 		{
-			crm_put_text(&c[1], rows.codes[rows.taken]);
-			bl->account_id = rows.ids[rows.taken++];
 			crm_put_int8(&c[0], bl->account_id, false);
+			crm_put_text(&c[1], bl->account_code);
 			crm_put_text(&c[2], bl->lead->company_name);
 			crm_put_text(&c[3], bl->lead->uscc);
 			crm_put_text(&c[4], bl->lead->region_code);
@@ -940,22 +1013,13 @@ write_contacts(BatchLead **wave, int n)
 {
 	CrmColumn		c[7] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(INT8OID), CRM_COL(TEXTOID),
 							   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
-	int			count = 0;
-	NewRows		rows;
 
-	for (int i = 0; i < n; i++)
-		count += wave[i]->creates_contact;
-	if (count == 0)
-		return;
-	rows = new_rows(&next_contact_ids, "contact", count);
 	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
 
 		if (!bl->creates_contact)
 			continue;
-		bl->customer_code = rows.codes[rows.taken];
-		bl->contact_id = rows.ids[rows.taken++];
 		crm_put_int8(&c[0], bl->contact_id, false);
 		crm_put_text(&c[1], bl->customer_code);
 		crm_put_int8(&c[2], bl->account_id, bl->account_id == 0);
@@ -964,7 +1028,8 @@ write_contacts(BatchLead **wave, int n)
 		crm_put_text(&c[5], bl->lead->wechat_openid);
 		crm_put_text(&c[6], bl->owner);
 	}
-	(void) crm_run_columns(&insert_contacts, c, SPI_OK_INSERT);
+	if (c[0].state)
+		(void) crm_run_columns(&insert_contacts, c, SPI_OK_INSERT);
 }
 
 static void
@@ -977,10 +1042,7 @@ write_merges(BatchLead **wave, int n)
 	{
 		BatchLead  *bl = wave[i];
 
-		if (bl->match.outcome != MATCH_MERGED)
-			continue;
-		plan_merge(bl);
-		if (!bl->updates_contact)
+		if (bl->match.outcome != MATCH_MERGED || !bl->updates_contact)
 			continue;
 		crm_put_int8(&c[0], bl->contact_id, false);
 		crm_put_text(&c[1], bl->merged_name);
@@ -1014,6 +1076,7 @@ write_points(BatchLead **wave, int n)
 	{
 		BatchLead  *bl = wave[i];
 
+		resetStringInfo(&bl->added_points);
 		if (bl->creates_contact || bl->match.outcome == MATCH_MERGED)
 		{
 			put_point(c, bl, "phone", bl->lead->phone);
@@ -1110,31 +1173,23 @@ write_leads(BatchLead **wave, int n)
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, INT4OID, FLOAT4OID,
 	JSONBOID};
-	int			count = 0;
-	int64	   *ids;
 
 	for (int i = 0; i < 25; i++)
 		c[i] = (CrmColumn) {types[i], NULL};
 	for (int i = 0; i < n; i++)
-		count += wave[i]->stored_id == 0;
-	ids = next_ids(&next_lead_ids, count);
-	count = 0;
-	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
 
-		if (bl->stored_id)
+		if (bl->stored_id == 0)
+			put_lead(c, bl);
+		else
 		{
-			bl->result.lead_id = bl->stored_id;
 			crm_put_int8(&a[0], bl->stored_id, false);
 			crm_put_int8(&a[1], bl->contact_id, false);
 			crm_put_int8(&a[2], bl->account_id, bl->account_id == 0);
-			continue;
 		}
-		bl->result.lead_id = ids[count++];
-		put_lead(c, bl);
 	}
-	if (count)
+	if (c[0].state)
 		(void) crm_run_columns(&insert_leads, c, SPI_OK_INSERT);
 	if (a[0].state)
 		(void) crm_run_columns(&attach_leads, a, SPI_OK_UPDATE);
@@ -1241,9 +1296,95 @@ fill_result(BatchLead *bl)
  * Flush
  * --------------------------------------------------------------------- */
 
+static void
+write_wave(BatchLead **wave, int n)
+{
+	write_codes(wave, n);
+	write_accounts(wave, n);
+	write_merges(wave, n);
+	write_contacts(wave, n);
+	write_points(wave, n);
+	write_leads(wave, n);
+	write_outcomes(wave, n);
+}
+
+/*
+ * Whether an error writing a lead is the lead's own: its data broke a
+ * constraint, a trigger refused it.  A cancel, a shutdown, a deadlock or
+ * serialization failure, exhausted resources or an internal error is not,
+ * and ends the statement.
+ */
+static bool
+lead_at_fault(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_INTERNAL_ERROR:
+			return false;
+		default:
+			return true;
+	}
+}
+
+/* Write the leads in a subtransaction; the error, or NULL when they landed. */
+static ErrorData *
+try_write(BatchLead **leads, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		write_wave(leads, n);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return error;
+}
+
+/*
+ * Write the leads, and when that fails, each half again, down to the lead
+ * at fault, which goes to quarantine.  The leads of a wave do not see each
+ * other, so writing some without the others writes what they decided.
+ */
+static void
+write_or_quarantine(BatchLead **leads, int n, CrmBatchQuarantine quarantine)
+{
+	ErrorData  *error;
+
+	if (n == 0 || (error = try_write(leads, n)) == NULL)
+		return;
+	if (!lead_at_fault(error->sqlerrcode))
+		ReThrowError(error);
+	if (n == 1)
+	{
+		quarantine(leads[0]->lead, error);
+		return;
+	}
+	write_or_quarantine(leads, n / 2, quarantine);
+	write_or_quarantine(leads + n / 2, n - n / 2, quarantine);
+}
+
 /* Decide and store the leads of the wave that need not wait. */
 static void
-settle_wave(BatchLead **wave, int n, const ScoreModel *model)
+settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine quarantine)
 {
 	BatchLead **ready = palloc(sizeof(BatchLead *) * n);
 	int			m = 0;
@@ -1260,12 +1401,11 @@ settle_wave(BatchLead **wave, int n, const ScoreModel *model)
 			score(wave[i], model);
 		ready[m++] = wave[i];
 	}
-	write_accounts(ready, m);
-	write_merges(ready, m);
-	write_contacts(ready, m);
-	write_points(ready, m);
-	write_leads(ready, m);
-	write_outcomes(ready, m);
+	plan_writes(ready, m);
+	if (quarantine)
+		write_or_quarantine(ready, m, quarantine);
+	else
+		write_wave(ready, m);
 	for (int i = 0; i < m; i++)
 		fill_result(ready[i]);
 }
@@ -1307,7 +1447,7 @@ read_owners(IngestBatch *b)
 }
 
 void
-crm_batch_flush(IngestBatch *b, IngestResult *results)
+crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quarantine)
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
@@ -1325,7 +1465,7 @@ crm_batch_flush(IngestBatch *b, IngestResult *results)
 		read_accounts(wave, n);
 		read_candidates(wave, n);
 		mark_waiting(wave, n);
-		settle_wave(wave, n, model);
+		settle_wave(wave, n, model, quarantine);
 	}
 	if (results)
 		read_owners(b);

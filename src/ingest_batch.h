@@ -42,13 +42,20 @@ extern void crm_batch_add(IngestBatch *batch, Lead *lead);
 extern void crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id,
 								int64 contact_id);
 
+/* Takes a lead that could not be written, and the error that said why. */
+typedef void (*CrmBatchQuarantine) (const Lead *lead, ErrorData *error);
+
 /*
  * Match and store every queued lead, with the meaning of ingesting them
  * one after another in the order queued; must run inside SPI_connect.
  * The result of lead i (in queue order) is left in results[i] when
- * results is not NULL.  The batch is then empty again.
+ * results is not NULL.  With quarantine, a lead whose write fails for a
+ * reason of its own (a constraint, a trigger) is handed to it, unwritten,
+ * and the others are stored; without, the error ends the flush.  The
+ * batch is then empty again.
  */
-extern void crm_batch_flush(IngestBatch *batch, IngestResult *results);
+extern void crm_batch_flush(IngestBatch *batch, IngestResult *results,
+							CrmBatchQuarantine quarantine);
 
 /* Forget the queued leads without storing them. */
 extern void crm_batch_discard(IngestBatch *batch);

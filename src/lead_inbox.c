@@ -9,7 +9,10 @@
  * batch.  A row that cannot be ingested (bad payload, unknown channel) is
  * caught in a subtransaction that writes nothing, so it costs no
  * subtransaction id, and goes to crm.lead_quarantine with its reason; the
- * good rows of the statement are ingested.  The statement holds every
+ * good rows of the statement are ingested.  So does a lead whose write
+ * fails (a constraint, a user's trigger): each wave is written in a
+ * subtransaction, and a failed one again in halves until the lead at
+ * fault is found.  The statement holds every
  * matching lock from its first row, so rows need none of their own.
  */
 #include "postgres.h"
@@ -173,11 +176,21 @@ begin_statement(void)
 	crm_ingest_cache_channels();
 }
 
+/* A lead whose write failed (a constraint, a trigger): quarantined alone. */
+static void
+quarantine_lead(const Lead *lead, ErrorData *error)
+{
+	quarantine(lead->channel, lead->payload, error);
+}
+
 static void
 flush_batch(void)
 {
+	int64		quarantined = current.quarantined;
+
 	current.ingested += crm_batch_size(batch);
-	crm_batch_flush(batch, NULL);
+	crm_batch_flush(batch, NULL, quarantine_lead);
+	current.ingested -= current.quarantined - quarantined;
 }
 
 Datum

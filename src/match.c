@@ -121,6 +121,23 @@ crm_match_outcome_name(MatchOutcome outcome)
  * Accounts
  * --------------------------------------------------------------------- */
 
+int
+crm_match_blocking_keys(const Lead *lead, BlockingKey *keys)
+{
+	int			n = 0;
+
+#define KEY(k, v) do { if (v) keys[n++] = (BlockingKey) {(k), (v)}; } while (0)
+	KEY('p', lead->phone);
+	KEY('e', lead->email);
+	KEY('w', lead->wechat_openid);
+	KEY('u', lead->uscc);
+	KEY(BLOCKING_COMPANY, lead->company_key);
+	KEY('n', lead->name_pinyin);	/* a name filled in on a merge, too */
+	KEY('x', lead->external_id);
+#undef KEY
+	return n;
+}
+
 void
 crm_match_read_account(uint64 row, int col, Account *a)
 {

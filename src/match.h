@@ -107,6 +107,27 @@ typedef struct MatchDecision
 
 extern void crm_match_init(void);
 
+/*
+ * A key by which one lead's lookups can find what ingesting another lead
+ * stores: its phone, e-mail, openid, credit code, company key (which also
+ * finds by prefix: BLOCKING_COMPANY), name pinyin (candidates at an
+ * account, and namesakes) and external id.  Every lookup of a lead's
+ * candidates must be by one of these keys: the matching locks of
+ * crm.ingest and the waves of a bulk ingest keep leads that share one
+ * apart, and nothing else.
+ */
+typedef struct BlockingKey
+{
+	char		kind;
+	const char *value;
+} BlockingKey;
+
+#define BLOCKING_COMPANY 'c'
+#define CRM_MAX_BLOCKING_KEYS 7
+
+/* The lead's blocking keys, into keys[CRM_MAX_BLOCKING_KEYS]; how many. */
+extern int	crm_match_blocking_keys(const Lead *lead, BlockingKey *keys);
+
 /* An account or a candidate from SPI result row, its columns from col on. */
 extern void crm_match_read_account(uint64 row, int col, Account *a);
 extern void crm_match_read_candidate(uint64 row, int col, Candidate *c);
