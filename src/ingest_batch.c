@@ -29,6 +29,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "code_registry.h"
 #include "customer_code.h"
 #include "ingest_batch.h"
 #include "score.h"
@@ -857,7 +858,7 @@ new_codes(const char *kind, int n)
 
 	if (n == 0)
 		return codes;
-	(void) crm_plan_run(&issue_codes, args, NULL, 0, SPI_OK_INSERT_RETURNING);
+	(void) crm_registry_run(&issue_codes, args, SPI_OK_INSERT_RETURNING);
 	for (int i = 0; i < n; i++)
 	{
 		codes[i] = crm_spi_text(i, 1);
