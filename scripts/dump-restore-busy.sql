@@ -38,17 +38,16 @@ INSERT INTO crm.assignment_rule (code, position, name, region_prefixes, team) VA
     ('south_china', 40, '华南', '{44,45,46}', 'south');
 
 INSERT INTO crm.score_rule (factor, pattern, points, half_life) VALUES
-    ('title', '院长', 40, NULL), ('channel', 'crm_test', 7, NULL), ('product_line', 'imaging', 25, NULL),
+    ('title', '院长', 40, NULL), ('channel', 'expo_app', 7, NULL), ('product_line', 'imaging', 25, NULL),
     ('event', 'webinar', 5, '3 days');
 
-INSERT INTO crm.channel (code, source_label, field_map) VALUES ('crm_test', '测试表单', '{
-  "external_id": "id", "person_name": "name",
-  "phone": {"path": "$.phone", "default": null},
-  "email": {"path": "$.email", "default": null},
-  "company_name": {"path": "$.company", "default": null},
-  "region_code": {"path": "$.region", "default": null},
-  "product_line": {"path": "$.product", "default": null},
-  "title": {"path": "$.title", "default": null}}');
+-- a channel of our own: a trade-show mini program
+INSERT INTO crm.channel (code, source_label, description, field_map)
+SELECT 'expo_app', '展会小程序', 'WeChat mini program at the booth',
+       jsonb_build_object('external_id', 'ref', 'person_name', 'who') || jsonb_object_agg(
+           f, jsonb_build_object('path', '$.' || k, 'default', NULL))
+  FROM (VALUES ('phone', 'mobile'), ('email', 'mail'), ('company_name', 'org'), ('region_code', 'area'),
+               ('product_line', 'line'), ('title', 'role')) m(f, k);
 
 -- known customers with owners
 INSERT INTO crm.account (name, uscc, region_code, owner) VALUES
@@ -61,27 +60,27 @@ SELECT id, 'phone', '13800138000', true, true FROM crm.contact;
 
 -- leads one by one ...
 SELECT count(*) FROM generate_series(1, 60) n,
-       crm.ingest('crm_test', jsonb_build_object(
-           'id', 'one-' || n,
-           'name', (ARRAY['张伟', '王芳', '李娜', '刘洋', '陈静', '杨磊'])[1 + n % 6] || n % 17,
-           'phone', '1390000' || lpad((n % 45)::text, 4, '0'),
-           'company', (ARRAY['苏州精诚精密仪器有限公司', '精诚精密仪器（苏州）有限公司', '广州康宁医院',
+       crm.ingest('expo_app', jsonb_build_object(
+           'ref', 'one-' || n,
+           'who', (ARRAY['张伟', '王芳', '李娜', '刘洋', '陈静', '杨磊'])[1 + n % 6] || n % 17,
+           'mobile', '1390000' || lpad((n % 45)::text, 4, '0'),
+           'org', (ARRAY['苏州精诚精密仪器有限公司', '精诚精密仪器（苏州）有限公司', '广州康宁医院',
                              '深圳迈瑞生物医疗电子股份有限公司', NULL])[1 + n % 5],
-           'region', (ARRAY['320500', '330100', '440100', '310000'])[1 + n % 4],
-           'product', CASE WHEN n % 7 = 0 THEN 'imaging' END,
-           'title', (ARRAY['院长', '采购经理', '工程师', NULL])[1 + n % 4]));
+           'area', (ARRAY['320500', '330100', '440100', '310000'])[1 + n % 4],
+           'line', CASE WHEN n % 7 = 0 THEN 'imaging' END,
+           'role', (ARRAY['院长', '采购经理', '工程师', NULL])[1 + n % 4]));
 -- ... and in bulk, with duplicates inside the statement and bad rows
 INSERT INTO crm.lead_inbox (channel, payload)
-SELECT 'crm_test', jsonb_build_object(
-           'id', 'bulk-' || n,
-           'name', (ARRAY['赵磊', '趙磊', '钱芳', '孙丽', '孫麗（女士）'])[1 + n % 5],
-           'phone', CASE WHEN n % 3 > 0 THEN '1360000' || lpad((n % 30)::text, 4, '0') END,
-           'email', CASE WHEN n % 4 = 0 THEN 'buyer' || n % 9 || '@jc.cn' END,
-           'company', (ARRAY['苏州精诚精密仪器有限公司', '杭州康泰医疗器械有限公司', NULL])[1 + n % 3],
-           'region', (ARRAY['320500', '330100', '440300'])[1 + n % 3])
+SELECT 'expo_app', jsonb_build_object(
+           'ref', 'bulk-' || n,
+           'who', (ARRAY['赵磊', '趙磊', '钱芳', '孙丽', '孫麗（女士）'])[1 + n % 5],
+           'mobile', CASE WHEN n % 3 > 0 THEN '1360000' || lpad((n % 30)::text, 4, '0') END,
+           'mail', CASE WHEN n % 4 = 0 THEN 'buyer' || n % 9 || '@jc.cn' END,
+           'org', (ARRAY['苏州精诚精密仪器有限公司', '杭州康泰医疗器械有限公司', NULL])[1 + n % 3],
+           'area', (ARRAY['320500', '330100', '440300'])[1 + n % 3])
   FROM generate_series(1, 120) n
 UNION ALL
-VALUES ('crm_test', '[1, 2]'::jsonb), ('weibo', '{"name": "张伟"}'), ('crm_test', '{"id": "x"}');
+VALUES ('expo_app', '[1, 2]'::jsonb), ('weibo', '{"name": "张伟"}'), ('expo_app', '{"ref": "x"}');
 
 -- reviews decided both ways, stored duplicates merged, one merge undone
 SELECT count(*) FROM (SELECT crm.review_accept(id) FROM crm.match_review
@@ -123,8 +122,8 @@ SELECT timers_fired > 0 AS escalated_again FROM crm.run_timeouts();
 -- leads left unscored, and leads stranded long enough to raise alarms
 SET crm.score_on_ingest = off;
 SELECT count(*) FROM generate_series(1, 5) n,
-       crm.ingest('crm_test', jsonb_build_object('id', 'late-' || n, 'name', '周洁' || n,
-                                                 'phone', '1391234' || lpad(n::text, 4, '0'), 'region', '440100'));
+       crm.ingest('expo_app', jsonb_build_object('ref', 'late-' || n, 'who', '周洁' || n,
+                                                 'mobile', '1391234' || lpad(n::text, 4, '0'), 'area', '440100'));
 RESET crm.score_on_ingest;
 UPDATE crm.lead SET status_changed_at = now() - interval '4 hours' WHERE status = 'scored' AND id % 2 = 0;
 UPDATE crm.assignment_rule SET last_fired_at = now() - interval '3 hours' WHERE code = 'south_china';

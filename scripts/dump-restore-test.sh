@@ -52,17 +52,14 @@ snapshot() {
                                                     AND NOT a.attisdropped
               WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
               GROUP BY c.oid ORDER BY 1::text" > "$work/tables.$db"
-    : > "$out"
     while IFS='|' read -r table columns; do
-        echo "== $table" >> "$out"
-        psql -d "$db" -XAtq -v ON_ERROR_STOP=1 \
-            -c "COPY (SELECT $columns FROM $table ORDER BY $(seq -s, 1 "$(awk -F', ' '{print NF}' <<< "$columns")")) TO STDOUT" >> "$out"
-    done < "$work/tables.$db"
-    q "$db" "SELECT c.oid::regclass FROM pg_class c
-              WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'S' ORDER BY 1::text" |
-    while read -r sequence; do
-        q "$db" "SELECT format('== %s %s %s', '$sequence', last_value, is_called) FROM $sequence" >> "$out"
-    done
+        echo "\\echo == $table"
+        echo "COPY (SELECT $columns FROM $table ORDER BY $(seq -s, 1 "$(awk -F', ' '{print NF}' <<< "$columns")")) TO STDOUT;"
+    done < "$work/tables.$db" > "$work/copies.$db"
+    q "$db" "SELECT format('SELECT ''== %1\$s'', last_value, is_called FROM %1\$s;', c.oid::regclass)
+               FROM pg_class c WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'S'
+              ORDER BY 1" >> "$work/copies.$db"
+    psql -d "$db" -XAtq -v ON_ERROR_STOP=1 -f "$work/copies.$db" > "$out"
 }
 
 # pg_dump warns of the self-references of crm.account and crm.contact
@@ -95,7 +92,10 @@ for format in c p; do
 done
 snapshot "$src" "$work/source"
 
-# as the documentation has it: an empty database made by createdb
+# as the documentation has it: an empty database made by createdb.  (Not
+# in parallel: pg_restore -j loads extension tables' data without the
+# foreign-key order pg_dump gives it, and a lead may come before its
+# channel.  README says so.)
 psql -d postgres -XAtq -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS dump_restored WITH (FORCE)"
 createdb dump_restored
 status=0
