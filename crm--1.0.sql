@@ -18,6 +18,21 @@ END
 $$;
 
 ------------------------------------------------------------------------------
+-- Restores and shipped rows (C, src/guards.c)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION crm.restoring() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'crm_restoring_sql'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.restoring() IS
+'True while a dump is being restored in this session: a superuser with check_function_bodies off, as pg_dump''s output sets it. The triggers that derive state from inserted rows stand aside then, since the derived rows come from the dump too';
+
+CREATE FUNCTION crm.guard_shipped_mark() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_guard_shipped_mark' LANGUAGE C;
+COMMENT ON FUNCTION crm.guard_shipped_mark() IS
+'Trigger: only crm''s own install script marks a row shipped; pg_dump leaves shipped rows out, so a user row marked so would be lost in a restore';
+
+------------------------------------------------------------------------------
 -- Normalisers and validators (C, src/core/)
 ------------------------------------------------------------------------------
 
@@ -113,7 +128,7 @@ CREATE TABLE crm.customer_code (
                 CHECK (crm.customer_code_is_valid(code) AND code OPERATOR(pg_catalog.=) pg_catalog.upper(code)),
     kind        text NOT NULL CONSTRAINT customer_code_kind CHECK (kind IN ('account', 'contact')),
     issued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    merged_into text,           -- checked by crm.guard_code_registry(), see below
+    merged_into text,           -- checked by crm.record_code_merge(), see below
     merged_at   timestamptz,
     CONSTRAINT customer_code_not_self_merged CHECK (merged_into OPERATOR(pg_catalog.<>) code),
     CONSTRAINT customer_code_merge_dated CHECK ((merged_into IS NULL) = (merged_at IS NULL))
@@ -121,44 +136,23 @@ CREATE TABLE crm.customer_code (
 COMMENT ON TABLE crm.customer_code IS
 'Every customer code ever issued, with the code it was merged into; rows are never deleted, so a code is never reused';
 
--- A self-referencing foreign key would make every pg_dump warn about a
--- circular constraint, so the registry guards itself with a trigger.
+-- Written by crm only (src/code_registry.c): codes as it issues them,
+-- merges as it merges the records, and rows of a restore.  A
+-- self-referencing foreign key would make every pg_dump warn about a
+-- circular constraint; crm.record_code_merge() checks merged_into instead.
 CREATE FUNCTION crm.guard_code_registry() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'customer code "%" cannot be deleted', OLD.code
-            USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'The registry keeps every code ever issued, so that none is reused.';
-    END IF;
-    IF TG_OP = 'UPDATE' AND (NEW.code, NEW.kind) IS DISTINCT FROM (OLD.code, OLD.kind) THEN
-        RAISE EXCEPTION 'customer code "%" cannot be changed', OLD.code
-            USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = format('Code %s was issued for crm.%s; its code and kind are fixed.', OLD.code, OLD.kind),
-                  HINT = 'Merge the records instead; crm.resolve_code() follows merges.';
-    END IF;
-    IF NEW.merged_into IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM crm.customer_code c WHERE c.code = NEW.merged_into) THEN
-        RAISE EXCEPTION 'customer code "%" cannot be merged into "%", which was never issued',
-                        NEW.code, NEW.merged_into
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NEW;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'crm_guard_code_registry' LANGUAGE C;
 COMMENT ON FUNCTION crm.guard_code_registry() IS
-'Trigger: registry rows are never deleted, their code and kind never change, and a merge points at an issued code';
+'Trigger: the registry is written by crm only (issued codes, merges of records, restores), and never deleted from, so that no code is reused or forged';
+-- one check per statement: a bulk ingest registers its codes in one
+CREATE TRIGGER customer_code_written_by_crm BEFORE INSERT OR UPDATE OR DELETE ON crm.customer_code
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.guard_code_registry();
 
-CREATE TRIGGER customer_code_no_delete BEFORE DELETE ON crm.customer_code
-    FOR EACH ROW EXECUTE FUNCTION crm.guard_code_registry();
--- crm.guard_customer_code() trusts a code this transaction issued for its kind
-CREATE TRIGGER customer_code_fixed BEFORE UPDATE OF code, kind ON crm.customer_code
-    FOR EACH ROW EXECUTE FUNCTION crm.guard_code_registry();
--- a code being issued has no merge to check: no PL/pgSQL call for it
-CREATE TRIGGER customer_code_merge_target BEFORE INSERT OR UPDATE OF merged_into ON crm.customer_code
-    FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL) EXECUTE FUNCTION crm.guard_code_registry();
+CREATE FUNCTION crm.record_code_merge(entity text, id bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'crm_record_code_merge'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION crm.record_code_merge(text, bigint) IS
+'Internal to the merge functions: the registry row of a contact''s or an account''s code follows the record''s merged_into (the kept record''s code, or none after an unmerge); a merge that would form a cycle of codes is refused';
 
 CREATE FUNCTION crm.issue_customer_code(kind text) RETURNS text
     AS 'MODULE_PATHNAME', 'crm_issue_customer_code'
@@ -169,14 +163,14 @@ COMMENT ON FUNCTION crm.issue_customer_code(text) IS
 CREATE FUNCTION crm.resolve_code(text) RETURNS text
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
-    WITH RECURSIVE chain(code, merged_into, depth) AS (
-        SELECT c.code, c.merged_into, 0
+    -- merges never form a cycle (crm.record_code_merge); UNION would stop at one
+    WITH RECURSIVE chain(code, merged_into) AS (
+        SELECT c.code, c.merged_into
           FROM crm.customer_code c
          WHERE c.code OPERATOR(pg_catalog.=) pg_catalog.upper(pg_catalog.btrim($1))
-        UNION ALL
-        SELECT c.code, c.merged_into, chain.depth OPERATOR(pg_catalog.+) 1
+        UNION
+        SELECT c.code, c.merged_into
           FROM chain JOIN crm.customer_code c ON c.code OPERATOR(pg_catalog.=) chain.merged_into
-         WHERE chain.depth OPERATOR(pg_catalog.<) 64
     )
     SELECT chain.code FROM chain WHERE chain.merged_into IS NULL;
 END;
@@ -365,6 +359,8 @@ COMMENT ON FUNCTION crm.guard_shipped_row() IS
 CREATE TRIGGER channel_shipped_guard BEFORE UPDATE OR DELETE ON crm.channel
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('channel', 'code',
         'Copy it: INSERT INTO crm.channel (code, source_label, field_map) SELECT ''my_{key}'', source_label, field_map FROM crm.channel WHERE code = {key_literal};');
+CREATE TRIGGER channel_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.channel
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 
 CREATE FUNCTION crm.lead_fields(channel text, payload jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -388,7 +384,11 @@ COMMENT ON FUNCTION crm.lead_fields(text, jsonb) IS
 'The lead fields of a payload from a channel, with the channel code and its standard source label';
 
 -- The channels leads arrive through today.  Optional fields default to null.
-INSERT INTO crm.channel (code, source_label, description, shipped, field_map) VALUES
+-- CREATE EXTENSION makes them again in a restored database: their creation
+-- time is fixed, so that they are the same there.
+INSERT INTO crm.channel (code, source_label, description, shipped, field_map, created_at)
+SELECT v.code, v.source_label, v.description, v.shipped, v.field_map::jsonb, timestamptz '2026-12-01 00:00+08'
+  FROM (VALUES
 ('baidu_sem', '百度SEM', 'Baidu Marketing (营销通) clue push API', true, $j$
 {"external_id": "clue_id",
  "person_name": {"path": "$.name", "default": null},
@@ -449,7 +449,7 @@ $j$),
  "product_line": {"path": "$.product", "default": null},
  "notes": {"path": "$.message", "default": null},
  "created_at": "submitted_at"}
-$j$);
+$j$)) AS v(code, source_label, description, shipped, field_map);
 
 ------------------------------------------------------------------------------
 -- Sales organisation: working-hours calendars, teams, reps and absences
@@ -651,15 +651,23 @@ INSERT INTO crm.sla_step (policy, milestone, within, clock, shipped) VALUES
 CREATE TRIGGER calendar_shipped_guard BEFORE UPDATE OR DELETE ON crm.calendar
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('calendar', 'code',
         'Create a calendar of your own (its holidays can be added to any calendar, shipped or not).');
+CREATE TRIGGER calendar_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.calendar
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 CREATE TRIGGER calendar_hours_shipped_guard BEFORE UPDATE OR DELETE ON crm.calendar_hours
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('calendar hours of', 'calendar',
         'Create a calendar of your own with the hours you need, and set it on crm.team.calendar.');
+CREATE TRIGGER calendar_hours_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.calendar_hours
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 CREATE TRIGGER sla_policy_shipped_guard BEFORE UPDATE OR DELETE ON crm.sla_policy
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('SLA policy', 'code',
         'Create a policy of your own and set it on crm.team.sla_policy.');
+CREATE TRIGGER sla_policy_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.sla_policy
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 CREATE TRIGGER sla_step_shipped_guard BEFORE UPDATE OR DELETE ON crm.sla_step
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('SLA step of policy', 'policy',
         'Create a policy of your own and set it on crm.team.sla_policy.');
+CREATE TRIGGER sla_step_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.sla_step
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 
 CREATE TABLE crm.team (
     code        text PRIMARY KEY CONSTRAINT team_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -969,17 +977,17 @@ COMMENT ON FUNCTION crm.split_lead(bigint) IS
 'Gives a lead a new contact of its own (its phone and e-mail, its organisation) and returns it';
 
 -- The dropped record's code resolves to the kept one's; the history says what moved.
-CREATE FUNCTION crm.record_merge(entity text, keep_code text, drop_code text, keep bigint,
-                                 drop bigint, changes jsonb, moved jsonb) RETURNS bigint
+CREATE FUNCTION crm.record_merge(entity text, keep bigint, drop bigint, changes jsonb, moved jsonb)
+    RETURNS bigint
     LANGUAGE sql STRICT
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    UPDATE crm.customer_code SET merged_into = keep_code, merged_at = now() WHERE code = drop_code;
+    SELECT crm.record_code_merge(entity, drop);
     INSERT INTO crm.merge_history (entity, kept_id, dropped_id, changes, moved)
     VALUES (entity, keep, drop, changes, moved)
     RETURNING id;
 END;
-COMMENT ON FUNCTION crm.record_merge(text, text, text, bigint, bigint, jsonb, jsonb) IS
+COMMENT ON FUNCTION crm.record_merge(text, bigint, bigint, jsonb, jsonb) IS
 'The end of every record merge: the dropped code resolves to the kept one, and crm.merge_history gets the row crm.unmerge() reads';
 
 CREATE FUNCTION crm.merge_contacts(keep bigint, drop bigint) RETURNS bigint
@@ -1025,7 +1033,7 @@ BEGIN
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO points FROM moved;
     WITH moved AS (UPDATE crm.lead l SET contact_id = keep WHERE l.contact_id = drop RETURNING l.id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO leads FROM moved;
-    RETURN crm.record_merge('contact', k.code, d.code, keep, drop, changes,
+    RETURN crm.record_merge('contact', keep, drop, changes,
                             jsonb_build_object('contact_point', to_jsonb(points), 'lead', to_jsonb(leads)));
 END
 $$;
@@ -1070,7 +1078,7 @@ BEGIN
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO contacts FROM moved;
     WITH moved AS (UPDATE crm.lead l SET account_id = keep WHERE l.account_id = drop RETURNING l.id)
     SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO leads FROM moved;
-    RETURN crm.record_merge('account', k.code, d.code, keep, drop, changes,
+    RETURN crm.record_merge('account', keep, drop, changes,
                             jsonb_build_object('contact', to_jsonb(contacts), 'lead', to_jsonb(leads),
                                                'uscc', d.uscc));
 END
@@ -1147,8 +1155,7 @@ BEGIN
         UPDATE crm.lead SET contact_id = h.dropped_id
          WHERE id IN (SELECT jsonb_array_elements_text(h.moved->'lead')::bigint)
            AND contact_id = h.kept_id;
-        UPDATE crm.customer_code SET merged_into = NULL, merged_at = NULL
-         WHERE code = (SELECT code FROM crm.contact WHERE id = h.dropped_id);
+        PERFORM crm.record_code_merge('contact', h.dropped_id);
     ELSE
         UPDATE crm.account SET merged_into = NULL, uscc = h.moved->>'uscc' WHERE id = h.dropped_id;
         UPDATE crm.contact SET account_id = h.dropped_id
@@ -1157,8 +1164,7 @@ BEGIN
         UPDATE crm.lead SET account_id = h.dropped_id
          WHERE id IN (SELECT jsonb_array_elements_text(h.moved->'lead')::bigint)
            AND account_id = h.kept_id;
-        UPDATE crm.customer_code SET merged_into = NULL, merged_at = NULL
-         WHERE code = (SELECT code FROM crm.account WHERE id = h.dropped_id);
+        PERFORM crm.record_code_merge('account', h.dropped_id);
     END IF;
     UPDATE crm.merge_history SET undone_at = now() WHERE id = merge_id;
 END
@@ -1567,6 +1573,8 @@ INSERT INTO crm.score_rule (factor, pattern, points, half_life, note, shipped) S
 CREATE TRIGGER score_rule_shipped_guard BEFORE UPDATE OR DELETE ON crm.score_rule
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('score rule for', 'pattern',
         'Add a rule of your own with the same factor and pattern: it replaces the shipped one.');
+CREATE TRIGGER score_rule_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.score_rule
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 
 CREATE TABLE crm.lead_event (
     id          bigserial PRIMARY KEY,
@@ -1679,8 +1687,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.lead_event_inserted() IS 'Trigger: a lead with new behaviour events is re-scored';
+-- A restore brings the scores with the leads (crm.restoring()).
 CREATE TRIGGER lead_event_rescore AFTER INSERT ON crm.lead_event
-    REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_event_inserted();
+    REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT
+    WHEN (NOT crm.restoring()) EXECUTE FUNCTION crm.lead_event_inserted();
 
 -- Learning: closing a lead counts its features as won or lost; reopening
 -- it takes them back.  In the closing transaction, so nothing is lost.
@@ -2144,8 +2154,11 @@ COMMENT ON FUNCTION crm.lead_after_insert() IS
 'Trigger: leads stored already scored go to assignment; see crm.leads_moved()';
 COMMENT ON FUNCTION crm.lead_after_update() IS
 'Trigger: what a change of state or owner sets off (crm.leads_moved), and learning from closed leads';
+-- A restore brings what these derive with the leads: counts, daily loads,
+-- timers and wake-ups, assignments, learned counts (crm.restoring()).
 CREATE TRIGGER lead_inserted AFTER INSERT ON crm.lead
-    REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_after_insert();
+    REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT
+    WHEN (NOT crm.restoring()) EXECUTE FUNCTION crm.lead_after_insert();
 CREATE TRIGGER lead_updated AFTER UPDATE ON crm.lead
     REFERENCING OLD TABLE AS old_leads NEW TABLE AS new_leads
     FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_after_update();
@@ -2175,8 +2188,10 @@ END
 $$;
 COMMENT ON FUNCTION crm.lead_activity_inserted() IS
 'Trigger: a milestone activity meets its SLA timer (escalations stop); a first contact moves the lead to state contacted';
+-- A restore brings the met timers and the leads' states (crm.restoring()).
 CREATE TRIGGER lead_activity_recorded AFTER INSERT ON crm.lead_activity
-    REFERENCING NEW TABLE AS new_activities FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_activity_inserted();
+    REFERENCING NEW TABLE AS new_activities FOR EACH STATEMENT
+    WHEN (NOT crm.restoring()) EXECUTE FUNCTION crm.lead_activity_inserted();
 
 ------------------------------------------------------------------------------
 -- The timer sweep and the jobs that run it

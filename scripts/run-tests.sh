@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/run-tests.sh: runs the regression tests (sql/*.sql), the
-# isolation tests (specs/*.spec) and the outbox relay's end-to-end test
-# (tools/relay/test.sh) against the installed crm, each in its
+# isolation tests (specs/*.spec), the outbox relay's end-to-end test
+# (tools/relay/test.sh) and the dump and restore test
+# (scripts/dump-restore-test.sh) against the installed crm, each in its
 # own throw-away cluster (scripts/cluster.sh) whose pg_cron belongs to
 # that suite's database: contrib_regression and isolation_regression.  Both
 # suites always run; the differences of whatever failed are printed, and the
@@ -28,6 +29,10 @@ if [ -z "${VALGRIND_LOGDIR:-}" ]; then
     scripts/cluster.sh tools/relay/test.sh 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
+# a busy database through pg_dump and pg_restore, and pg_dump | psql
+# (prints "dump-restore ... ok" or "dump-restore ... FAILED")
+scripts/cluster.sh scripts/dump-restore-test.sh 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 if [ "$status" -ne 0 ]; then
     for diffs in regression.diffs output_iso/regression.diffs; do

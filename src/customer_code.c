@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 
 #include "checkcode.h"
+#include "code_registry.h"
 #include "customer_code.h"
 #include "spi_plan.h"
 
@@ -119,7 +120,7 @@ crm_issue_customer_code(PG_FUNCTION_ARGS)
 	char	   *code;
 
 	SPI_connect();
-	(void) crm_plan_run(&issue_code, &kind, NULL, 0, SPI_OK_INSERT_RETURNING);
+	(void) crm_registry_run(&issue_code, &kind, SPI_OK_INSERT_RETURNING);
 	MemoryContextSwitchTo(caller);
 	code = crm_spi_text(0, 1);
 	SPI_finish();

@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "code_registry.h"
 #include "customer_code.h"
 #include "ingest_batch.h"
 #include "score.h"
@@ -947,6 +948,7 @@ static void
 write_codes(BatchLead **wave, int n)
 {
 	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+	Datum		args[2];
 
 	for (int i = 0; i < n; i++)
 	{
@@ -957,7 +959,8 @@ write_codes(BatchLead **wave, int n)
 	}
 	if (c[0].state == NULL)
 		return;
-	(void) crm_run_columns(&register_codes, c, SPI_OK_INSERT);
+	crm_columns_as_args(&register_codes, c, args);
+	(void) crm_registry_run(&register_codes, args, SPI_OK_INSERT);
 	for (int i = 0; i < n; i++)
 	{
 		if (wave[i]->creates_account)

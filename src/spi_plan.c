@@ -218,12 +218,18 @@ column_array(CrmColumn *c)
 	return makeArrayResult(c->state, CurrentMemoryContext);
 }
 
+void
+crm_columns_as_args(const CrmPlan *plan, CrmColumn *cols, Datum *values)
+{
+	for (int i = 0; i < plan->nargs; i++)
+		values[i] = column_array(&cols[i]);
+}
+
 uint64
 crm_run_columns(CrmPlan *plan, CrmColumn *cols, int expected)
 {
 	Datum		values[CRM_PLAN_MAX_ARGS];
 
-	for (int i = 0; i < plan->nargs; i++)
-		values[i] = column_array(&cols[i]);
+	crm_columns_as_args(plan, cols, values);
 	return crm_plan_run(plan, values, NULL, 0, expected);
 }

@@ -69,5 +69,7 @@ extern void crm_put_int8(CrmColumn *c, int64 v, bool isnull);
 
 /* Run a batch statement whose parameters are the columns' arrays. */
 extern uint64 crm_run_columns(CrmPlan *plan, CrmColumn *cols, int expected);
+/* The columns' arrays as a plan's arguments, for a runner of one's own. */
+extern void crm_columns_as_args(const CrmPlan *plan, CrmColumn *cols, Datum *values);
 
 #endif							/* CRM_SPI_PLAN_H */
