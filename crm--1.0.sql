@@ -115,6 +115,12 @@ CREATE FUNCTION crm.region_code_is_valid(text) RETURNS boolean
 COMMENT ON FUNCTION crm.region_code_is_valid(text) IS
 'True for a 6-digit administrative division code (GB/T 2260) of a real province-level division';
 
+CREATE FUNCTION crm.quote_value(text) RETURNS text
+    AS 'MODULE_PATHNAME', 'crm_quote_value_sql'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.quote_value(text) IS
+'A value in double quotes for a message, cut after 200 characters with an ellipsis and its length in bytes: how crm quotes input in errors and warnings';
+
 ------------------------------------------------------------------------------
 -- Customer codes: one registry for accounts and contacts
 ------------------------------------------------------------------------------
@@ -371,7 +377,7 @@ DECLARE
 BEGIN
     SELECT * INTO ch FROM crm.channel c WHERE c.code = channel;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown lead channel "%"', channel
+        RAISE EXCEPTION 'unknown lead channel %', crm.quote_value(channel)
             USING ERRCODE = 'undefined_object',
                   HINT = 'Channels are listed in crm.channel: ' ||
                          (SELECT string_agg(c.code, ', ' ORDER BY c.code) FROM crm.channel c) || '.';
@@ -463,12 +469,13 @@ CREATE TABLE crm.calendar (
     ledger_from date NOT NULL DEFAULT '2020-01-01',
     ledger_until date NOT NULL DEFAULT '2040-12-31',
     shipped     boolean NOT NULL DEFAULT false,
-    CONSTRAINT calendar_ledger_span CHECK (ledger_from < ledger_until)
+    -- at most a century: the ledger holds every window of the span
+    CONSTRAINT calendar_ledger_span CHECK (ledger_from < ledger_until AND ledger_until <= ledger_from + 36525)
 );
 COMMENT ON TABLE crm.calendar IS
 'Working-hours calendars, one per team or shared; SLA clocks run in working time';
 COMMENT ON COLUMN crm.calendar.ledger_from IS
-'First day of crm.calendar_window kept for this calendar; deadlines outside the span raise an error';
+'First day of crm.calendar_window kept for this calendar; deadlines outside the span raise an error. The span is at most 36525 days (a century)';
 
 CREATE TABLE crm.calendar_hours (
     calendar    text NOT NULL REFERENCES crm.calendar (code) ON UPDATE CASCADE ON DELETE CASCADE,
@@ -518,7 +525,7 @@ DECLARE
 BEGIN
     SELECT * INTO cal FROM crm.calendar c WHERE c.code = calendar_code FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown calendar "%"', calendar_code
+        RAISE EXCEPTION 'unknown calendar %', crm.quote_value(calendar_code)
             USING ERRCODE = 'undefined_object', HINT = 'Calendars are listed in crm.calendar.';
     END IF;
     DELETE FROM crm.calendar_window w WHERE w.calendar = cal.code;
@@ -575,10 +582,11 @@ CREATE TRIGGER calendar_day_deleted AFTER DELETE ON crm.calendar_day
 CREATE TRIGGER calendar_settings_updated AFTER UPDATE ON crm.calendar
     REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION crm.calendar_changed('code');
 
--- Working seconds since the ledger began, up to t.
+-- Working seconds since the ledger began, up to t.  Epochs subtracted, not
+-- times: t = 'infinity' (a bad row in a report) gives the whole ledger.
 CREATE FUNCTION crm.working_seconds_at(calendar text, t timestamptz) RETURNS numeric
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
-RETURN coalesce((SELECT w.work_before + least(greatest(extract(epoch FROM t - w.opens), 0),
+RETURN coalesce((SELECT w.work_before + least(greatest(extract(epoch FROM t) - extract(epoch FROM w.opens), 0),
                                               w.work_after - w.work_before)
                    FROM crm.calendar_window w
                   WHERE w.calendar = working_seconds_at.calendar AND w.opens <= t
@@ -598,12 +606,16 @@ BEGIN
         RAISE EXCEPTION 'a working-time duration cannot be negative: %', duration
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF NOT isfinite(t) THEN
+        RAISE EXCEPTION 'working time cannot be added to %', t
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'A deadline starts at a finite time.';
+    END IF;
     SELECT w.opens + make_interval(secs => target - w.work_before) INTO due
       FROM crm.calendar_window w
      WHERE w.calendar = add_working_time.calendar AND w.work_after >= target
      ORDER BY w.work_after LIMIT 1;
     IF due IS NULL AND NOT EXISTS (SELECT FROM crm.calendar c WHERE c.code = add_working_time.calendar) THEN
-        RAISE EXCEPTION 'unknown calendar "%"', calendar
+        RAISE EXCEPTION 'unknown calendar %', crm.quote_value(calendar)
             USING ERRCODE = 'undefined_object', HINT = 'Calendars are listed in crm.calendar.';
     ELSIF due IS NULL THEN
         RAISE EXCEPTION 'calendar "%" has no working time left after %', calendar, t
@@ -768,7 +780,11 @@ CREATE TABLE crm.lead (
     assignment_rule text,
     waiting_reason  text,
     previous_owner  text,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- finite and after the Unix epoch, whoever writes it: a report over
+    -- time ranges is bounded by it (see crm.lead_time_guard for the ceiling)
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+                    CONSTRAINT lead_created_at_finite
+                    CHECK (created_at > '1970-01-01 00:00:00+00' AND created_at < 'infinity'),
     received_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     assigned_at     timestamptz,
     first_response_at timestamptz,
@@ -795,7 +811,15 @@ COMMENT ON COLUMN crm.lead.warnings IS
 'Values the lead gave that could not be used (a phone that is not a possible number, an invalid credit code); the lead is kept';
 COMMENT ON COLUMN crm.lead.match_score IS
 'Fellegi-Sunter log2 likelihood ratio of the best candidate contact; NULL when no candidate was found';
-COMMENT ON COLUMN crm.lead.created_at IS 'Submission time the channel reported';
+COMMENT ON COLUMN crm.lead.created_at IS
+'Submission time the channel reported: ingestion takes it within crm.lead_time_floor and crm.lead_time_max_ahead after now; any write keeps it finite, after 1970-01-01 UTC and not beyond the ceiling';
+
+CREATE FUNCTION crm.lead_time_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_lead_time_guard' LANGUAGE C;
+COMMENT ON FUNCTION crm.lead_time_guard() IS
+'Trigger: a lead time written directly lies no further after now than crm.lead_time_max_ahead (a moving bound, which a CHECK cannot hold)';
+CREATE TRIGGER lead_time_guard BEFORE INSERT OR UPDATE OF created_at ON crm.lead
+    FOR EACH ROW EXECUTE FUNCTION crm.lead_time_guard();
 COMMENT ON COLUMN crm.lead.received_at IS 'When crm ingested it';
 COMMENT ON COLUMN crm.lead.score IS
 'Rule score 0-100 from crm.score_rule: channel, completeness, title, product line, region, and decaying behaviour events';
@@ -1458,7 +1482,7 @@ DECLARE
     merged bigint := 0;
 BEGIN
     IF entity NOT IN ('contact', 'account') THEN
-        RAISE EXCEPTION 'unknown entity "%"', entity
+        RAISE EXCEPTION 'unknown entity %', crm.quote_value(entity)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Use ''contact'' or ''account''.';
     END IF;
     -- every open (red) pair: its younger member merged into the cluster's oldest
@@ -1787,7 +1811,7 @@ DECLARE
     stranded bigint[];
 BEGIN
     IF only_team IS NOT NULL AND NOT EXISTS (SELECT FROM crm.team t WHERE t.code = only_team) THEN
-        RAISE EXCEPTION 'unknown team "%"', only_team
+        RAISE EXCEPTION 'unknown team %', crm.quote_value(only_team)
             USING ERRCODE = 'undefined_object', HINT = 'Teams are listed in crm.team.';
     END IF;
     -- leads nobody scored: scoring them sets assignment off
@@ -2420,10 +2444,14 @@ COMMENT ON VIEW crm.lead_timeliness IS
 CREATE VIEW crm.penetration_rates AS
 WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
 first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l),
+-- From the first lead, but never before the floor crm.lead's CHECK holds
+-- to: a row from before it (restored from an old dump, written with the
+-- constraint dropped) cannot make the series run without end.
 periods AS (
     SELECT g.grain, p::date AS period_start, (p + ('1 ' || g.grain)::interval)::date AS period_end
       FROM grains g, first_lead f,
-           LATERAL generate_series(date_trunc(g.grain, f.at), date_trunc(g.grain, pg_catalog.now()),
+           LATERAL generate_series(date_trunc(g.grain, greatest(f.at, '1970-01-01 00:00:00+00')),
+                                   date_trunc(g.grain, pg_catalog.now()),
                                    ('1 ' || g.grain)::interval) p
      WHERE f.at IS NOT NULL
 ),

@@ -10,6 +10,7 @@
 
 #include "utils/guc.h"
 
+#include "lead_time.h"
 #include "match.h"
 #include "normalize.h"
 #include "score.h"
@@ -24,5 +25,6 @@ _PG_init(void)
 	crm_normalize_init();
 	crm_match_init();
 	crm_score_init();
+	crm_lead_time_init();
 	MarkGUCPrefixReserved("crm");
 }

@@ -20,6 +20,7 @@
 #include "email.h"
 #include "normalize.h"
 #include "phone.h"
+#include "quote.h"
 
 PG_FUNCTION_INFO_V1(crm_contact_point_before_write);
 PG_FUNCTION_INFO_V1(crm_account_before_write);
@@ -78,7 +79,7 @@ canonicalize_column(TriggerData *trigdata, HeapTuple tuple, const char *attname,
 	if (canonical == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid %s: \"%s\"", what, raw),
+				 errmsg("invalid %s: %s", what, crm_quote_value(raw)),
 				 errdetail("Column \"%s\" of \"%s\" only stores values that %s.",
 						   attname, RelationGetRelationName(trigdata->tg_relation), hint)));
 	if (strcmp(raw, canonical) == 0)

@@ -44,6 +44,7 @@
 #include "person.h"
 #include "phone.h"
 #include "pinyin.h"
+#include "quote.h"
 #include "spi_plan.h"
 #include "utf8.h"
 
@@ -126,7 +127,7 @@ read_channel(const char *channel, char **source_label)
 	if (crm_plan_run(&channel_by_code, &arg, NULL, 1, SPI_OK_SELECT) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("unknown lead channel \"%s\"", channel),
+				 errmsg("unknown lead channel %s", crm_quote_value(channel)),
 				 errhint("Channels are listed in crm.channel.")));
 	*source_label = crm_spi_text(0, 2);
 	return DatumGetJsonbPCopy(crm_spi_datum(0, 1, &isnull));
@@ -176,7 +177,7 @@ key_of(Lead *lead, CoreNormalizer normalizer, const char *value, const char *wha
 	key = crm_normalize_bytes(normalizer, value, strlen(value));
 	if (key == NULL)
 		lead->warnings = lappend(lead->warnings,
-								 psprintf("%s \"%s\" is not usable", what, value));
+								 psprintf("%s %s is not usable", what, crm_quote_value(value)));
 	return key;
 }
 
@@ -197,7 +198,8 @@ normalise_lead(Lead *lead, Jsonb *fields)
 		!crm_region_code_is_valid(lead->region_code, strlen(lead->region_code)))
 	{
 		lead->warnings = lappend(lead->warnings,
-								 psprintf("region code \"%s\" is not a GB/T 2260 code", lead->region_code));
+								 psprintf("region code %s is not a GB/T 2260 code",
+										  crm_quote_value(lead->region_code)));
 		lead->region_code = NULL;
 	}
 }
@@ -228,9 +230,12 @@ require_short(const char *name, const char *value)
 						   strlen(value), MAX_IDENTIFIER_BYTES)));
 }
 
-/* After normalisation something must still say who this is. */
+/*
+ * After normalisation something must still say who this is.  An openid of
+ * blanks counts as none, as an empty one does, without a warning.
+ */
 static void
-require_usable_identity(const Lead *lead)
+require_usable_identity(const Lead *lead, Jsonb *fields)
 {
 	StringInfoData why;
 	ListCell   *lc;
@@ -240,6 +245,8 @@ require_usable_identity(const Lead *lead)
 	initStringInfo(&why);
 	foreach(lc, lead->warnings)
 		appendStringInfo(&why, "%s%s", why.len ? "; " : "", (char *) lfirst(lc));
+	if (field(fields, "wechat_openid"))
+		appendStringInfo(&why, "%sthe wechat openid is blank", why.len ? "; " : "");
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("lead payload identifies nobody"),
@@ -269,7 +276,7 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->notes = field(fields, "notes");
 	lead->created_at = field(fields, "created_at");
 	normalise_lead(lead, fields);
-	require_usable_identity(lead);
+	require_usable_identity(lead, fields);
 	return lead;
 }
 

@@ -36,6 +36,7 @@
 #include "code_registry.h"
 #include "customer_code.h"
 #include "ingest_batch.h"
+#include "quote.h"
 #include "score.h"
 #include "spi_plan.h"
 
@@ -566,8 +567,8 @@ warn_ambiguous_company(BatchLead *bl)
 		appendStringInfoString(&codes, ", ...");
 	bl->lead->warnings =
 		lappend(bl->lead->warnings,
-				psprintf("company name \"%s\" fits %s%d stored organisations (%s); none was chosen%s",
-						 bl->lead->company_name, m->n > CRM_MATCH_MAX_CANDIDATES ? "more than " : "",
+				psprintf("company name %s fits %s%d stored organisations (%s); none was chosen%s",
+						 crm_quote_value(bl->lead->company_name), m->n > CRM_MATCH_MAX_CANDIDATES ? "more than " : "",
 						 Min(m->n, CRM_MATCH_MAX_CANDIDATES), codes.data,
 						 bl->reviews_account ? ", a reviewer chooses in crm.match_review" : ""));
 }

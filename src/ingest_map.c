@@ -21,6 +21,8 @@
 #include "utils/timestamp.h"
 
 #include "ingest_map.h"
+#include "lead_time.h"
+#include "quote.h"
 
 PG_FUNCTION_INFO_V1(crm_map_payload);
 PG_FUNCTION_INFO_V1(crm_check_field_map);
@@ -49,7 +51,7 @@ map_error_context(void *arg)
 	MapContext *ctx = arg;
 
 	if (ctx->field)
-		errcontext("lead field \"%s\" from %s", ctx->field, ctx->source);
+		errcontext("lead field %s from %s", crm_quote_value(ctx->field), ctx->source);
 }
 
 static bool
@@ -91,7 +93,7 @@ bad_entry(const char *field, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid field map entry for \"%s\"", field),
+			 errmsg("invalid field map entry for %s", crm_quote_value(field)),
 			 errdetail("%s", detail),
 			 errhint("An entry is a payload key, a path starting with $, or {\"path\": ..., \"default\": ..., \"values\": {...}}.")));
 }
@@ -173,7 +175,7 @@ parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry, bool
 				 JsonContainerIsObject(val.val.binary.data))
 			entry->values = val.val.binary.data;
 		else
-			bad_entry(field, psprintf("Unexpected \"%s\": only \"path\", a scalar \"default\" and a \"values\" object are allowed.", name));
+			bad_entry(field, psprintf("Unexpected %s: only \"path\", a scalar \"default\" and a \"values\" object are allowed.", crm_quote_value(name)));
 	}
 	if (entry->source == NULL)
 		bad_entry(field, "The object has no \"path\".");
@@ -186,7 +188,7 @@ parse_entry(const char *field, const JsonbValue *spec, MapEntry *entry, bool val
 	if (!is_lead_field(field))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field map names unknown lead field \"%s\"", field),
+				 errmsg("field map names unknown lead field %s", crm_quote_value(field)),
 				 errhint("Lead fields are external_id, person_name, company_name, phone, email, uscc, region_code, title, product_line, wechat_openid, created_at and notes.")));
 	if (spec->type == jbvString)
 		set_source(entry, field, spec, validate);
@@ -307,27 +309,12 @@ standardize(const MapEntry *entry, char *raw)
 	return std ? scalar_text(std) : raw;
 }
 
-/*
- * Submission times arrive as ISO text, as "2026-11-23 09:30" in the
- * session's time zone, or as epoch seconds or milliseconds (Baidu).
- */
+/* A submission time, checked (lead_time.c), as ISO 8601 text with its offset. */
 static char *
-timestamp_text(const char *raw)
+timestamp_text(const char *field, const char *raw)
 {
-	Datum		ts;
-	size_t		len = strlen(raw);
-
-	if (len >= 9 && len <= 13 && strspn(raw, "0123456789") == len)
-	{
-		double		seconds = strtod(raw, NULL);
-
-		ts = DirectFunctionCall1(float8_timestamptz,
-								 Float8GetDatum(len == 13 ? seconds / 1000 : seconds));
-	}
-	else
-		ts = DirectFunctionCall3(timestamptz_in, CStringGetDatum(raw),
-								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	return JsonEncodeDateTime(NULL, ts, TIMESTAMPTZOID, NULL);
+	return JsonEncodeDateTime(NULL, TimestampTzGetDatum(crm_lead_time_in(field, raw)),
+							  TIMESTAMPTZOID, NULL);
 }
 
 /* The value of one lead field, or NULL when the payload leaves it empty. */
@@ -345,7 +332,7 @@ map_field(Jsonb *payload, const char *field, const MapEntry *entry)
 				 errhint("Give the field map entry a \"default\" (null makes it optional).")));
 	value = standardize(entry, scalar_text(found ? found : &entry->default_value));
 	if (value != NULL && strcmp(field, "created_at") == 0)
-		value = timestamp_text(value);
+		value = timestamp_text(field, value);
 	return value;
 }
 

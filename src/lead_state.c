@@ -15,6 +15,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "quote.h"
+
 typedef struct Transition
 {
 	const char *from;
@@ -95,8 +97,8 @@ crm_lead_before_update(PG_FUNCTION_ARGS)
 	if (!allowed(from, to))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a lead cannot go from state \"%s\" to \"%s\"", from, to),
-				 errdetail("From \"%s\" a lead may go to: %s.", from,
+				 errmsg("a lead cannot go from state %s to %s", crm_quote_value(from), crm_quote_value(to)),
+				 errdetail("From %s a lead may go to: %s.", crm_quote_value(from),
 						   *next_states(from) ? next_states(from) : "nothing"),
 				 errhint("States are described in crm.lead_state.")));
 

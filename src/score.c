@@ -20,6 +20,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -616,10 +617,17 @@ crm_lead_score(PG_FUNCTION_ARGS)
 	LeadScore	score;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
+	float4		event_points = PG_GETARG_FLOAT4(1);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "crm.lead_score must return a record");
-	input_of_stored_lead(PG_GETARG_HEAPTUPLEHEADER(0), PG_GETARG_FLOAT4(1), &in);
+	if (isnan(event_points) || isinf(event_points))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_points must be a finite number, not %s",
+						float8out_internal(event_points)),
+				 errhint("crm.event_points() gives a lead's points.")));
+	input_of_stored_lead(PG_GETARG_HEAPTUPLEHEADER(0), event_points, &in);
 	crm_score_lead(model_for_call(), &in, &score);
 	values[0] = Int32GetDatum(score.score);
 	values[1] = Float4GetDatum(score.win_probability);
