@@ -13,6 +13,7 @@
 #include "match.h"
 #include "normalize.h"
 #include "score.h"
+#include "spi_plan.h"
 
 PG_MODULE_MAGIC;
 
@@ -24,5 +25,6 @@ _PG_init(void)
 	crm_normalize_init();
 	crm_match_init();
 	crm_score_init();
+	crm_spi_plan_init();
 	MarkGUCPrefixReserved("crm");
 }
