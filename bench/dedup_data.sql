@@ -43,14 +43,7 @@ SELECT string_to_array('王李张刘陈杨黄赵吴周徐孙马朱胡郭何高�
 CREATE FUNCTION pg_temp.pick(arr text[], n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT arr[1 + (n % array_length(arr, 1))] $$;
 
--- A valid unified social credit code for serial n (GB 32100 check character).
-CREATE FUNCTION pg_temp.uscc(n bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-WITH body AS (SELECT '9133' || lpad((n % 10000)::text, 4, '0') || 'MA'
-                     || lpad(((n * 7919) % 10000000)::text, 7, '0') AS b),
-     chk AS (SELECT b, (31 - sum((position(substr(b, i, 1) IN '0123456789ABCDEFGHJKLMNPQRTUWXY') - 1)
-                                 * ((3 ^ (i - 1))::bigint % 31)) % 31) % 31 AS c
-               FROM body, generate_series(1, 17) i GROUP BY b)
-SELECT b || substr('0123456789ABCDEFGHJKLMNPQRTUWXY', c::int + 1, 1) FROM chk $$;
+\ir uscc_function.sql
 
 -- Accounts
 INSERT INTO crm.account (name, uscc, region_code, owner)

@@ -86,14 +86,14 @@ typedef struct Assignment
  * Reads
  * --------------------------------------------------------------------- */
 
-static CrmPlan active_rules = {
+CRM_KEPT_PLAN(active_rules) = {
 	"SELECT code, team, strategy = 'least_loaded', to_customer_owner, channels, region_prefixes,"
 	"  product_lines, min_score, max_score FROM crm.assignment_rule WHERE active ORDER BY position",
 	0, {InvalidOid}
 };
 
 /* SKIP LOCKED: a lead another session is assigning is that session's. */
-static CrmPlan waiting_leads = {
+CRM_KEPT_PLAN(waiting_leads) = {
 	"SELECT l.id, l.channel, l.region_code, l.product_line, l.score, l.status = 'assigned', l.owner,"
 	"  l.assignment_rule, l.previous_owner, l.waiting_reason,"
 	"  coalesce((SELECT k.owner FROM crm.contact k WHERE k.id = l.contact_id),"
@@ -104,7 +104,7 @@ static CrmPlan waiting_leads = {
 	2, {INT8ARRAYOID, BOOLOID}
 };
 
-static CrmPlan lock_teams = {
+CRM_KEPT_PLAN(lock_teams) = {
 	"SELECT t.code FROM crm.team t"
 	" WHERE t.code = ANY ($1) OR t.code IN (SELECT r.team FROM crm.rep r WHERE r.login = ANY ($2))"
 	" ORDER BY t.code FOR NO KEY UPDATE",
@@ -112,7 +112,7 @@ static CrmPlan lock_teams = {
 };
 
 /* Read after the team locks: the counts are what the last holder left. */
-static CrmPlan team_reps = {
+CRM_KEPT_PLAN(team_reps) = {
 	"SELECT r.login, r.team, r.active AND crm.rep_is_present(r.login, d.day), r.daily_capacity,"
 	"  coalesce((SELECT dl.assigned FROM crm.rep_day_load dl WHERE dl.rep = r.login AND dl.day = d.day), 0),"
 	"  r.open_leads, r.rotation"
@@ -387,7 +387,7 @@ decide_reps(Assignment *a)
  * --------------------------------------------------------------------- */
 
 /* A new owner starts a new clock; a rerouted lead that stays keeps it. */
-static CrmPlan assign_leads = {
+CRM_KEPT_PLAN(assign_leads) = {
 	"UPDATE crm.lead l SET status = 'assigned', owner = u.owner, team = u.team,"
 	"  assignment_rule = u.rule, waiting_reason = NULL,"
 	"  assigned_at = CASE WHEN l.owner = u.owner THEN l.assigned_at ELSE now() END,"
@@ -396,17 +396,17 @@ static CrmPlan assign_leads = {
 	" WHERE l.id = u.id",
 	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan note_waiting = {
+CRM_KEPT_PLAN(note_waiting) = {
 	"UPDATE crm.lead l SET waiting_reason = u.reason, assignment_rule = u.rule"
 	" FROM unnest($1::int8[], $2::text[], $3::text[]) u(id, reason, rule) WHERE l.id = u.id",
 	3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan advance_turns = {
+CRM_KEPT_PLAN(advance_turns) = {
 	"UPDATE crm.rep r SET rotation = u.rotation, last_assigned_at = now()"
 	" FROM unnest($1::text[], $2::int8[]) u(login, rotation) WHERE r.login = u.login",
 	2, {TEXTARRAYOID, INT8ARRAYOID}
 };
-static CrmPlan rules_fired = {
+CRM_KEPT_PLAN(rules_fired) = {
 	"UPDATE crm.assignment_rule SET last_fired_at = now() WHERE code = ANY ($1)",
 	1, {TEXTARRAYOID}
 };

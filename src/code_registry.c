@@ -31,7 +31,7 @@ PG_FUNCTION_INFO_V1(crm_record_code_merge);
 static bool registry_writer = false;
 
 /* The registry row of a record's code takes the code its record was merged into. */
-static CrmPlan mirror_merge = {
+CRM_KEPT_PLAN(mirror_merge) = {
 	"UPDATE crm.customer_code c"
 	"   SET merged_into = r.target, merged_at = CASE WHEN r.target IS NOT NULL THEN now() END"
 	"  FROM (SELECT d.code, k.code FROM crm.contact d LEFT JOIN crm.contact k ON k.id = d.merged_into"
@@ -44,7 +44,7 @@ static CrmPlan mirror_merge = {
 	2, {TEXTOID, INT8OID}
 };
 /* Locked, so that two merges committing at once cannot close a cycle. */
-static CrmPlan merged_into_of = {
+CRM_KEPT_PLAN(merged_into_of) = {
 	"SELECT merged_into FROM crm.customer_code WHERE code = $1 FOR SHARE",
 	1, {TEXTOID}
 };

@@ -14,6 +14,7 @@
 #include "match.h"
 #include "normalize.h"
 #include "score.h"
+#include "spi_plan.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,5 +27,6 @@ _PG_init(void)
 	crm_match_init();
 	crm_score_init();
 	crm_lead_time_init();
+	crm_spi_plan_init();
 	MarkGUCPrefixReserved("crm");
 }

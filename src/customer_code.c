@@ -40,13 +40,13 @@
 PG_FUNCTION_INFO_V1(crm_issue_customer_code);
 PG_FUNCTION_INFO_V1(crm_guard_customer_code);
 
-static CrmPlan issue_code = {
+CRM_KEPT_PLAN(issue_code) = {
 	"INSERT INTO crm.customer_code (code, kind)"
 	" VALUES (crm.customer_code_from_serial(nextval('crm.customer_code_seq')), $1)"
 	" RETURNING code",
 	1, {TEXTOID}
 };
-static CrmPlan code_issued_for = {
+CRM_KEPT_PLAN(code_issued_for) = {
 	"SELECT 1 FROM crm.customer_code WHERE code = $1 AND kind = $2",
 	2, {TEXTOID, TEXTOID}
 };

@@ -58,7 +58,7 @@ PG_FUNCTION_INFO_V1(crm_merge_lead);
 /* external_id and wechat_openid are indexed; real ones are far shorter. */
 #define MAX_IDENTIFIER_BYTES 256
 
-static CrmPlan channel_by_code = {
+CRM_KEPT_PLAN(channel_by_code) = {
 	"SELECT field_map, source_label FROM crm.channel WHERE code = $1",
 	1, {TEXTOID}
 };
@@ -415,7 +415,7 @@ crm_ingest(PG_FUNCTION_ARGS)
  * crm.merge_lead(lead_id bigint, contact_id bigint): a reviewer's "yes"
  * --------------------------------------------------------------------- */
 
-static CrmPlan stored_lead = {
+CRM_KEPT_PLAN(stored_lead) = {
 	"SELECT person_name, crm.norm_person_name(person_name), title, wechat_openid, phone, email,"
 	"       account_id FROM crm.lead WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}

@@ -163,7 +163,7 @@ row_index(uint64 row)
  * statistics were when the generic plan was made.  A join would be planned
  * as a scan of the whole table while it is small, and stay so as it grows.
  */
-static CrmPlan existing_leads = {
+CRM_KEPT_PLAN(existing_leads) = {
 	"SELECT u.i, l.* FROM unnest($1::int4[], $2::text[], $3::text[]) u(i, channel, external_id)"
 	" CROSS JOIN LATERAL (SELECT l.id, l.contact_id, l.account_id,"
 	"     (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id),"
@@ -171,13 +171,13 @@ static CrmPlan existing_leads = {
 	"   WHERE l.channel = u.channel AND l.external_id = u.external_id OFFSET 0) l",
 	3, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan accounts_by_uscc = {
+CRM_KEPT_PLAN(accounts_by_uscc) = {
 	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, uscc)"
 	" CROSS JOIN LATERAL (SELECT " CRM_ACCOUNT_COLUMNS " FROM crm.account a"
 	"   WHERE a.uscc = u.uscc AND a.merged_into IS NULL OFFSET 0) a",
 	2, {INT4ARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan accounts_by_key = {
+CRM_KEPT_PLAN(accounts_by_key) = {
 	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, key)"
 	" CROSS JOIN LATERAL (SELECT " CRM_ACCOUNT_COLUMNS " FROM crm.account a"
 	"   WHERE a.name_key COLLATE \"C\" = u.key AND a.merged_into IS NULL"
@@ -185,7 +185,7 @@ static CrmPlan accounts_by_key = {
 	2, {INT4ARRAYOID, TEXTARRAYOID}
 };
 /* "康泰" finds "康泰医疗器械" and "康泰生物科技": keys starting with it */
-static CrmPlan accounts_by_key_prefix = {
+CRM_KEPT_PLAN(accounts_by_key_prefix) = {
 	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, key)"
 	" CROSS JOIN LATERAL (SELECT " CRM_ACCOUNT_COLUMNS " FROM crm.account a"
 	"   WHERE a.name_key COLLATE \"C\" >= u.key"
@@ -193,7 +193,7 @@ static CrmPlan accounts_by_key_prefix = {
 	"   ORDER BY a.name_key COLLATE \"C\", a.id LIMIT 51) a ORDER BY u.i",
 	2, {INT4ARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan contact_candidates = {
+CRM_KEPT_PLAN(contact_candidates) = {
 	"WITH l AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[])"
 	"             AS l(i, phone, email, openid)),"
 	"     found AS ("
@@ -220,7 +220,7 @@ static CrmPlan contact_candidates = {
  */
 #define RARE_NAME_HOLDERS 3
 
-static CrmPlan namesakes = {
+CRM_KEPT_PLAN(namesakes) = {
 	"SELECT l.i, " CRM_CANDIDATE_COLUMNS
 	"  FROM unnest($1::int4[], $2::text[]) l(i, pinyin)"
 	" CROSS JOIN LATERAL (SELECT * FROM crm.contact k"
@@ -753,13 +753,13 @@ plan_merge(BatchLead *bl)
  * Writes: one statement per table for the whole wave
  * --------------------------------------------------------------------- */
 
-static CrmPlan next_account_ids = {
+CRM_KEPT_PLAN(next_account_ids) = {
 	"SELECT nextval('crm.account_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
 };
-static CrmPlan next_contact_ids = {
+CRM_KEPT_PLAN(next_contact_ids) = {
 	"SELECT nextval('crm.contact_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
 };
-static CrmPlan next_lead_ids = {
+CRM_KEPT_PLAN(next_lead_ids) = {
 	"SELECT nextval('crm.lead_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}
 };
 /*
@@ -767,33 +767,33 @@ static CrmPlan next_lead_ids = {
  * and registered with the rows: a write retried after a failure registers
  * the same codes again.
  */
-static CrmPlan draw_codes = {
+CRM_KEPT_PLAN(draw_codes) = {
 	"SELECT crm.customer_code_from_serial(nextval('crm.customer_code_seq'))"
 	"  FROM generate_series(1, $1)",
 	1, {INT4OID}
 };
-static CrmPlan register_codes = {
+CRM_KEPT_PLAN(register_codes) = {
 	"INSERT INTO crm.customer_code (code, kind) SELECT * FROM unnest($1::text[], $2::text[])",
 	2, {TEXTARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan insert_accounts = {
+CRM_KEPT_PLAN(insert_accounts) = {
 	"INSERT INTO crm.account (id, code, name, uscc, region_code)"
 	" SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])",
 	5, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan fill_usccs = {
+CRM_KEPT_PLAN(fill_usccs) = {
 	"UPDATE crm.account a SET uscc = u.uscc FROM unnest($1::int8[], $2::text[]) u(id, uscc)"
 	" WHERE a.id = u.id AND a.uscc IS NULL",
 	2, {INT8ARRAYOID, TEXTARRAYOID}
 };
-static CrmPlan insert_contacts = {
+CRM_KEPT_PLAN(insert_contacts) = {
 	"INSERT INTO crm.contact (id, code, account_id, name, title, wechat_openid, owner)"
 	" SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],"
 	"                      $7::text[])",
 	7, {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID}
 };
-static CrmPlan update_contacts = {
+CRM_KEPT_PLAN(update_contacts) = {
 	"UPDATE crm.contact c SET name = u.name, title = u.title, account_id = u.account_id,"
 	"       wechat_openid = u.openid"
 	"  FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::text[])"
@@ -802,7 +802,7 @@ static CrmPlan update_contacts = {
 	5, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
 };
 /* a new contact's points are its primary ones; a merge's are extra */
-static CrmPlan insert_points = {
+CRM_KEPT_PLAN(insert_points) = {
 	"INSERT INTO crm.contact_point (contact_id, kind, value, is_primary)"
 	" SELECT u.contact_id, u.kind, u.value,"
 	"        u.is_new OR NOT EXISTS (SELECT 1 FROM crm.contact_point p"
@@ -811,7 +811,7 @@ static CrmPlan insert_points = {
 	" ON CONFLICT DO NOTHING RETURNING id, contact_id",
 	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID}
 };
-static CrmPlan insert_leads = {
+CRM_KEPT_PLAN(insert_leads) = {
 	"INSERT INTO crm.lead (id, channel, source_label, external_id, person_name, company_name,"
 	"  phone, email, uscc, region_code, title, product_line, wechat_openid, notes, warnings,"
 	"  payload, contact_id, account_id, outcome, account_outcome, match_score, created_at,"
@@ -837,19 +837,19 @@ static CrmPlan insert_leads = {
 		TEXTARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
 	JSONBARRAYOID}
 };
-static CrmPlan attach_leads = {
+CRM_KEPT_PLAN(attach_leads) = {
 	"UPDATE crm.lead l SET contact_id = u.contact_id, outcome = 'merged', account_id = u.account_id,"
 	"  account_outcome = CASE WHEN l.account_id IS NULL AND u.account_id IS NOT NULL THEN 'matched'"
 	"                         ELSE l.account_outcome END"
 	"  FROM unnest($1::int8[], $2::int8[], $3::int8[]) u(id, contact_id, account_id) WHERE l.id = u.id",
 	3, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
 };
-static CrmPlan insert_reviews = {
+CRM_KEPT_PLAN(insert_reviews) = {
 	"INSERT INTO crm.match_review (entity, lead_id, candidate_id, score, evidence, red)"
 	" SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::float4[], $5::jsonb[], $6::bool[])",
 	6, {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, FLOAT4ARRAYOID, JSONBARRAYOID, BOOLARRAYOID}
 };
-static CrmPlan insert_histories = {
+CRM_KEPT_PLAN(insert_histories) = {
 	"INSERT INTO crm.merge_history (entity, kept_id, lead_id, changes, moved)"
 	" SELECT 'contact', * FROM unnest($1::int8[], $2::int8[], $3::jsonb[], $4::jsonb[])",
 	4, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, JSONBARRAYOID}
@@ -1426,7 +1426,7 @@ crm_batch_discard(IngestBatch *b)
  * Owners as they are after the statements that stored the leads: the lead
  * triggers have assigned them by then.
  */
-static CrmPlan lead_owners = {
+CRM_KEPT_PLAN(lead_owners) = {
 	"SELECT u.i, l.owner FROM unnest($1::int4[], $2::int8[]) u(i, id)"
 	" CROSS JOIN LATERAL (SELECT l.owner FROM crm.lead l WHERE l.id = u.id OFFSET 0) l",
 	2, {INT4ARRAYOID, INT8ARRAYOID}

@@ -49,7 +49,7 @@ static InboxCounts current;		/* the statement under way */
 static InboxCounts last;		/* the last one that finished */
 static IngestBatch *batch = NULL;	/* rows prepared, not yet stored */
 
-static CrmPlan insert_quarantine = {
+CRM_KEPT_PLAN(insert_quarantine) = {
 	"INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason, detail, context)"
 	" VALUES ($1, $2, $3, $4, $5, $6)",
 	6, {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}

@@ -84,7 +84,7 @@ typedef struct Factor
  * --------------------------------------------------------------------- */
 
 /* A rule of the user's own replaces the shipped rule it shadows. */
-static CrmPlan model_rows = {
+CRM_KEPT_PLAN(model_rows) = {
 	"SELECT * FROM (SELECT 'r' AS kind, r.factor || '=' || r.pattern AS key, r.points::int8 AS a,"
 	"   0::int8 AS b FROM crm.score_rule r"
 	"  WHERE r.factor <> 'event' AND (NOT r.shipped OR NOT EXISTS (SELECT FROM crm.score_rule u"

@@ -10,20 +10,28 @@
  *
  * Every statement here looks rows up by key, a few per lead, so it runs
  * with plans of index probes: sequential scans, bitmap scans, hash and
- * merge joins are disabled while it is planned.  A generic plan made while
- * the tables were small (a fresh CRM, the first batch of a large COPY)
- * would otherwise hash whole tables, and stay cached as they grow.
+ * merge joins are disabled while it is planned.  A generic plan is kept for
+ * the session, so it must not depend on how full the tables were when it
+ * was made (a fresh CRM, the first batch of a large COPY): while crm plans
+ * its statements, the planner hooks below show it every table as large
+ * (FAKE_ROWS rows), with no column statistics.  Then the most selective
+ * index wins (a unique one estimates one row a probe), where on an empty
+ * table any index costs next to nothing, and a whole partial index, read
+ * for its order, could tie with the probe and win.  The plans are thus the
+ * same on an empty and on a full database, and after ANALYZE.
  */
 #include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/plancat.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/plancache.h"
 #include "utils/resowner.h"
+#include "utils/selfuncs.h"
 
 #include "spi_plan.h"
 
@@ -37,6 +45,103 @@ static const char *const probe_only[] = {
 	 */
 	"jit",
 };
+
+/*
+ * The size every table has while crm plans: large enough that reading one
+ * whole always costs more than probing it, whatever it really holds.
+ */
+#define FAKE_ROWS 1.0e7
+#define FAKE_ROWS_PER_PAGE 50
+#define FAKE_INDEX_ENTRIES_PER_PAGE 200
+#define FAKE_BTREE_HEIGHT 3
+
+/* True only while plan_generic builds one of our plans. */
+static bool planning_kept_plan = false;
+
+static get_relation_info_hook_type prev_relation_info_hook = NULL;
+static get_relation_stats_hook_type prev_relation_stats_hook = NULL;
+static get_index_stats_hook_type prev_index_stats_hook = NULL;
+
+static void
+large_relation_info(PlannerInfo *root, Oid relid, bool inhparent, RelOptInfo *rel)
+{
+	ListCell   *lc;
+
+	if (prev_relation_info_hook)
+		prev_relation_info_hook(root, relid, inhparent, rel);
+	if (!planning_kept_plan)
+		return;
+	rel->tuples = FAKE_ROWS;
+	rel->pages = (BlockNumber) (FAKE_ROWS / FAKE_ROWS_PER_PAGE);
+	rel->allvisfrac = 0;
+	foreach(lc, rel->indexlist)
+	{
+		IndexOptInfo *index = lfirst(lc);
+
+		index->tuples = FAKE_ROWS;
+		index->pages = (BlockNumber) (FAKE_ROWS / FAKE_INDEX_ENTRIES_PER_PAGE);
+		if (index->tree_height >= 0)	/* known for btree only */
+			index->tree_height = FAKE_BTREE_HEIGHT;
+	}
+}
+
+/*
+ * No column statistics: the planner's defaults instead (1/rows for a
+ * column with a unique index, a fixed fraction otherwise), so that ANALYZE
+ * cannot change a kept plan either.
+ */
+static bool
+no_relation_stats(PlannerInfo *root, RangeTblEntry *rte, AttrNumber attnum,
+				  VariableStatData *vardata)
+{
+	if (planning_kept_plan)
+		return true;
+	return prev_relation_stats_hook && prev_relation_stats_hook(root, rte, attnum, vardata);
+}
+
+static bool
+no_index_stats(PlannerInfo *root, Oid indexOid, AttrNumber indexattnum,
+			   VariableStatData *vardata)
+{
+	if (planning_kept_plan)
+		return true;
+	return prev_index_stats_hook && prev_index_stats_hook(root, indexOid, indexattnum, vardata);
+}
+
+void
+crm_spi_plan_init(void)
+{
+	prev_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = large_relation_info;
+	prev_relation_stats_hook = get_relation_stats_hook;
+	get_relation_stats_hook = no_relation_stats;
+	prev_index_stats_hook = get_index_stats_hook;
+	get_index_stats_hook = no_index_stats;
+}
+
+/* The linker's bounds of the section CRM_KEPT_PLAN fills. */
+extern const CrmKeptPlan *const __start_crm_kept_plans[];
+extern const CrmKeptPlan *const __stop_crm_kept_plans[];
+
+const CrmKeptPlan *const *
+crm_kept_plans(int *count)
+{
+	*count = __stop_crm_kept_plans - __start_crm_kept_plans;
+	return __start_crm_kept_plans;
+}
+
+/* A plan not declared with CRM_KEPT_PLAN would escape crm.kept_plans(). */
+static void
+check_declared_kept(const CrmPlan *plan)
+{
+	int			count;
+	const CrmKeptPlan *const *kept = crm_kept_plans(&count);
+
+	for (int i = 0; i < count; i++)
+		if (kept[i]->plan == plan)
+			return;
+	elog(ERROR, "crm: a plan not declared with CRM_KEPT_PLAN: %s", plan->sql);
+}
 
 /* Settings for planning one of our statements; undo with AtEOXact_GUC. */
 static int
@@ -85,9 +190,11 @@ crm_unpin_search_path(int nest)
 static SPIPlanPtr
 prepare_pinned(const CrmPlan *plan)
 {
-	int			nest = crm_pin_search_path();
+	int			nest;
 	SPIPlanPtr	prepared;
 
+	check_declared_kept(plan);
+	nest = crm_pin_search_path();
 	/* a generic plan: custom plans would be re-planned on every row */
 	prepared = SPI_prepare_cursor(plan->sql, plan->nargs, (Oid *) plan->argtypes,
 								  CURSOR_OPT_GENERIC_PLAN);
@@ -103,25 +210,50 @@ prepare_pinned(const CrmPlan *plan)
 /*
  * The generic plan is built at first execution, not at SPI_prepare, and
  * again after DDL or ANALYZE invalidate it.  Build it here, under the
- * index-probe settings, so that only our statement is planned with them:
- * inside SPI_execute_plan they would also shape the plans of whatever our
- * statement's triggers run, which PL/pgSQL then keeps for the session.
+ * index-probe settings and the planner hooks, so that only our statement
+ * is planned with them: inside SPI_execute_plan they would also shape the
+ * plans of whatever our statement's triggers run, which PL/pgSQL then
+ * keeps for the session.
  */
+static CachedPlan *
+plan_generic(SPIPlanPtr prepared)
+{
+	CachedPlan *volatile generic;
+	int			nest = index_probe_planning();
+
+	planning_kept_plan = true;
+	PG_TRY();
+	{
+		generic = SPI_plan_get_cached_plan(prepared);
+	}
+	PG_FINALLY();
+	{
+		planning_kept_plan = false;
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, nest);
+	if (generic == NULL)
+		elog(ERROR, "crm: no generic plan for a single-statement SPI plan");
+	return generic;
+}
+
 static void
 plan_generic_if_needed(SPIPlanPtr prepared)
 {
 	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(prepared));
-	CachedPlan *generic;
-	int			nest;
 
 	if (source->is_valid && source->gplan != NULL && source->gplan->is_valid)
 		return;
-	nest = index_probe_planning();
-	generic = SPI_plan_get_cached_plan(prepared);
-	AtEOXact_GUC(true, nest);
-	if (generic == NULL)
-		elog(ERROR, "crm: no generic plan for a single-statement SPI plan");
-	ReleaseCachedPlan(generic, CurrentResourceOwner);
+	ReleaseCachedPlan(plan_generic(prepared), CurrentResourceOwner);
+}
+
+CachedPlan *
+crm_plan_generic(CrmPlan *plan)
+{
+	if (plan->plan == NULL)
+		plan->plan = prepare_pinned(plan);
+	AcceptInvalidationMessages();
+	return plan_generic(plan->plan);
 }
 
 uint64

@@ -32,6 +32,36 @@ typedef struct CrmPlan
 } CrmPlan;
 
 /*
+ * Every CrmPlan is declared with CRM_KEPT_PLAN(name) = {sql, nargs, {types}};
+ * which also lists it, under its name, in the linker section crm_kept_plans:
+ * crm.kept_plans() reads them all from there, so no plan escapes its test.
+ */
+typedef struct CrmKeptPlan
+{
+	const char *name;
+	CrmPlan    *plan;
+} CrmKeptPlan;
+
+#define CRM_KEPT_PLAN(var) \
+	static CrmPlan var; \
+	static const CrmKeptPlan var##_kept = {#var, &var}; \
+	static const CrmKeptPlan *const var##_entry \
+		__attribute__((used, section("crm_kept_plans"))) = &var##_kept; \
+	static CrmPlan var
+
+/* The kept plans, in no particular order: *count of them. */
+extern const CrmKeptPlan *const *crm_kept_plans(int *count);
+
+/*
+ * The generic plan of a kept plan (preparing it first if need be), built
+ * as crm_plan_run builds it; release it with ReleaseCachedPlan.
+ */
+extern CachedPlan *crm_plan_generic(CrmPlan *plan);
+
+/* Installs the planner hooks that plan kept statements (from _PG_init). */
+extern void crm_spi_plan_init(void);
+
+/*
  * Execute a kept plan (preparing it first if need be) with values and
  * nulls as SPI_execute_plan takes them; returns the number of rows
  * processed, and raises an error unless the result code is expected.
