@@ -62,11 +62,33 @@ SELECT (crm.ingest('wechat_menu', '{"MsgId": "blank-3", "FromUserName": " ", "ph
 SELECT wechat_openid, warnings FROM crm.lead WHERE external_id = 'blank-3';
 
 ------------------------------------------------------------------------
--- crm.lead_score: event points must be a finite number
+-- crm.lead_score: event points must be a finite number, and within a
+-- million of zero (a 0-100 score saturates long before)
 ------------------------------------------------------------------------
 SELECT v AS event_points, r.accepted, r.state, r.error
-  FROM unnest(ARRAY['NaN', 'Infinity', '-Infinity', '12.5', '-1e30']::real[]) v,
+  FROM unnest(ARRAY['NaN', 'Infinity', '-Infinity', '12.5', '-1e30', '1e6', '1000001']::real[]) v,
        LATERAL pg_temp.outcome(format('SELECT crm.lead_score(l, %L) FROM crm.lead l WHERE external_id = %L',
                                       v, 'blank-3')) r;
 SELECT s.score, s.factors -> 'rules' -> 0 AS top_rule
   FROM crm.lead l, crm.lead_score(l, 12.5) s WHERE l.external_id = 'blank-3';
+
+------------------------------------------------------------------------
+-- Names and titles are at most 1 KB: a 60 MB company name is refused,
+-- and quarantined in bulk, rather than stored on a new account
+------------------------------------------------------------------------
+SELECT label, r.state, r.error, r.detail
+  FROM (VALUES ('company_name', jsonb_build_object('id', 'long-1', 'name', '王五', 'phone', '13900139001',
+                                                   'company', repeat('有限公司', 5000000), 'submitted_at', '2026-11-20')),
+               ('person_name', jsonb_build_object('id', 'long-2', 'name', repeat('王', 342), 'phone', '13900139002',
+                                                  'submitted_at', '2026-11-20')),
+               ('title', jsonb_build_object('id', 'long-3', 'name', '王六', 'phone', '13900139003',
+                                            'title', repeat('x', 1025), 'submitted_at', '2026-11-20')))
+       AS t(label, payload),
+       LATERAL pg_temp.outcome(format('SELECT crm.ingest(%L, %L)', 'website', payload)) r;
+-- 1 KB exactly is taken
+SELECT (crm.ingest('website', jsonb_build_object('id', 'long-4', 'name', '王七', 'phone', '13900139004',
+                                                 'title', repeat('x', 1024), 'submitted_at', '2026-11-20'))).outcome;
+INSERT INTO crm.lead_inbox (channel, payload)
+VALUES ('website', jsonb_build_object('id', 'long-5', 'name', '王八', 'phone', '13900139005',
+                                      'company', repeat('有限公司', 100), 'submitted_at', '2026-11-20'));
+SELECT sqlstate, reason FROM crm.lead_quarantine WHERE payload->>'id' = 'long-5';

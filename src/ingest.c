@@ -57,6 +57,8 @@ PG_FUNCTION_INFO_V1(crm_merge_lead);
 
 /* external_id and wechat_openid are indexed; real ones are far shorter. */
 #define MAX_IDENTIFIER_BYTES 256
+/* Names, titles, product lines and region codes: stored, matched and shown. */
+#define MAX_NAME_BYTES 1024
 
 CRM_KEPT_PLAN(channel_by_code) = {
 	"SELECT field_map, source_label FROM crm.channel WHERE code = $1",
@@ -220,14 +222,14 @@ trimmed(char *s)
 }
 
 static void
-require_short(const char *name, const char *value)
+require_short(const char *name, const char *value, size_t max_bytes)
 {
-	if (value && strlen(value) > MAX_IDENTIFIER_BYTES)
+	if (value && strlen(value) > max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("lead field \"%s\" is too long", name),
-				 errdetail("It has %zu bytes; identifiers may have at most %d.",
-						   strlen(value), MAX_IDENTIFIER_BYTES)));
+				 errdetail("It has %zu bytes; it may have at most %zu.",
+						   strlen(value), max_bytes)));
 }
 
 /*
@@ -271,8 +273,13 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->title = field(fields, "title");
 	lead->product_line = field(fields, "product_line");
 	lead->wechat_openid = trimmed(field(fields, "wechat_openid"));
-	require_short("external_id", lead->external_id);
-	require_short("wechat_openid", lead->wechat_openid);
+	require_short("external_id", lead->external_id, MAX_IDENTIFIER_BYTES);
+	require_short("wechat_openid", lead->wechat_openid, MAX_IDENTIFIER_BYTES);
+	require_short("person_name", lead->person_name, MAX_NAME_BYTES);
+	require_short("company_name", lead->company_name, MAX_NAME_BYTES);
+	require_short("region_code", lead->region_code, MAX_NAME_BYTES);
+	require_short("title", lead->title, MAX_NAME_BYTES);
+	require_short("product_line", lead->product_line, MAX_NAME_BYTES);
 	lead->notes = field(fields, "notes");
 	lead->created_at = field(fields, "created_at");
 	normalise_lead(lead, fields);

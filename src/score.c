@@ -609,6 +609,9 @@ crm_lead_features(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(crm_lead_score);
 
+/* Far beyond what any sum of decayed events reaches, and than 0-100 can show. */
+#define MAX_EVENT_POINTS 1000000
+
 Datum
 crm_lead_score(PG_FUNCTION_ARGS)
 {
@@ -626,6 +629,13 @@ crm_lead_score(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("event_points must be a finite number, not %s",
 						float8out_internal(event_points)),
+				 errhint("crm.event_points() gives a lead's points.")));
+	if (fabsf(event_points) > MAX_EVENT_POINTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("event_points %s is out of range", float8out_internal(event_points)),
+				 errdetail("It may be between %d and %d: a score saturates at 0 and 100 long before.",
+						   -MAX_EVENT_POINTS, MAX_EVENT_POINTS),
 				 errhint("crm.event_points() gives a lead's points.")));
 	input_of_stored_lead(PG_GETARG_HEAPTUPLEHEADER(0), event_points, &in);
 	crm_score_lead(model_for_call(), &in, &score);
