@@ -12,8 +12,12 @@ SELECT pg_temp.fk_checks_off('{crm.lead, crm.contact, crm.contact_point, crm.cus
 SELECT :'floor_codes' <> 'one by one' AS floor_guard_off \gset
 \if :floor_guard_off
 ALTER TABLE crm.contact DISABLE TRIGGER contact_code_guard;
--- the floor writes the registry itself, which only crm may do
+-- the floor writes the registry itself, which only crm may do (builds
+-- before issue 14 have no such guard)
+SELECT EXISTS (SELECT FROM pg_trigger WHERE tgname = 'customer_code_written_by_crm') AS registry_guarded \gset
+\if :registry_guarded
 ALTER TABLE crm.customer_code DISABLE TRIGGER customer_code_written_by_crm;
+\endif
 \endif
 SELECT pg_temp.prepare_floor(:'floor_codes') \gset
 SELECT clock_timestamp() AS t0 \gset

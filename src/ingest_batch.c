@@ -53,6 +53,10 @@ typedef struct BatchLead
 	AccountMatch accounts;
 	Candidate  *cands;
 	int			n_cands;
+	/* ids kept for it, drawn in the statement's order whatever its wave */
+	int64		kept_account_id;
+	int64		kept_contact_id;
+	int64		kept_lead_id;
 	/* where it goes */
 	MatchDecision match;
 	int64		account_id;
@@ -501,6 +505,49 @@ claim_company(Claims *cl, const char *key)
 	}
 }
 
+/* enter: claim it; otherwise only whether an earlier lead did */
+static bool
+seen_name_at(Claims *cl, const char *pinyin, int64 account_id, bool enter)
+{
+	char	   *key = psprintf("%s/" INT64_FORMAT, pinyin, account_id);
+
+	return seen(cl, 'N', key, strlen(key), enter);
+}
+
+/*
+ * A shared name matters only where a later lead's lookup by name could find
+ * the contact an earlier one makes or names: a lead without an organisation
+ * looks its name up everywhere (the rare namesakes), any other lead only at
+ * its candidate accounts.  So namesakes at different organisations, common
+ * in a customer list, are decided in the same wave.
+ */
+static void
+claim_name(Claims *cl, const BatchLead *bl, const char *pinyin)
+{
+	bool		anywhere = bl->lead->company_key == NULL && bl->lead->uscc == NULL;
+	size_t		len = strlen(pinyin);
+
+	/*
+	 * Each way round: a lead looking everywhere sees what any earlier
+	 * namesake writes, and its own lookup must not see a later one's.
+	 */
+	if (seen(cl, 'n', pinyin, len, true) && anywhere)
+		cl->clash = true;
+	if (seen(cl, 'a', pinyin, len, anywhere))
+		cl->clash = true;
+	/* all looked up before any is claimed: the lead may name an account twice */
+	for (int enter = 0; enter <= 1; enter++)
+	{
+		for (int i = 0; i < bl->accounts.n; i++)
+			if (seen_name_at(cl, pinyin, bl->accounts.accounts[i].id, enter) && !enter)
+				cl->clash = true;
+		for (int i = 0; i < bl->n_cands; i++)
+			if (bl->cands[i].account_id != 0 &&
+				seen_name_at(cl, pinyin, bl->cands[i].account_id, enter) && !enter)
+				cl->clash = true;
+	}
+}
+
 /*
  * Whether the lead shares a blocking key, a candidate contact or a
  * candidate account with an earlier lead of the wave (a reviewer's merge:
@@ -517,6 +564,8 @@ clashes_with_earlier(Claims *cl, const BatchLead *bl)
 	{
 		if (keys[i].kind == BLOCKING_COMPANY)
 			claim_company(cl, keys[i].value);
+		else if (keys[i].kind == BLOCKING_NAME)
+			claim_name(cl, bl, keys[i].value);
 		else
 			claim(cl, keys[i].kind, keys[i].value);
 	}
@@ -899,39 +948,31 @@ static void
 plan_writes(BatchLead **wave, int n)
 {
 	int			accounts = 0,
-				contacts = 0,
-				leads = 0;
-	int64	   *account_ids,
-			   *contact_ids,
-			   *lead_ids;
+				contacts = 0;
 	char	  **codes;
 
 	for (int i = 0; i < n; i++)
 	{
 		accounts += wave[i]->creates_account;
 		contacts += wave[i]->creates_contact;
-		leads += wave[i]->stored_id == 0;
 	}
-	account_ids = next_ids(&next_account_ids, accounts);
-	contact_ids = next_ids(&next_contact_ids, contacts);
-	lead_ids = next_ids(&next_lead_ids, leads);
 	codes = draw_codes_for(accounts + contacts);
-	contacts = leads = 0;
+	contacts = 0;
 	for (int i = 0, a = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
 
 		if (bl->creates_account)
 		{
-			bl->account_id = account_ids[a];
+			bl->account_id = bl->kept_account_id;
 			bl->account_code = codes[a++];
 		}
 		if (bl->creates_contact)
 		{
-			bl->contact_id = contact_ids[contacts];
+			bl->contact_id = bl->kept_contact_id;
 			bl->customer_code = codes[accounts + contacts++];
 		}
-		bl->result.lead_id = bl->stored_id ? bl->stored_id : lead_ids[leads++];
+		bl->result.lead_id = bl->stored_id ? bl->stored_id : bl->kept_lead_id;
 		if (bl->match.outcome == MATCH_MERGED)
 			plan_merge(bl);
 	}
@@ -1450,12 +1491,48 @@ read_owners(IngestBatch *b)
 		b->leads[row_index(r)]->result.owner = crm_spi_text(r, 2);
 }
 
+/*
+ * Ids for whatever each new lead may create, drawn in the statement's
+ * order: waves may take leads out of order, and where scores tie, the
+ * older contact or account wins, as one call after another would have it.
+ * The ids a lead does not use are gaps, as a sequence leaves anyway.
+ */
+static void
+keep_ids(IngestBatch *b)
+{
+	int			new_leads = 0,
+				with_company = 0;
+	int64	   *account_ids,
+			   *contact_ids,
+			   *lead_ids;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		new_leads += b->leads[i]->stored_id == 0;
+		with_company += b->leads[i]->lead->company_key != NULL;
+	}
+	account_ids = next_ids(&next_account_ids, with_company);
+	contact_ids = next_ids(&next_contact_ids, b->n);
+	lead_ids = next_ids(&next_lead_ids, new_leads);
+	for (int i = 0, a = 0, l = 0; i < b->n; i++)
+	{
+		BatchLead  *bl = b->leads[i];
+
+		if (bl->lead->company_key != NULL)
+			bl->kept_account_id = account_ids[a++];
+		bl->kept_contact_id = contact_ids[i];
+		if (bl->stored_id == 0)
+			bl->kept_lead_id = lead_ids[l++];
+	}
+}
+
 void
 crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quarantine)
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
 
+	keep_ids(b);
 	for (;;)
 	{
 		int			n = 0;

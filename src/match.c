@@ -132,7 +132,7 @@ crm_match_blocking_keys(const Lead *lead, BlockingKey *keys)
 	KEY('w', lead->wechat_openid);
 	KEY('u', lead->uscc);
 	KEY(BLOCKING_COMPANY, lead->company_key);
-	KEY('n', lead->name_pinyin);	/* a name filled in on a merge, too */
+	KEY(BLOCKING_NAME, lead->name_pinyin);	/* a name filled in on a merge, too */
 	KEY('x', lead->external_id);
 #undef KEY
 	return n;

@@ -123,6 +123,7 @@ typedef struct BlockingKey
 } BlockingKey;
 
 #define BLOCKING_COMPANY 'c'
+#define BLOCKING_NAME 'n'
 #define CRM_MAX_BLOCKING_KEYS 7
 
 /* The lead's blocking keys, into keys[CRM_MAX_BLOCKING_KEYS]; how many. */
