@@ -198,9 +198,9 @@ BEGIN
      ORDER BY 1;
 END $$;
 
--- Five batches of 300 rows after 60 stored ones: a summary row each, then
+-- Twelve batches of 300 rows after 60 stored ones: a summary row each, then
 -- any lead the two paths treat apart.
-SELECT s.seed, r.* FROM unnest(ARRAY[0.11, 0.22, 0.33, 0.44, 0.55]) s(seed),
+SELECT s.seed, r.* FROM unnest(ARRAY[0.11, 0.22, 0.25, 0.33, 0.44, 0.55, 0.61, 0.66, 0.71, 0.77, 0.83, 0.89]) s(seed),
        LATERAL pg_temp.bulk_vs_one_by_one(s.seed, 60, 300) r;
 
 SELECT count(setval(name, coalesce(last_value, start_value), last_value IS NOT NULL)) > 0 AS sequences_restored
