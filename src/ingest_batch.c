@@ -50,6 +50,7 @@ typedef struct BatchLead
 	bool		waits;			/* for a later wave */
 	/* what the wave read */
 	bool		existing;
+	bool		common_name;	/* more holders than a rare name has */
 	AccountMatch accounts;
 	Candidate  *cands;
 	int			n_cands;
@@ -399,7 +400,8 @@ read_rare_namesakes(BatchLead **wave, int n)
 
 		for (next = r; next < rows && row_index(next) == i; next++)
 			;
-		for (uint64 k = r; next - r <= RARE_NAME_HOLDERS && k < next; k++)
+		bl->common_name = next - r > RARE_NAME_HOLDERS;
+		for (uint64 k = r; !bl->common_name && k < next; k++)
 			add_candidate(bl, k);
 	}
 }
@@ -517,14 +519,17 @@ seen_name_at(Claims *cl, const char *pinyin, int64 account_id, bool enter)
 /*
  * A shared name matters only where a later lead's lookup by name could find
  * the contact an earlier one makes or names: a lead without an organisation
- * looks its name up everywhere (the rare namesakes), any other lead only at
- * its candidate accounts.  So namesakes at different organisations, common
- * in a customer list, are decided in the same wave.
+ * looks its name up everywhere, if the name is rare (the rare namesakes: a
+ * common name has more holders than that already, and more holders change
+ * nothing), any other lead only at its candidate accounts.  So namesakes
+ * at different organisations, common in a customer list, are decided in
+ * the same wave.
  */
 static void
 claim_name(Claims *cl, const BatchLead *bl, const char *pinyin)
 {
-	bool		anywhere = bl->lead->company_key == NULL && bl->lead->uscc == NULL;
+	bool		anywhere = bl->lead->company_key == NULL && bl->lead->uscc == NULL &&
+		!bl->common_name;
 	size_t		len = strlen(pinyin);
 
 	/*
