@@ -158,7 +158,7 @@ index_probe_planning(void)
 /*
  * Pin search_path for the statements that follow, unless it is pinned
  * already (inside crm's own functions, whose SET clause pins the same
- * path): returns the GUC nest level to undo with unpin_search_path, or -1.
+ * path): returns the GUC nest level to undo with crm_unpin_search_path, or -1.
  * An error unwinds the nest level with the (sub)transaction.
  */
 int
@@ -250,10 +250,17 @@ plan_generic_if_needed(SPIPlanPtr prepared)
 CachedPlan *
 crm_plan_generic(CrmPlan *plan)
 {
+	CachedPlan *generic;
+	int			nest;
+
 	if (plan->plan == NULL)
 		plan->plan = prepare_pinned(plan);
+	/* revalidation may re-analyse the statement, as in crm_plan_run */
+	nest = crm_pin_search_path();
 	AcceptInvalidationMessages();
-	return plan_generic(plan->plan);
+	generic = plan_generic(plan->plan);
+	crm_unpin_search_path(nest);
+	return generic;
 }
 
 uint64
