@@ -842,6 +842,8 @@ CREATE TYPE crm.ingest_result AS (
     lead_score    integer,
     owner         text
 );
+COMMENT ON TYPE crm.ingest_result IS
+'What crm.ingest() did with one lead: the lead, its contact, account and customer code, the outcome (new, merged, review, duplicate), the match score, the lead score and the owner assigned';
 
 CREATE FUNCTION crm.ingest(channel text, payload jsonb) RETURNS crm.ingest_result
     AS 'MODULE_PATHNAME', 'crm_ingest'
@@ -1471,6 +1473,12 @@ SELECT c.entity, c.cluster_id, c.member AS member_id,
   LEFT JOIN crm.account a ON c.entity = 'account' AND a.id = c.member;
 COMMENT ON VIEW crm.duplicate_clusters IS
 'Open duplicate pairs of crm.match_review grouped into clusters (cluster_id: the oldest member); red when phone, e-mail or credit code coincide in the cluster';
+COMMENT ON COLUMN crm.duplicate_clusters.entity IS 'contact or account';
+COMMENT ON COLUMN crm.duplicate_clusters.cluster_id IS 'The lowest member id of the cluster: rows with the same entity and cluster_id are one suspected customer';
+COMMENT ON COLUMN crm.duplicate_clusters.member_id IS 'crm.contact.id or crm.account.id of a member';
+COMMENT ON COLUMN crm.duplicate_clusters.code IS 'The member''s customer code';
+COMMENT ON COLUMN crm.duplicate_clusters.name IS 'The member''s name as stored';
+COMMENT ON COLUMN crm.duplicate_clusters.red IS 'true: some pair of the cluster is a sure duplicate (crm.merge_duplicates() merges red clusters); false: only probable ones';
 
 CREATE FUNCTION crm.merge_duplicates(entity text DEFAULT 'contact', red_only boolean DEFAULT true)
     RETURNS bigint
@@ -1895,6 +1903,11 @@ SELECT t.lead_id,
  GROUP BY t.lead_id;
 COMMENT ON VIEW crm.lead_sla IS
 'Per lead: red (an SLA milestone was breached), how many breaches, the next open deadline, and the highest escalation reached (1 owner, 2 manager, 3 director)';
+COMMENT ON COLUMN crm.lead_sla.lead_id IS 'crm.lead.id';
+COMMENT ON COLUMN crm.lead_sla.red IS 'true once any SLA milestone of the lead was breached (stays true after it is met late)';
+COMMENT ON COLUMN crm.lead_sla.breaches IS 'How many of the lead''s SLA timers were breached, whoever owned it then';
+COMMENT ON COLUMN crm.lead_sla.next_due_at IS 'The earliest deadline still open (not met, not cancelled); NULL: none';
+COMMENT ON COLUMN crm.lead_sla.escalation IS 'Highest escalation reached: 0 none, 1 owner notified, 2 manager, 3 director';
 
 CREATE TABLE crm.lead_activity (
     id          bigserial PRIMARY KEY,
@@ -2059,6 +2072,8 @@ CREATE TYPE crm.lead_move AS (
     old_owner   text,
     new_owner   text
 );
+COMMENT ON TYPE crm.lead_move IS
+'Internal to the lead triggers: one lead''s change of state or owner, as crm.leads_moved() takes it';
 
 -- Counters, SLA timers and assignment for leads that changed state or owner.
 CREATE FUNCTION crm.leads_moved(moves crm.lead_move[]) RETURNS void
@@ -2440,6 +2455,14 @@ SELECT p.week_start, p.rep, p.leads, p.contacted, p.median_response, p.p90_respo
     ON b.rep = p.rep AND b.week_start = p.week_start;
 COMMENT ON VIEW crm.lead_timeliness IS
 'Per rep and week of assignment: leads, contacted, median and p90 working-time response, SLA breaches (against the owner at the time), and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
+COMMENT ON COLUMN crm.lead_timeliness.week_start IS 'Monday of the week the leads were assigned in';
+COMMENT ON COLUMN crm.lead_timeliness.rep IS 'Login of the owner (crm.rep.login)';
+COMMENT ON COLUMN crm.lead_timeliness.leads IS 'Leads assigned to the rep that week';
+COMMENT ON COLUMN crm.lead_timeliness.contacted IS 'Of those, the leads with a first contact so far';
+COMMENT ON COLUMN crm.lead_timeliness.median_response IS 'Median time from assignment to first contact, in working time of the team calendar; a lead not contacted counts as slow as it is so far';
+COMMENT ON COLUMN crm.lead_timeliness.p90_response IS '90th percentile of the same response times';
+COMMENT ON COLUMN crm.lead_timeliness.breaches IS 'SLA timers of the rep breached with a deadline in that week';
+COMMENT ON COLUMN crm.lead_timeliness.slowness_rank IS '1 is the slowest rep of the week by p90, then median response; ties share a rank';
 
 CREATE VIEW crm.penetration_rates AS
 WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
@@ -2481,6 +2504,14 @@ SELECT m.period_start, m.grain, m.metric, m.numerator::bigint, m.denominator::bi
   FROM measured m;
 COMMENT ON VIEW crm.penetration_rates IS
 'BI: per day, week and month since the first lead, the three penetration rates with their targets; a metric with nothing to measure has rate and meets_target NULL';
+COMMENT ON COLUMN crm.penetration_rates.period_start IS 'First day of the period (a Monday for weeks, the 1st for months)';
+COMMENT ON COLUMN crm.penetration_rates.grain IS 'day, week or month';
+COMMENT ON COLUMN crm.penetration_rates.metric IS 'lead_assigned_24h, stage_upgrade_verified or alert_closed_72h';
+COMMENT ON COLUMN crm.penetration_rates.numerator IS 'Cases that met the metric in the period';
+COMMENT ON COLUMN crm.penetration_rates.denominator IS 'Cases measured in the period; 0: nothing to measure';
+COMMENT ON COLUMN crm.penetration_rates.rate IS 'numerator / denominator as a fraction from 0 to 1 (0.95 is 95 %), rounded to 4 places; NULL when the denominator is 0';
+COMMENT ON COLUMN crm.penetration_rates.target IS 'The metric''s target, a fraction from 0 to 1';
+COMMENT ON COLUMN crm.penetration_rates.meets_target IS 'rate >= target; NULL when the denominator is 0';
 
 ------------------------------------------------------------------------------
 -- Diagnostics: the statements crm keeps planned for the session

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/run-tests.sh: runs the regression tests (sql/*.sql), the
 # isolation tests (specs/*.spec), the outbox relay's end-to-end test
-# (tools/relay/test.sh) and the dump and restore test
+# (tools/relay/test.sh), the SQL README.md marks as tested
+# (scripts/readme-test.sh) and the dump and restore test
 # (scripts/dump-restore-test.sh) against the installed crm, each in its
 # own throw-away cluster (scripts/cluster.sh) whose pg_cron belongs to
 # that suite's database: contrib_regression and isolation_regression.  Both
@@ -29,6 +30,9 @@ if [ -z "${VALGRIND_LOGDIR:-}" ]; then
     scripts/cluster.sh tools/relay/test.sh 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
+# the SQL README.md marks as tested runs as written ("readme ... ok")
+scripts/cluster.sh scripts/readme-test.sh 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 # a busy database through pg_dump and pg_restore, and pg_dump | psql
 # (prints "dump-restore ... ok" or "dump-restore ... FAILED")
 scripts/cluster.sh scripts/dump-restore-test.sh 2>&1 | tee -a "$log"
