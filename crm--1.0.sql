@@ -27,6 +27,18 @@ CREATE FUNCTION crm.restoring() RETURNS boolean
 COMMENT ON FUNCTION crm.restoring() IS
 'True while a dump is being restored in this session: a superuser with check_function_bodies off, as pg_dump''s output sets it. The triggers that derive state from inserted rows stand aside then, since the derived rows come from the dump too';
 
+------------------------------------------------------------------------------
+-- Who is acting (C, src/actor.c)
+------------------------------------------------------------------------------
+
+-- C, so that calling it loads crm.so, which takes over a crm.actor the
+-- session set before (a placeholder) and checks it.
+CREATE FUNCTION crm.current_actor() RETURNS text
+    AS 'MODULE_PATHNAME', 'crm_current_actor'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.current_actor() IS
+'The person behind the call, as crm records it wherever it writes who did something: the setting crm.actor when set (SET crm.actor = ''zhang.wei'', or set_config(''crm.actor'', ..., true) per transaction), else the role the session acts as (SET ROLE counts, a SECURITY DEFINER function''s owner does not). A crm.actor that is empty, longer than 128 bytes, padded with white space or holding a control character is refused (22023)';
+
 CREATE FUNCTION crm.guard_shipped_mark() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_guard_shipped_mark' LANGUAGE C;
 COMMENT ON FUNCTION crm.guard_shipped_mark() IS
@@ -919,6 +931,7 @@ COMMENT ON TABLE crm.match_review IS
 'Work queue of undecided matches: a lead attached provisionally to candidate contact candidate_id (entity contact); a new person''s lead whose company fits several organisations, candidate_id the first offered (entity account, nothing attached); or two stored records (candidate_id, other_id) found by crm.scan_duplicates()';
 COMMENT ON COLUMN crm.match_review.evidence IS
 'Per-field comparison and Fellegi-Sunter weight that produced score';
+COMMENT ON COLUMN crm.match_review.decided_by IS 'Who decided: crm.current_actor() (crm.actor, else the role)';
 COMMENT ON COLUMN crm.match_review.red IS
 'Phone, e-mail or credit code coincide: a strong sign of one customer';
 
@@ -930,10 +943,12 @@ CREATE TABLE crm.merge_history (
     lead_id     bigint REFERENCES crm.lead (id),
     changes     jsonb NOT NULL DEFAULT '[]',
     moved       jsonb NOT NULL DEFAULT '{}',
-    merged_by   text NOT NULL DEFAULT CURRENT_USER,
+    merged_by   text NOT NULL DEFAULT crm.current_actor(),
     merged_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     undone_at   timestamptz,
-    CONSTRAINT merge_history_source CHECK ((dropped_id IS NULL) <> (lead_id IS NULL))
+    undone_by   text,
+    CONSTRAINT merge_history_source CHECK ((dropped_id IS NULL) <> (lead_id IS NULL)),
+    CONSTRAINT merge_history_undone_by CHECK ((undone_at IS NULL) = (undone_by IS NULL))
 );
 CREATE INDEX merge_history_kept_idx ON crm.merge_history (entity, kept_id);
 CREATE INDEX merge_history_lead_idx ON crm.merge_history (lead_id) WHERE lead_id IS NOT NULL;
@@ -943,6 +958,8 @@ COMMENT ON COLUMN crm.merge_history.changes IS
 '[{"field", "old", "new"}] set on the kept record';
 COMMENT ON COLUMN crm.merge_history.moved IS
 'Rows moved to the kept record or added to it, by table: {"contact_point": [ids], "lead": [ids], "contact": [ids]}';
+COMMENT ON COLUMN crm.merge_history.merged_by IS 'Who merged: crm.current_actor() (crm.actor, else the role)';
+COMMENT ON COLUMN crm.merge_history.undone_by IS 'Who undid the merge with crm.unmerge(): crm.current_actor()';
 
 ------------------------------------------------------------------------------
 -- Review, merge and unmerge
@@ -1192,7 +1209,7 @@ BEGIN
            AND account_id = h.kept_id;
         PERFORM crm.record_code_merge('account', h.dropped_id);
     END IF;
-    UPDATE crm.merge_history SET undone_at = now() WHERE id = merge_id;
+    UPDATE crm.merge_history SET undone_at = now(), undone_by = crm.current_actor() WHERE id = merge_id;
 END
 $$;
 COMMENT ON FUNCTION crm.unmerge(bigint) IS
@@ -1297,7 +1314,7 @@ BEGIN
     ELSE
         PERFORM crm.merge_accounts(r.candidate_id, r.other_id);
     END IF;
-    UPDATE crm.match_review SET status = 'accepted', decided_by = current_user, decided_at = now()
+    UPDATE crm.match_review SET status = 'accepted', decided_by = crm.current_actor(), decided_at = now()
      WHERE id = review_id;
 END
 $$;
@@ -1363,7 +1380,7 @@ BEGIN
         INSERT INTO crm.match_review (entity, candidate_id, other_id, score, evidence, red,
                                       status, decided_by, decided_at)
         VALUES ('contact', least(r.candidate_id, other), greatest(r.candidate_id, other), r.score,
-                r.evidence, r.red, 'rejected', current_user, now())
+                r.evidence, r.red, 'rejected', crm.current_actor(), now())
         ON CONFLICT (entity, candidate_id, other_id) WHERE other_id IS NOT NULL DO NOTHING;
         -- a new person now: which of the organisations its company fits
         INSERT INTO crm.match_review (entity, lead_id, candidate_id, evidence)
@@ -1372,7 +1389,7 @@ BEGIN
           FROM crm.lead l
          WHERE l.id = r.lead_id AND l.account_id IS NULL AND r.evidence ? 'account_review';
     END IF;
-    UPDATE crm.match_review SET status = 'rejected', decided_by = current_user, decided_at = now()
+    UPDATE crm.match_review SET status = 'rejected', decided_by = crm.current_actor(), decided_at = now()
      WHERE id = review_id;
 END
 $$;
@@ -1511,7 +1528,7 @@ BEGIN
             END IF;
             merged := merged + 1;
         END IF;
-        UPDATE crm.match_review SET status = 'accepted', decided_by = current_user, decided_at = now()
+        UPDATE crm.match_review SET status = 'accepted', decided_by = crm.current_actor(), decided_at = now()
          WHERE id = r.id;
     END LOOP;
     RETURN merged;
@@ -1917,7 +1934,7 @@ CREATE TABLE crm.lead_activity (
     body        text,
     next_step   text,
     next_step_at timestamptz,
-    actor       text NOT NULL DEFAULT CURRENT_USER,
+    actor       text NOT NULL DEFAULT crm.current_actor(),
     at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT lead_activity_summary_written CHECK (kind <> 'needs_summary' OR pg_catalog.btrim(body) <> ''),
     CONSTRAINT lead_activity_plan_has_next_step CHECK (kind <> 'follow_up_plan'
@@ -1925,7 +1942,11 @@ CREATE TABLE crm.lead_activity (
 );
 CREATE INDEX lead_activity_lead_idx ON crm.lead_activity (lead_id, at);
 COMMENT ON TABLE crm.lead_activity IS
-'What the owner did: first contact, needs summary, follow-up plan (which must name the next step and its date), notes. Milestones meet the SLA timers';
+'What the owner did: first contact, needs summary, follow-up plan (which must name the next step and its date), notes. Milestones meet the SLA timers; only the lead''s active owner or its team''s manager or director may record them, at a time from the assignment to now';
+COMMENT ON COLUMN crm.lead_activity.actor IS
+'Who did it: crm.current_actor() (crm.actor, else the role) unless given. A milestone''s actor must be a rep or a team''s manager or director';
+COMMENT ON COLUMN crm.lead_activity.at IS
+'When it was done: now unless given; never more than a minute ahead of the database''s clock, and for a milestone not before the lead''s assignment';
 
 CREATE TABLE crm.outbox (
     id          bigserial PRIMARY KEY,
@@ -2075,6 +2096,57 @@ CREATE TYPE crm.lead_move AS (
 COMMENT ON TYPE crm.lead_move IS
 'Internal to the lead triggers: one lead''s change of state or owner, as crm.leads_moved() takes it';
 
+-- Whether a customer goes with its lead to new_owner: it has no owner; its
+-- owner left (an inactive rep: an absent one keeps it, absence ends); or
+-- its owner is a rep the lead was taken from (let_go) who never worked one
+-- of the customer's leads (worked: a first contact recorded while owner).
+-- Not STRICT, so that the planner inlines it and probes for work only
+-- where it must.
+CREATE FUNCTION crm.customer_follows_lead(owner text, new_owner text, let_go text[], worked boolean)
+    RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+RETURN owner IS DISTINCT FROM new_owner
+   AND (owner IS NULL OR (coalesce(owner = ANY (let_go), false) AND NOT worked)
+        OR EXISTS (SELECT FROM crm.rep r WHERE r.login = owner AND NOT r.active));
+COMMENT ON FUNCTION crm.customer_follows_lead(text, text, text[], boolean) IS
+'Internal to crm.customers_follow_leads(): a contact or account takes the owner its lead is handed to when it has none, when its owner is an inactive rep, or when its owner let this lead go without having worked one of its leads';
+
+-- The customers of leads handed to a rep get that rep as owner, where
+-- crm.customer_follows_lead() says so: a repeat caller then goes back to
+-- the rep who has the customer (assignment rules with to_customer_owner).
+-- The lead of the statement with the lowest id decides; a lead attached to
+-- its contact only provisionally (outcome review) gives it no owner.
+-- Rows are locked in id order, so two statements cannot deadlock here.
+CREATE FUNCTION crm.customers_follow_leads(handed crm.lead_move[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    WITH claim AS (
+        SELECT DISTINCT ON (c.entity, c.id) c.entity, c.id, h.new_owner, ARRAY[h.old_owner, l.previous_owner] AS let_go
+          FROM unnest(handed) h JOIN crm.lead l ON l.id = h.id
+         CROSS JOIN LATERAL (VALUES ('contact', CASE WHEN l.outcome <> 'review' THEN l.contact_id END),
+                                    ('account', l.account_id)) c(entity, id)
+         WHERE c.id IS NOT NULL ORDER BY c.entity, c.id, l.id
+    ), contacts AS (
+        SELECT c.* FROM crm.contact k JOIN claim c ON c.entity = 'contact' AND c.id = k.id
+         WHERE crm.customer_follows_lead(k.owner, c.new_owner, c.let_go, EXISTS (SELECT FROM crm.lead w
+                   WHERE w.contact_id = k.id AND w.owner = k.owner AND w.first_response_at IS NOT NULL))
+         ORDER BY k.id FOR NO KEY UPDATE OF k
+    ), accounts AS (
+        SELECT c.* FROM crm.account a JOIN claim c ON c.entity = 'account' AND c.id = a.id
+         WHERE crm.customer_follows_lead(a.owner, c.new_owner, c.let_go, EXISTS (SELECT FROM crm.lead w
+                   WHERE w.account_id = a.id AND w.owner = a.owner AND w.first_response_at IS NOT NULL))
+         ORDER BY a.id FOR NO KEY UPDATE OF a
+    ), contacts_set AS (
+        UPDATE crm.contact k SET owner = t.new_owner FROM contacts t WHERE k.id = t.id
+    )
+    UPDATE crm.account a SET owner = t.new_owner FROM accounts t WHERE a.id = t.id;
+END
+$$;
+COMMENT ON FUNCTION crm.customers_follow_leads(crm.lead_move[]) IS
+'Internal to crm.leads_moved(): the contacts and accounts of leads handed to a rep take that rep as owner when they have none, when their owner left (inactive), or when their owner let the lead go without ever having worked one of their leads';
+
 -- Counters, SLA timers and assignment for leads that changed state or owner.
 CREATE FUNCTION crm.leads_moved(moves crm.lead_move[]) RETURNS void
     LANGUAGE plpgsql
@@ -2134,6 +2206,8 @@ BEGIN
         )
         INSERT INTO crm.sla_wakeup (fire_at, timer_id, level)
         SELECT s.due_at, s.id, 1 FROM started s;
+
+        PERFORM crm.customers_follow_leads(handed);
     END IF;
 
     to_assign := ARRAY(SELECT m.id FROM unnest(moves) m WHERE m.new_status = 'scored');
@@ -2202,23 +2276,100 @@ CREATE TRIGGER lead_updated AFTER UPDATE ON crm.lead
     REFERENCING OLD TABLE AS old_leads NEW TABLE AS new_leads
     FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_after_update();
 
+-- Who may meet a lead's milestones, and when: the first activity of the
+-- statement that may not, with why, or nothing.  The lead is locked first
+-- (the caller's FOR NO KEY UPDATE): a reassignment running meanwhile either
+-- waits for this statement or is seen by it.
+CREATE FUNCTION crm.activity_refusal(activities crm.lead_activity[],
+                                     OUT activity crm.lead_activity, OUT problem text, OUT lead crm.lead,
+                                     OUT manager text, OUT director text)
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT a, p.problem, l, t.manager, t.director
+      FROM unnest(activities) a
+      LEFT JOIN crm.lead l ON l.id = a.lead_id
+      LEFT JOIN crm.team t ON t.code = l.team
+      LEFT JOIN crm.rep owner_rep ON owner_rep.login = l.owner
+     CROSS JOIN LATERAL (SELECT CASE
+            -- a small clock skew: an application server a little ahead of
+            -- the database records a call as it ends
+            WHEN a.at > pg_catalog.clock_timestamp() + interval '1 minute' THEN 'future'
+            WHEN a.kind = 'note' THEN NULL
+            WHEN l.status NOT IN ('assigned', 'contacted', 'qualified') THEN 'state'
+            WHEN NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = a.actor)
+             AND NOT EXISTS (SELECT FROM crm.team x WHERE a.actor IN (x.manager, x.director)) THEN 'unknown'
+            WHEN a.at < l.assigned_at THEN 'early'
+            WHEN a.actor IN (t.manager, t.director) THEN NULL
+            WHEN a.actor = l.owner AND owner_rep.active THEN NULL
+            WHEN a.actor = l.owner THEN 'inactive'
+            ELSE 'not_owner' END) p(problem)
+     WHERE p.problem IS NOT NULL
+     ORDER BY (a).id
+     LIMIT 1;
+END;
+COMMENT ON FUNCTION crm.activity_refusal(crm.lead_activity[]) IS
+'Internal to crm.lead_activity_inserted(): the first of the activities that may not be recorded, and why (future, state, unknown, early, inactive, not_owner)';
+
 CREATE FUNCTION crm.lead_activity_inserted() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     bad record;
+    deputies text;
 BEGIN
-    SELECT a.lead_id, l.status INTO bad FROM new_activities a JOIN crm.lead l ON l.id = a.lead_id
-     WHERE a.kind <> 'note' AND l.status NOT IN ('assigned', 'contacted', 'qualified') LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'lead % is in state "%": its owner cannot have worked on it', bad.lead_id, bad.status
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Record first contacts, needs summaries and follow-up plans on assigned leads.';
+    PERFORM FROM crm.lead l WHERE l.id IN (SELECT a.lead_id FROM new_activities a WHERE a.kind <> 'note')
+      ORDER BY l.id FOR NO KEY UPDATE;
+    -- one row, all NULL when every activity may be recorded
+    SELECT * INTO bad FROM crm.activity_refusal(ARRAY(SELECT a::crm.lead_activity FROM new_activities a));
+    IF bad.problem IS NOT NULL THEN
+        deputies := coalesce(nullif(concat_ws(' or ', 'the team''s manager ' || bad.manager,
+                                              'director ' || bad.director), ''), 'nobody else');
+        CASE bad.problem
+        WHEN 'future' THEN
+            RAISE EXCEPTION 'activity time % on lead % is in the future', (bad.activity).at, (bad.activity).lead_id
+                USING ERRCODE = 'datetime_field_overflow',
+                      DETAIL = pg_catalog.format('The database''s clock says %s; a minute of clock skew is allowed.',
+                                                 pg_catalog.clock_timestamp()),
+                      HINT = 'Record work when it has been done; leave "at" out to record it now.';
+        WHEN 'state' THEN
+            RAISE EXCEPTION 'lead % is in state "%": its owner cannot have worked on it',
+                            (bad.activity).lead_id, (bad.lead).status
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Record first contacts, needs summaries and follow-up plans on assigned leads.';
+        WHEN 'unknown' THEN
+            RAISE EXCEPTION 'unknown actor % on lead %', crm.quote_value((bad.activity).actor), (bad.activity).lead_id
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'Milestones are met by reps (crm.rep) and by the managers and directors of teams (crm.team).',
+                      HINT = 'Name the person acting with SET crm.actor (or the actor column); check the login''s spelling.';
+        WHEN 'early' THEN
+            RAISE EXCEPTION 'activity time % on lead % is before its assignment at %',
+                            (bad.activity).at, (bad.activity).lead_id, (bad.lead).assigned_at
+                USING ERRCODE = 'datetime_field_overflow',
+                      DETAIL = pg_catalog.format('The lead was handed to %s at %s; its milestones count from then.',
+                                                 (bad.lead).owner, (bad.lead).assigned_at),
+                      HINT = 'Give the time the work was done.';
+        WHEN 'inactive' THEN
+            RAISE EXCEPTION 'rep % is inactive and cannot meet the milestones of lead %',
+                            (bad.activity).actor, (bad.activity).lead_id
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('Lead %s is owned by %s, who is inactive; %s may meet its milestones.',
+                                                 (bad.activity).lead_id, (bad.lead).owner, deputies),
+                      HINT = 'Reassign the lead (crm.reassign_stranded()), or have the manager record the work.';
+        ELSE
+            RAISE EXCEPTION '% is not the owner of lead %', (bad.activity).actor, (bad.activity).lead_id
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('Lead %s is owned by %s (team %s); only the owner or %s may meet its milestones.',
+                                                 (bad.activity).lead_id, (bad.lead).owner, (bad.lead).team, deputies),
+                      HINT = 'Set crm.actor to the person who did the work; anyone may add a note (kind note).';
+        END CASE;
     END IF;
+    -- the owner's timers: a reassigned lead's earlier ones were cancelled
     UPDATE crm.sla_timer t SET met_at = a.at
-      FROM (SELECT lead_id, kind, min(at) AS at FROM new_activities GROUP BY 1, 2) a
-     WHERE t.lead_id = a.lead_id AND t.milestone = a.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+      FROM (SELECT lead_id, kind, min(at) AS at FROM new_activities GROUP BY 1, 2) a, crm.lead l
+     WHERE t.lead_id = a.lead_id AND t.milestone = a.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL
+       AND l.id = a.lead_id AND t.owner = l.owner;
     UPDATE crm.lead l SET status = 'contacted', first_response_at = a.at
       FROM (SELECT lead_id, min(at) AS at FROM new_activities WHERE kind = 'first_contact' GROUP BY 1) a
      WHERE l.id = a.lead_id AND l.status = 'assigned';
@@ -2226,7 +2377,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.lead_activity_inserted() IS
-'Trigger: a milestone activity meets its SLA timer (escalations stop); a first contact moves the lead to state contacted';
+'Trigger: a milestone activity meets its owner''s SLA timer (escalations stop) and a first contact moves the lead to state contacted; refused unless the actor is the lead''s active owner or its team''s manager or director, at a time from the assignment to now (a minute of clock skew); notes need only a time not in the future';
 -- A restore brings the met timers and the leads' states (crm.restoring()).
 CREATE TRIGGER lead_activity_recorded AFTER INSERT ON crm.lead_activity
     REFERENCING NEW TABLE AS new_activities FOR EACH STATEMENT

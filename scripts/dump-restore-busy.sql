@@ -95,10 +95,10 @@ SELECT crm.merge_duplicates('account', false) >= 0 AS accounts_merged;
 SELECT crm.unmerge(min(id)) FROM crm.merge_history WHERE dropped_id IS NOT NULL AND undone_at IS NULL;
 
 -- owners at work: first contacts (met), summaries, notes
-INSERT INTO crm.lead_activity (lead_id, kind, body)
-SELECT id, 'first_contact', '电话沟通' FROM crm.lead WHERE status = 'assigned' AND id % 3 = 0;
-INSERT INTO crm.lead_activity (lead_id, kind, body)
-SELECT id, 'needs_summary', '关注 CT 配置' FROM crm.lead WHERE status = 'contacted' AND id % 2 = 0;
+INSERT INTO crm.lead_activity (lead_id, kind, body, actor)
+SELECT id, 'first_contact', '电话沟通', owner FROM crm.lead WHERE status = 'assigned' AND id % 3 = 0;
+INSERT INTO crm.lead_activity (lead_id, kind, body, actor)
+SELECT id, 'needs_summary', '关注 CT 配置', owner FROM crm.lead WHERE status = 'contacted' AND id % 2 = 0;
 INSERT INTO crm.lead_activity (lead_id, kind, body) SELECT id, 'note', '备注' FROM crm.lead WHERE id % 11 = 0;
 -- behaviour events re-score their leads
 INSERT INTO crm.lead_event (lead_id, kind, detail)

@@ -157,17 +157,17 @@ SELECT crm.reassign_stranded(only_team => 'nowhere');
 UPDATE crm.lead SET status = 'qualified' WHERE external_id = 't1';
 UPDATE crm.lead SET status = 'new' WHERE external_id = 't1';
 -- a first contact meets its milestone and moves the lead on
-INSERT INTO crm.lead_activity (lead_id, kind, body)
-SELECT id, 'first_contact', '电话沟通，客户关注 CT 配置' FROM crm.lead WHERE external_id = 't1';
+INSERT INTO crm.lead_activity (lead_id, kind, body, actor)
+SELECT id, 'first_contact', '电话沟通，客户关注 CT 配置', owner FROM crm.lead WHERE external_id = 't1';
 SELECT status, first_response_at IS NOT NULL AS responded FROM crm.lead WHERE external_id = 't1';
 SELECT milestone, met_at IS NOT NULL AS met
   FROM crm.sla_timer t JOIN crm.lead l ON l.id = t.lead_id WHERE l.external_id = 't1' ORDER BY milestone;
 -- "已联系" with no next step is not a follow-up plan
 \set VERBOSITY terse
-INSERT INTO crm.lead_activity (lead_id, kind, body)
-SELECT id, 'follow_up_plan', '已联系' FROM crm.lead WHERE external_id = 't1';
-INSERT INTO crm.lead_activity (lead_id, kind, body)
-SELECT id, 'needs_summary', '  ' FROM crm.lead WHERE external_id = 't1';
+INSERT INTO crm.lead_activity (lead_id, kind, body, actor)
+SELECT id, 'follow_up_plan', '已联系', owner FROM crm.lead WHERE external_id = 't1';
+INSERT INTO crm.lead_activity (lead_id, kind, body, actor)
+SELECT id, 'needs_summary', '  ', owner FROM crm.lead WHERE external_id = 't1';
 \set VERBOSITY default
 -- work cannot be recorded on a lead nobody owns (the lead's id depends on
 -- how many leads earlier suites made, so it is left out of the output)

@@ -124,8 +124,8 @@ CREATE FUNCTION pg_temp.restore_rows(lead_code text) RETURNS void LANGUAGE sql
 BEGIN ATOMIC
     INSERT INTO crm.lead (channel, source_label, external_id, payload, outcome, status, owner, team, assigned_at)
     VALUES ('website', '官网表单', lead_code, '{}', 'new', 'assigned', 'tina', 'trust', now());
-    INSERT INTO crm.lead_activity (lead_id, kind)
-    SELECT id, 'first_contact' FROM crm.lead WHERE external_id = lead_code;
+    INSERT INTO crm.lead_activity (lead_id, kind, actor)
+    SELECT id, 'first_contact', 'tina' FROM crm.lead WHERE external_id = lead_code;
     INSERT INTO crm.lead_event (lead_id, kind)
     SELECT id, 'demo_booked' FROM crm.lead WHERE external_id = lead_code;
 END;

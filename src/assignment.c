@@ -209,12 +209,35 @@ in_list(const char *value, Datum *list, int n, bool prefix)
 }
 
 static bool
-rule_holds(const Rule *r, const WaitingLead *l)
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * The customer is known only through this lead: the lead is being
+ * rerouted, its owner owns the customer, and it was not routed there as a
+ * known customer's lead.  Its assignment gave the customer that owner
+ * (crm.customers_follow_leads), so that owner cannot hold the lead back.
+ */
+static bool
+known_through_lead(const Assignment *a, const WaitingLead *l)
+{
+	if (!l->assigned || !same(l->customer_owner, l->owner))
+		return false;
+	for (int i = 0; i < a->n_rules; i++)
+		if (same(a->rules[i].code, l->rule))
+			return !a->rules[i].to_customer_owner;
+	return true;
+}
+
+static bool
+rule_holds(const Assignment *a, const Rule *r, const WaitingLead *l)
 {
 	if ((r->has_min_score || r->has_max_score) && !l->has_score)
 		return false;
 	/* a rule for known customers holds for leads whose customer has an owner */
-	if (r->to_customer_owner && l->customer_owner == NULL)
+	if (r->to_customer_owner && (l->customer_owner == NULL || known_through_lead(a, l)))
 		return false;
 	return in_list(l->channel, r->channels, r->n_channels, false) &&
 		in_list(l->region_code, r->region_prefixes, r->n_region_prefixes, true) &&
@@ -235,7 +258,7 @@ decide_rules(Assignment *a)
 {
 	for (int i = 0; i < a->n_leads; i++)
 		for (int r = 0; r < a->n_rules && a->leads[i].decided == NULL; r++)
-			if (rule_holds(&a->rules[r], &a->leads[i]))
+			if (rule_holds(a, &a->rules[r], &a->leads[i]))
 				a->leads[i].decided = &a->rules[r];
 }
 
@@ -374,7 +397,7 @@ decide_reps(Assignment *a)
 		WaitingLead *l = &a->leads[i];
 
 		if (l->decided == NULL)
-			l->reason = "no assignment rule matches";
+			l->reason = a->n_rules == 0 ? "no assignment rule is active" : "no assignment rule matches";
 		else if (keeps_owner(l))
 			continue;
 		else
@@ -410,12 +433,6 @@ CRM_KEPT_PLAN(rules_fired) = {
 	"UPDATE crm.assignment_rule SET last_fired_at = now() WHERE code = ANY ($1)",
 	1, {TEXTARRAYOID}
 };
-
-static bool
-same(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
-}
 
 /* Returns how many leads got an owner. */
 static int
@@ -483,12 +500,15 @@ assign(ArrayType *ids, bool reroute)
 	Assignment	a = {0};
 
 	read_rules(&a);
-	/* no active rule: crm routes nothing, the stranded-leads alarm says so */
-	if (a.n_rules == 0)
-		return 0;
-	read_leads(&a, ids, reroute);
+	/* no active rule routes nothing: the leads only learn why they wait */
+	read_leads(&a, ids, reroute && a.n_rules > 0);
 	if (a.n_leads == 0)
 		return 0;
+	if (a.n_rules == 0)
+	{
+		decide_reps(&a);
+		return write_leads(&a);
+	}
 	decide_rules(&a);
 	lock_and_read_reps(&a);
 	decide_reps(&a);

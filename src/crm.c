@@ -10,6 +10,7 @@
 
 #include "utils/guc.h"
 
+#include "actor.h"
 #include "lead_time.h"
 #include "match.h"
 #include "normalize.h"
@@ -28,5 +29,6 @@ _PG_init(void)
 	crm_score_init();
 	crm_lead_time_init();
 	crm_spi_plan_init();
+	crm_actor_init();
 	MarkGUCPrefixReserved("crm");
 }
