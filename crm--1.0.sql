@@ -1953,21 +1953,31 @@ COMMENT ON FUNCTION crm.escalation_level(integer) IS
 -- every timer.
 CREATE FUNCTION crm.lead_timers(of_lead bigint)
     RETURNS TABLE (timers bigint, red boolean, breaches bigint, next_due_at timestamptz,
-                   next_milestone text, escalation smallint)
+                   escalation smallint)
     LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT count(*),
            bool_or(t.breached_at IS NOT NULL),
            count(*) FILTER (WHERE t.breached_at IS NOT NULL),
            min(t.due_at) FILTER (WHERE t.met_at IS NULL AND t.cancelled_at IS NULL),
-           (array_agg(t.milestone ORDER BY t.due_at, t.id)
-              FILTER (WHERE t.met_at IS NULL AND t.cancelled_at IS NULL))[1],
            max(t.escalation)
       FROM crm.sla_timer t
      WHERE t.lead_id OPERATOR(pg_catalog.=) $1;
 END;
 COMMENT ON FUNCTION crm.lead_timers(bigint) IS
-'One lead''s SLA timers: how many, red, breaches, the next open deadline and its milestone, the highest escalation; one row, timers 0 when the lead has none';
+'One lead''s SLA timers: how many, red, breaches, the next open deadline, the highest escalation; one row, timers 0 when the lead has none';
+
+-- Not inlined (it has a FROM): a query sorted and limited calls it for the
+-- rows it returns only, after the sort.
+CREATE FUNCTION crm.next_milestone(of_lead bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT t.milestone FROM crm.sla_timer t
+     WHERE t.lead_id OPERATOR(pg_catalog.=) $1 AND t.met_at IS NULL AND t.cancelled_at IS NULL
+     ORDER BY t.due_at, t.id LIMIT 1;
+END;
+COMMENT ON FUNCTION crm.next_milestone(bigint) IS
+'The lead''s SLA milestone due next: the open timer with the earliest deadline; NULL when none is open';
 
 -- Per lead, not grouped over crm.sla_timer: a condition on the lead (its
 -- id, its owner) reaches crm.lead's indexes, and only the selected leads'
@@ -1975,7 +1985,7 @@ COMMENT ON FUNCTION crm.lead_timers(bigint) IS
 -- when the view grouped the timers.
 CREATE VIEW crm.lead_sla AS
 SELECT l.id AS lead_id, s.red, s.breaches, s.next_due_at, s.escalation,
-       crm.escalation_level(s.escalation) AS level, s.next_milestone
+       crm.escalation_level(s.escalation) AS level, crm.next_milestone(l.id) AS next_milestone
   FROM crm.lead l CROSS JOIN LATERAL crm.lead_timers(l.id) s
  WHERE s.timers > 0;
 COMMENT ON VIEW crm.lead_sla IS
@@ -2003,7 +2013,7 @@ SELECT l.id AS lead_id, l.owner, l.team, l.status AS state,
        coalesce((SELECT p.value FROM crm.contact_point p
                   WHERE p.contact_id = l.contact_id AND p.kind = 'phone' AND p.is_primary), l.phone) AS phone,
        l.score, l.assigned_at,
-       s.next_milestone, s.next_due_at,
+       crm.next_milestone(l.id) AS next_milestone, s.next_due_at,
        coalesce(s.red, false) AS red, coalesce(s.escalation, 0) AS escalation,
        crm.escalation_level(s.escalation) AS level,
        coalesce(s.next_due_at, 'infinity') AS due_key
