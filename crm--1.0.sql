@@ -752,6 +752,60 @@ INSERT INTO crm.calendar_hours (calendar, isodow, opens, closes, shipped)
 SELECT 'cn_standard', d, o, c, true
   FROM generate_series(1, 5) d, (VALUES (time '09:00', time '12:00'), ('13:00', '18:00')) h(o, c);
 
+-- One search box for a customer.  Each reading of the text is normalised
+-- once and looked up by its own index: a code through the registry
+-- (following merges) and the code columns, a phone or an e-mail through
+-- contact_point_value_idx, a credit code through account_uscc_key, and,
+-- only when the text is none of these, a name through account_name_key_idx
+-- and contact_pinyin_account_idx.  Merged records are never returned: a
+-- merged record's code resolves to the survivor, and its phones and
+-- e-mails either moved to the survivor or are the survivor's already.
+CREATE FUNCTION crm.find_customer(query text)
+    RETURNS TABLE (kind text, id bigint, code text, name text, account_id bigint,
+                   account_name text, owner text, matched_by text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key_code text := crm.resolve_code(query);
+    key_phone text := crm.norm_phone(query);
+    key_email text := crm.norm_email(query);
+    key_uscc text := CASE WHEN crm.uscc_is_valid(query) THEN crm.norm_uscc(query) END;
+    by_name boolean := key_code IS NULL AND key_phone IS NULL AND key_email IS NULL AND key_uscc IS NULL;
+    key_person text := CASE WHEN by_name THEN crm.norm_person_name(query) END;
+    key_company text := CASE WHEN by_name THEN crm.norm_company_name(query) END;
+BEGIN
+    RETURN QUERY
+    WITH found(contact_id, account_id, matched_by) AS (
+        SELECT c.id, NULL::bigint, 'code' FROM crm.contact c WHERE c.code = key_code
+        UNION ALL
+        SELECT NULL, a.id, 'code' FROM crm.account a WHERE a.code = key_code
+        UNION ALL
+        SELECT p.contact_id, NULL, p.kind FROM crm.contact_point p
+         WHERE (p.kind = 'phone' AND p.value = key_phone) OR (p.kind = 'email' AND p.value = key_email)
+        UNION ALL
+        SELECT NULL, a.id, 'uscc' FROM crm.account a WHERE a.uscc = key_uscc
+        UNION ALL
+        SELECT c.id, NULL, 'name' FROM crm.contact c
+         WHERE c.name_pinyin = crm.pinyin(key_person) AND c.name_key = key_person AND c.merged_into IS NULL
+        UNION ALL
+        SELECT NULL, a.id, 'name' FROM crm.account a
+         WHERE a.name_key COLLATE "C" = key_company AND a.merged_into IS NULL
+    )
+    SELECT 'contact', c.id, c.code, c.name, c.account_id, a.name, c.owner, f.matched_by
+      FROM found f JOIN crm.contact c ON c.id = f.contact_id
+      LEFT JOIN crm.account a ON a.id = c.account_id
+     WHERE c.merged_into IS NULL
+    UNION ALL
+    SELECT 'account', a.id, a.code, a.name, a.id, a.name, a.owner, f.matched_by
+      FROM found f JOIN crm.account a ON a.id = f.account_id
+     WHERE a.merged_into IS NULL
+     ORDER BY 8, 1, 2;
+END
+$$;
+COMMENT ON FUNCTION crm.find_customer(text) IS
+'Live contacts and accounts matching a search text: a customer code (a merged one finds the survivor), a phone or an e-mail in any usual spelling, a credit code, or else an exact person or company name key; matched_by says which. Text that is none of these, and NULL, give no rows';
+
 ------------------------------------------------------------------------------
 -- Leads: one row per ingested lead, the quarantine, the review queue and the
 -- merge history
@@ -1910,21 +1964,104 @@ CREATE INDEX sla_wakeup_fire_idx ON crm.sla_wakeup (fire_at);
 COMMENT ON TABLE crm.sla_wakeup IS
 'When crm.run_timeouts() acts on an SLA timer next: at fire_at, the timer (crm.sla_timer.id) reaches escalation level (1 breach, owner notified; 2 manager; 3 director), unless it was met or cancelled';
 
+-- How an escalation level is named wherever crm writes it: the outbox
+-- messages of sla_breach and sla_escalation, and crm.lead_sla.level.
+CREATE FUNCTION crm.escalation_level(escalation integer) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (ARRAY['owner', 'manager', 'director'])[escalation];
+COMMENT ON FUNCTION crm.escalation_level(integer) IS
+'The name of an SLA escalation level: 1 owner, 2 manager, 3 director; NULL for 0 (none yet)';
+
+-- One lead's SLA timers summed up, read through sla_timer_lead_idx.  A SQL
+-- body, neither STRICT nor SET: the planner inlines it into crm.lead_sla
+-- and crm.work_list, so that each is a join on the lead, not a grouping of
+-- every timer.
+CREATE FUNCTION crm.lead_timers(of_lead bigint)
+    RETURNS TABLE (timers bigint, red boolean, breaches bigint, next_due_at timestamptz,
+                   escalation smallint)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT count(*),
+           bool_or(t.breached_at IS NOT NULL),
+           count(*) FILTER (WHERE t.breached_at IS NOT NULL),
+           min(t.due_at) FILTER (WHERE t.met_at IS NULL AND t.cancelled_at IS NULL),
+           max(t.escalation)
+      FROM crm.sla_timer t
+     WHERE t.lead_id OPERATOR(pg_catalog.=) $1;
+END;
+COMMENT ON FUNCTION crm.lead_timers(bigint) IS
+'One lead''s SLA timers: how many, red, breaches, the next open deadline, the highest escalation; one row, timers 0 when the lead has none';
+
+-- Not inlined (it has a FROM): a query sorted and limited calls it for the
+-- rows it returns only, after the sort.
+CREATE FUNCTION crm.next_milestone(of_lead bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT t.milestone FROM crm.sla_timer t
+     WHERE t.lead_id OPERATOR(pg_catalog.=) $1 AND t.met_at IS NULL AND t.cancelled_at IS NULL
+     ORDER BY t.due_at, t.id LIMIT 1;
+END;
+COMMENT ON FUNCTION crm.next_milestone(bigint) IS
+'The lead''s SLA milestone due next: the open timer with the earliest deadline; NULL when none is open';
+
+-- Per lead, not grouped over crm.sla_timer: a condition on the lead (its
+-- id, its owner) reaches crm.lead's indexes, and only the selected leads'
+-- timers are read.  Leads without timers (never assigned) have no row, as
+-- when the view grouped the timers.
 CREATE VIEW crm.lead_sla AS
-SELECT t.lead_id,
-       bool_or(t.breached_at IS NOT NULL) AS red,
-       count(*) FILTER (WHERE t.breached_at IS NOT NULL) AS breaches,
-       min(t.due_at) FILTER (WHERE t.met_at IS NULL AND t.cancelled_at IS NULL) AS next_due_at,
-       max(t.escalation) AS escalation
-  FROM crm.sla_timer t
- GROUP BY t.lead_id;
+SELECT l.id AS lead_id, s.red, s.breaches, s.next_due_at, s.escalation,
+       crm.escalation_level(s.escalation) AS level, crm.next_milestone(l.id) AS next_milestone
+  FROM crm.lead l CROSS JOIN LATERAL crm.lead_timers(l.id) s
+ WHERE s.timers > 0;
 COMMENT ON VIEW crm.lead_sla IS
-'Per lead: red (an SLA milestone was breached), how many breaches, the next open deadline, and the highest escalation reached (1 owner, 2 manager, 3 director)';
-COMMENT ON COLUMN crm.lead_sla.lead_id IS 'crm.lead.id';
-COMMENT ON COLUMN crm.lead_sla.red IS 'true once any SLA milestone of the lead was breached (stays true after it is met late)';
-COMMENT ON COLUMN crm.lead_sla.breaches IS 'How many of the lead''s SLA timers were breached, whoever owned it then';
-COMMENT ON COLUMN crm.lead_sla.next_due_at IS 'The earliest deadline still open (not met, not cancelled); NULL: none';
-COMMENT ON COLUMN crm.lead_sla.escalation IS 'Highest escalation reached: 0 none, 1 owner notified, 2 manager, 3 director';
+'Per lead with SLA timers: red (an SLA milestone was breached), how many breaches, the next open deadline and its milestone, and the highest escalation reached (1 owner, 2 manager, 3 director). Reads only the timers of the leads a query selects';
+COMMENT ON COLUMN crm.lead_sla.lead_id IS 'The lead (crm.lead.id); only leads that ever had an SLA timer, that is were assigned, have a row';
+COMMENT ON COLUMN crm.lead_sla.red IS 'An SLA milestone of the lead was breached, by this owner or an earlier one';
+COMMENT ON COLUMN crm.lead_sla.breaches IS 'How many of the lead''s SLA timers were breached';
+COMMENT ON COLUMN crm.lead_sla.next_due_at IS 'The earliest deadline of a milestone neither met nor cancelled; NULL when none is open';
+COMMENT ON COLUMN crm.lead_sla.escalation IS 'Highest escalation reached by a timer of the lead: 0 none, 1 owner notified, 2 manager, 3 director';
+COMMENT ON COLUMN crm.lead_sla.level IS
+'escalation by name, as the outbox messages of topics sla_breach and sla_escalation write it in "level": owner, manager, director; NULL for 0';
+COMMENT ON COLUMN crm.lead_sla.next_milestone IS 'The milestone due at next_due_at (first_contact, needs_summary, follow_up_plan); NULL when none is open';
+
+-- A rep's screen.  One rep's page starts from lead_open_owner_idx and reads
+-- each open lead's timers through sla_timer_lead_idx: its cost follows the
+-- rep's open leads, and no index is added on a column the sweep or a met
+-- milestone writes (those updates stay HOT).  The customer's details are
+-- subqueries, which the planner evaluates after the sort and the LIMIT:
+-- for the page's rows only.  due_key is never NULL, so that
+-- (due_key, lead_id) is a total order a client can page by.
+CREATE VIEW crm.work_list AS
+SELECT l.id AS lead_id, l.owner, l.team, l.status AS state,
+       coalesce((SELECT c.name FROM crm.contact c WHERE c.id = l.contact_id), l.person_name) AS customer_name,
+       coalesce((SELECT a.name FROM crm.account a WHERE a.id = l.account_id), l.company_name) AS company_name,
+       coalesce((SELECT p.value FROM crm.contact_point p
+                  WHERE p.contact_id = l.contact_id AND p.kind = 'phone' AND p.is_primary), l.phone) AS phone,
+       l.score, l.assigned_at,
+       crm.next_milestone(l.id) AS next_milestone, s.next_due_at,
+       coalesce(s.red, false) AS red, coalesce(s.escalation, 0) AS escalation,
+       crm.escalation_level(s.escalation) AS level,
+       coalesce(s.next_due_at, 'infinity') AS due_key
+  FROM crm.lead l CROSS JOIN LATERAL crm.lead_timers(l.id) s
+ WHERE l.status IN ('assigned', 'contacted');
+COMMENT ON VIEW crm.work_list IS
+'Each open lead (assigned or contacted) with its owner, customer, next SLA milestone and due time. A rep''s page: WHERE owner = $1 ORDER BY due_key, lead_id LIMIT n; the next page adds AND (due_key, lead_id) > ($last_due_key, $last_lead_id)';
+COMMENT ON COLUMN crm.work_list.lead_id IS 'The lead (crm.lead.id); unique, the tie-break of the sort key';
+COMMENT ON COLUMN crm.work_list.owner IS 'Login of the rep who owns the lead (crm.rep.login)';
+COMMENT ON COLUMN crm.work_list.team IS 'The owner''s team the lead was assigned into (crm.team.code)';
+COMMENT ON COLUMN crm.work_list.state IS 'crm.lead.status: assigned (waits for the first contact) or contacted';
+COMMENT ON COLUMN crm.work_list.customer_name IS 'The contact''s name, or the name the lead gave when the contact has none';
+COMMENT ON COLUMN crm.work_list.company_name IS 'The account''s name, or the company the lead gave when it has no account';
+COMMENT ON COLUMN crm.work_list.phone IS 'The contact''s primary phone in E.164 form, or the lead''s normalised phone';
+COMMENT ON COLUMN crm.work_list.score IS 'Rule score 0-100 (crm.lead.score)';
+COMMENT ON COLUMN crm.work_list.assigned_at IS 'When the lead was assigned to its owner';
+COMMENT ON COLUMN crm.work_list.next_milestone IS 'The next SLA milestone due (first_contact, needs_summary, follow_up_plan); NULL when none is open';
+COMMENT ON COLUMN crm.work_list.next_due_at IS 'When next_milestone is due; NULL when no milestone is open';
+COMMENT ON COLUMN crm.work_list.red IS 'An SLA milestone of the lead was breached';
+COMMENT ON COLUMN crm.work_list.escalation IS 'Highest escalation reached: 0 none, 1 owner notified, 2 manager, 3 director';
+COMMENT ON COLUMN crm.work_list.level IS 'escalation by name as the outbox writes it: owner, manager, director; NULL for 0';
+COMMENT ON COLUMN crm.work_list.due_key IS
+'Sort key with lead_id: next_due_at, or infinity when no milestone is open (those leads come last, by lead_id); never NULL';
 
 CREATE TABLE crm.lead_activity (
     id          bigserial PRIMARY KEY,
@@ -2430,7 +2567,7 @@ BEGIN
         INSERT INTO crm.outbox (topic, recipient, payload)
         SELECT CASE f.level WHEN 1 THEN 'sla_breach' ELSE 'sla_escalation' END,
                CASE f.level WHEN 1 THEN f.owner WHEN 2 THEN f.manager ELSE f.director END,
-               jsonb_build_object('level', (ARRAY['owner', 'manager', 'director'])[f.level], 'team', f.team,
+               jsonb_build_object('level', crm.escalation_level(f.level), 'team', f.team,
                                   'leads', jsonb_agg(jsonb_build_object('lead_id', f.lead_id, 'milestone', f.milestone,
                                                                         'owner', f.owner, 'due_at', f.due_at)
                                                      ORDER BY f.due_at, f.lead_id))
