@@ -2102,6 +2102,7 @@ CREATE INDEX outbox_pending_idx ON crm.outbox (id) WHERE delivered_at IS NULL;
 COMMENT ON TABLE crm.outbox IS
 'Notifications for bot relays (WeChat Work, DingTalk): claim with crm.outbox_claim(), deliver with id as the idempotency key, then crm.outbox_ack(); see README';
 COMMENT ON COLUMN crm.outbox.recipient IS 'Login of the person to notify; NULL: the operations channel';
+COMMENT ON COLUMN crm.outbox.claimed_by IS 'The consumer that claimed the message last, kept after its ack or nack; it holds the lease while claimed_until is in the future';
 
 CREATE FUNCTION crm.outbox_inserted() RETURNS trigger
     LANGUAGE plpgsql
@@ -2144,35 +2145,92 @@ $$;
 COMMENT ON FUNCTION crm.outbox_claim(text, integer, interval) IS
 'Leases up to max_rows undelivered messages, oldest first, to a consumer; messages leased by a live consumer are skipped, an expired lease can be taken over';
 
-CREATE FUNCTION crm.outbox_ack(id bigint, consumer text) RETURNS boolean
-    LANGUAGE sql
+-- Settling a message: ack and nack answer true when this consumer's word
+-- was taken (again, for a retry whose reply was lost), false when the
+-- consumer lost its lease (another consumer has claimed the message since,
+-- and may deliver it again), and raise an error for what no relay should
+-- send: an unknown id, a missing consumer, a nack of a delivered message.
+-- claimed_by keeps the last consumer after an ack or a nack, so that a
+-- retry can be told from a lost lease; the lease is held while
+-- claimed_until is in the future.
+CREATE FUNCTION crm.outbox_settle_state(id bigint, consumer text, action text) RETURNS text
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH done AS (
-        UPDATE crm.outbox o SET delivered_at = pg_catalog.clock_timestamp(), claimed_until = NULL, last_error = NULL
-         WHERE o.id = outbox_ack.id AND o.claimed_by = outbox_ack.consumer AND o.delivered_at IS NULL
-        RETURNING 1)
-    SELECT EXISTS (SELECT FROM done);
-END;
-COMMENT ON FUNCTION crm.outbox_ack(bigint, text) IS
-'Marks a message delivered; false when the consumer no longer holds it (another consumer took over the expired lease)';
+AS $$
+DECLARE
+    m record;
+BEGIN
+    IF outbox_settle_state.id IS NULL OR consumer IS NULL OR pg_catalog.btrim(consumer) = '' THEN
+        RAISE EXCEPTION 'invalid outbox %: id %, consumer %', action, coalesce(outbox_settle_state.id::text, 'NULL'),
+                        coalesce(pg_catalog.quote_literal(consumer), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the id of a claimed message and the consumer name the claim used.';
+    END IF;
+    -- FOR UPDATE: a claim racing this call has either taken the row or not
+    SELECT o.claimed_by, o.claimed_until, o.delivered_at INTO m
+      FROM crm.outbox o WHERE o.id = outbox_settle_state.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'outbox message % does not exist', outbox_settle_state.id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = pg_catalog.format('crm.outbox_%s(%s, %L) names no message of crm.outbox.',
+                                             action, outbox_settle_state.id, consumer),
+                  HINT = 'Settle messages by the id crm.outbox_claim() returned; do not retry this call.';
+    END IF;
+    RETURN CASE WHEN m.claimed_by IS DISTINCT FROM consumer THEN 'lost'
+                WHEN m.delivered_at IS NOT NULL THEN 'delivered'
+                WHEN m.claimed_until IS NULL THEN 'given_back'
+                ELSE 'held' END;
+END
+$$;
+COMMENT ON FUNCTION crm.outbox_settle_state(bigint, text, text) IS
+'Internal to crm.outbox_ack() and crm.outbox_nack(): checks the arguments (22023), locks the message and says where the consumer stands: lost (another consumer claimed it since), delivered (by this consumer), given_back (by this consumer), held; an unknown id raises no_data_found (P0002)';
 
-CREATE FUNCTION crm.outbox_nack(id bigint, consumer text, error text) RETURNS void
-    LANGUAGE sql
+CREATE FUNCTION crm.outbox_ack(id bigint, consumer text) RETURNS boolean
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    UPDATE crm.outbox o
-       SET claimed_by = NULL, claimed_until = NULL, last_error = outbox_nack.error,
-           available_at = pg_catalog.clock_timestamp()
-                          + least(interval '1 hour', interval '10 seconds' * pg_catalog.power(2, least(o.attempts, 12) - 1))
-     WHERE o.id = outbox_nack.id AND o.claimed_by = outbox_nack.consumer AND o.delivered_at IS NULL;
-END;
+AS $$
+DECLARE
+    state text := crm.outbox_settle_state(outbox_ack.id, consumer, 'ack');
+BEGIN
+    -- given back and delivered after all: that is news too
+    IF state IN ('held', 'given_back') THEN
+        UPDATE crm.outbox o SET delivered_at = pg_catalog.clock_timestamp(), claimed_until = NULL, last_error = NULL
+         WHERE o.id = outbox_ack.id;
+    END IF;
+    RETURN state <> 'lost';
+END
+$$;
+COMMENT ON FUNCTION crm.outbox_ack(bigint, text) IS
+'Marks a message delivered. true: done (also for a repeated ack by the same consumer); false: the lease was lost, another consumer has claimed the message since and may deliver it again; an unknown id raises no_data_found (P0002), a NULL id or blank consumer invalid_parameter_value (22023)';
+
+CREATE FUNCTION crm.outbox_nack(id bigint, consumer text, error text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    state text := crm.outbox_settle_state(outbox_nack.id, consumer, 'nack');
+BEGIN
+    IF state = 'delivered' THEN
+        RAISE EXCEPTION 'outbox message % was delivered already', outbox_nack.id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Consumer %L acknowledged it.', consumer),
+                  HINT = 'A message that was acknowledged cannot be given back.';
+    ELSIF state = 'held' THEN
+        UPDATE crm.outbox o
+           SET claimed_until = NULL, last_error = outbox_nack.error,
+               available_at = pg_catalog.clock_timestamp()
+                              + least(interval '1 hour', interval '10 seconds' * pg_catalog.power(2, least(o.attempts, 12) - 1))
+         WHERE o.id = outbox_nack.id;
+    END IF;
+    RETURN state <> 'lost';
+END
+$$;
 COMMENT ON FUNCTION crm.outbox_nack(bigint, text, text) IS
-'Gives a message back after a failed delivery; it can be claimed again after a back-off that doubles with each attempt (10 s up to 1 h)';
+'Gives a message back after a failed delivery; it can be claimed again after a back-off that doubles with each attempt (10 s up to 1 h). true: given back (also for a repeated nack by the same consumer); false: the lease was lost, another consumer has claimed the message since; an unknown id raises no_data_found (P0002), a NULL id or blank consumer invalid_parameter_value (22023), a message already acknowledged object_not_in_prerequisite_state (55000)';
 
 CREATE TABLE crm.alarm (
     id          bigserial PRIMARY KEY,
-    kind        text NOT NULL CONSTRAINT alarm_kind CHECK (kind IN ('stranded_leads', 'rule_idle')),
+    kind        text NOT NULL CONSTRAINT alarm_kind CHECK (kind IN ('stranded_leads', 'rule_idle', 'job_failing')),
     subject     text NOT NULL,
     detail      jsonb NOT NULL,
     raised_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -2181,7 +2239,7 @@ CREATE TABLE crm.alarm (
 );
 CREATE UNIQUE INDEX alarm_open_key ON crm.alarm (kind, subject) WHERE cleared_at IS NULL;
 COMMENT ON TABLE crm.alarm IS
-'Rule-health alarms raised by crm.run_timeouts(): stranded_leads (leads waiting on a machine step past its timeout, per state) and rule_idle (a rule that has not assigned while its leads wait); cleared when the condition is gone';
+'Rule-health alarms raised by crm.run_timeouts(): stranded_leads (leads waiting on a machine step past its timeout, per state), rule_idle (a rule that has not assigned while its leads wait) and job_failing (a crm pg_cron job that has not succeeded for two of its periods, see crm.job_health()); cleared when the condition is gone';
 
 -- Raise (or refresh) alarms of one kind for the given subjects, and clear
 -- the open ones whose condition is gone.  A new alarm is also notified.
@@ -2677,26 +2735,126 @@ BEGIN
     -- 3. alarms.  With no lead waiting there is none to raise, and with none
     -- open none to clear: the usual minute ends here, and a fresh backend
     -- (each pg_cron run) does not load what the alarms read.
-    IF NOT any_waiting AND NOT EXISTS (SELECT FROM crm.alarm a WHERE a.cleared_at IS NULL) THEN
+    -- crm's own jobs first: this one cannot report itself when it never
+    -- runs, but it reports the others (crm.job_health())
+    alarms_open := crm.check_job_alarms();
+    IF NOT any_waiting
+       AND NOT EXISTS (SELECT FROM crm.alarm a WHERE a.cleared_at IS NULL AND a.kind <> 'job_failing') THEN
         RETURN;
     END IF;
-    alarms_open := crm.check_alarms();
+    alarms_open := alarms_open + crm.check_alarms();
 END
 $$;
 COMMENT ON FUNCTION crm.run_timeouts(integer) IS
-'The timer sweep, run every minute by pg_cron: fires due SLA timers (the lead turns red in crm.lead_sla; owner, then manager and director notified, one message per recipient; optionally reassigned), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads and rule_idle alarms. A second concurrent call returns at once; each due timer fires once';
+'The timer sweep, run every minute by pg_cron: fires due SLA timers (the lead turns red in crm.lead_sla; owner, then manager and director notified, one message per recipient; optionally reassigned), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads, rule_idle and job_failing alarms. A second concurrent call returns at once; each due timer fires once';
 
 CREATE INDEX lead_waiting_rule_idx ON crm.lead (assignment_rule) WHERE status = 'scored';
 
-CREATE FUNCTION crm.job_definitions(OUT job_name text, OUT schedule text, OUT command text)
+-- period: how often the schedule runs the job; crm.job_health() calls a
+-- job failing when it has not succeeded for two of them.
+CREATE FUNCTION crm.job_definitions(OUT job_name text, OUT schedule text, OUT command text, OUT period interval)
     RETURNS SETOF record
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
-    VALUES ('crm_run_timeouts', '* * * * *', 'SET statement_timeout = ''50s''; SELECT crm.run_timeouts()'),
-           ('crm_rescore_decayed', '17 * * * *', 'SET statement_timeout = ''10min''; SELECT crm.rescore_decayed()');
+    VALUES ('crm_run_timeouts', '* * * * *', 'SET statement_timeout = ''50s''; SELECT crm.run_timeouts()',
+            interval '1 minute'),
+           ('crm_rescore_decayed', '17 * * * *',
+            'SET statement_timeout = ''10min''; SELECT crm.check_job_alarms(); SELECT crm.rescore_decayed()',
+            interval '1 hour');
 END;
 COMMENT ON FUNCTION crm.job_definitions() IS
-'The pg_cron jobs crm.schedule_jobs() registers: the minute sweep, and the hourly re-score that lets event points decay';
+'The pg_cron jobs crm.schedule_jobs() registers: the minute sweep, and the hourly re-score that lets event points decay (and checks the sweep''s health); period is how often each runs';
+
+-- Whether this session can read pg_cron's job history here: pg_cron keeps
+-- it in cron.database_name only.  The tables must be pg_cron's own, not
+-- look-alikes someone created in a schema named cron.
+CREATE FUNCTION crm.cron_history_readable() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT count(*) = 2 AND bool_and(pg_catalog.has_table_privilege(c.oid, 'SELECT')
+                                     AND pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE'))
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
+                                 AND d.deptype = 'e'
+      JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_cron'
+     WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'cron')
+       AND c.relname IN ('job', 'job_run_details');
+END;
+COMMENT ON FUNCTION crm.cron_history_readable() IS
+'Whether pg_cron''s cron.job and cron.job_run_details are in this database and readable by the current role; crm.job_health() reads them only then';
+
+-- The rule-health check applied to crm itself: how each of its pg_cron
+-- jobs has run lately.  The latest 1000 finished runs of each job count
+-- (cron.job_run_details has no index on jobid and grows without bound).
+-- pg_cron records a run that could not connect with no times at all, so
+-- runs are ordered by runid, and last_failure may be NULL.
+CREATE FUNCTION crm.job_health(OUT job_name text, OUT period interval, OUT scheduled boolean, OUT active boolean,
+                               OUT last_success timestamptz, OUT last_failure timestamptz,
+                               OUT last_failure_message text, OUT failures_since_success integer, OUT status text)
+    RETURNS SETOF record
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT crm.cron_history_readable() THEN
+        RETURN QUERY SELECT d.job_name, d.period, NULL::boolean, NULL::boolean, NULL::timestamptz, NULL::timestamptz,
+                            NULL::text, NULL::integer, 'unknown'::text
+                       FROM crm.job_definitions() d ORDER BY d.job_name;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT d.job_name, d.period, j.jobid IS NOT NULL, j.active, r.last_success, r.last_failure,
+           r.last_failure_message, coalesce(r.failures, 0)::integer,
+           CASE WHEN j.jobid IS NULL THEN 'not_scheduled'
+                WHEN r.last_status IS NULL THEN 'never_run'
+                WHEN r.last_status = 'succeeded' THEN 'ok'
+                WHEN r.failures >= 2 AND coalesce(r.last_success < pg_catalog.now() - 2 * d.period, true) THEN 'failing'
+                ELSE 'last_run_failed' END
+      FROM crm.job_definitions() d
+      LEFT JOIN cron.job j ON j.jobname = d.job_name AND j.database = pg_catalog.current_database()
+      LEFT JOIN LATERAL (
+          SELECT (array_agg(x.at ORDER BY x.runid DESC) FILTER (WHERE x.status = 'succeeded'))[1] AS last_success,
+                 (array_agg(x.at ORDER BY x.runid DESC) FILTER (WHERE x.status = 'failed'))[1] AS last_failure,
+                 (array_agg(x.return_message ORDER BY x.runid DESC) FILTER (WHERE x.status = 'failed'))[1]
+                     AS last_failure_message,
+                 count(*) FILTER (WHERE x.status = 'failed' AND x.runid > coalesce(x.last_success_run, 0)) AS failures,
+                 (array_agg(x.status ORDER BY x.runid DESC))[1] AS last_status
+            FROM (SELECT rd.runid, rd.status, rd.return_message, coalesce(rd.end_time, rd.start_time) AS at,
+                         max(rd.runid) FILTER (WHERE rd.status = 'succeeded') OVER () AS last_success_run
+                    FROM (SELECT run.* FROM cron.job_run_details run
+                           WHERE run.jobid = j.jobid AND run.status IN ('succeeded', 'failed')
+                           ORDER BY run.runid DESC LIMIT 1000) rd) x) r ON true
+     ORDER BY d.job_name;
+END
+$$;
+COMMENT ON FUNCTION crm.job_health() IS
+'How each of crm''s pg_cron jobs ran lately, for monitoring: status ok (the latest run succeeded), last_run_failed, failing (the latest two or more runs failed and none succeeded for two periods: the job_failing alarm), never_run, not_scheduled, or unknown (pg_cron''s tables are not in this database or not readable by this role). Counts the latest 1000 finished runs of each job';
+
+-- The job_failing alarm: raised by each of crm's jobs for the others (a
+-- job that never runs cannot report itself); does nothing where pg_cron's
+-- history cannot be read.  Returns how many are open.
+CREATE FUNCTION crm.check_job_alarms() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT crm.cron_history_readable() THEN
+        RETURN (SELECT count(*) FROM crm.alarm a WHERE a.kind = 'job_failing' AND a.cleared_at IS NULL);
+    END IF;
+    -- to the operations channel: recipients NULL
+    RETURN (SELECT crm.sync_alarms('job_failing', coalesce(array_agg(h.job_name ORDER BY h.job_name), '{}'),
+                                   coalesce(array_agg(jsonb_build_object(
+                                                'last_success', h.last_success, 'last_failure', h.last_failure,
+                                                'last_failure_message', h.last_failure_message,
+                                                'failures', h.failures_since_success, 'period', h.period)
+                                            ORDER BY h.job_name), '{}'),
+                                   coalesce(array_agg(NULL::text), '{}'))
+              FROM crm.job_health() h WHERE h.status = 'failing');
+END
+$$;
+COMMENT ON FUNCTION crm.check_job_alarms() IS
+'Raises, refreshes or clears the job_failing alarms from crm.job_health() (each crm job runs it, so each reports the others); does nothing where pg_cron''s history is not readable; returns how many are open';
 
 CREATE FUNCTION crm.schedule_jobs() RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_schedule_jobs'
@@ -2704,6 +2862,14 @@ CREATE FUNCTION crm.schedule_jobs() RETURNS integer
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION crm.schedule_jobs() IS
 'Registers the pg_cron jobs crm.job_definitions() lists, to run in this database as the calling user (names start with crm_; outside cron.database_name they end in @<database>), and removes this database''s crm_ jobs it no longer lists or that belong to another role; returns how many jobs were created, changed or removed, so a second call returns 0. Needs pg_cron preloaded and installed in cron.database_name, and a superuser or a role granted USAGE on schema cron and EXECUTE on cron.schedule_in_database()';
+CREATE FUNCTION crm.cron_setup_problems(use_background_workers boolean DEFAULT NULL, host text DEFAULT NULL,
+                                        OUT setting text, OUT problem text, OUT hint text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'crm_cron_setup_problems'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION crm.cron_setup_problems(boolean, text) IS
+'Why pg_cron''s settings cannot run crm''s jobs as the current role in this database, one row per reason (setting: the one to change; hint: how); no rows when they can or nobody can tell without connecting. use_background_workers and host: what to assume instead of cron.use_background_workers and cron.host. The pg_hba.conf rules are read only by roles allowed to (superusers). crm.schedule_jobs() warns with these';
 CREATE FUNCTION crm.unschedule_jobs() RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_unschedule_jobs'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER

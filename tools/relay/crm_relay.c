@@ -521,6 +521,9 @@ settle(PGconn *conn, const Options *o, const Message *m, const char *error)
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	if (!ok)
 		fprintf(stderr, "crm_relay: settling message %s: %s", m->id, PQerrorMessage(conn));
+	else if (error != NULL && strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		fprintf(stderr, "crm_relay: message %s failed (%s), and its lease was lost: "
+				"another relay has claimed it\n", m->id, error);
 	else if (error != NULL)
 		fprintf(stderr, "crm_relay: message %s given back: %s\n", m->id, error);
 	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)

@@ -88,7 +88,7 @@ bad=$(q "SELECT min(id) + 1 FROM crm.outbox")
 FAIL_ID=$bad relay --consumer t1 --once --exec "$work/deliver" 2>"$work/err3" \
     || fail "the relay failed: $(cat "$work/err3")"
 diff <(expected "id <> $bad") "$OUT" >"$work/diff" || fail "wrong deliveries around a failure: $(cat "$work/diff")"
-[ "$(q "SELECT format('%s|%s|%s|%s', delivered_at IS NULL, attempts, claimed_by IS NULL, last_error)
+[ "$(q "SELECT format('%s|%s|%s|%s', delivered_at IS NULL, attempts, claimed_until IS NULL, last_error)
          FROM crm.outbox WHERE id = $bad")" = "t|1|t|exit 3: webhook refused message $bad" ] \
     || fail "the failed message was not given back: $(q "SELECT * FROM crm.outbox WHERE id = $bad")"
 [ "$(q "SELECT count(*) FROM crm.outbox WHERE id <> $bad AND delivered_at IS NOT NULL")" -eq 2 ] \
