@@ -10,7 +10,8 @@ if [ "${1:-}" = --only ]; then
     shift
     packages=("$@")
 else
-    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev libpq-dev
+    # python3-psycopg2: the application test (tools/app_client), not crm itself
+    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev libpq-dev python3-psycopg2
               gcc libc6-dev make "$@")
 fi
 missing=()
