@@ -9,16 +9,7 @@ TRUNCATE crm.lead, crm.lead_quarantine, crm.match_review, crm.merge_history,
 SET timezone = 'Asia/Shanghai';
 \pset null '∅'
 
--- Any statement: its SQLSTATE and message, or accepted.
-CREATE FUNCTION pg_temp.outcome(statement text, OUT accepted boolean, OUT state text, OUT error text)
-    LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    accepted := true;
-EXCEPTION WHEN OTHERS THEN
-    accepted := false; state := SQLSTATE; error := SQLERRM;
-END
-$$;
+\i sql/include/outcome.psql
 
 ------------------------------------------------------------------------
 -- The setting: one row at most, Asia/Shanghai without one

@@ -19,16 +19,7 @@ EXCEPTION WHEN OTHERS THEN
     accepted := false; state := SQLSTATE; error := SQLERRM;
 END
 $$;
--- Any statement: its SQLSTATE and message, or accepted.
-CREATE FUNCTION pg_temp.outcome(statement text, OUT accepted boolean, OUT state text, OUT error text)
-    LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    accepted := true;
-EXCEPTION WHEN OTHERS THEN
-    accepted := false; state := SQLSTATE; error := SQLERRM;
-END
-$$;
+\i sql/include/outcome.psql
 
 ------------------------------------------------------------------------
 -- crm.ingest: every special value and edge, one at a time
