@@ -320,14 +320,81 @@ CREATE TRIGGER contact_code_guard BEFORE INSERT OR UPDATE OF code ON crm.contact
     FOR EACH ROW EXECUTE FUNCTION crm.guard_customer_code('contact');
 
 ------------------------------------------------------------------------------
+-- The business time zone: the one zone every session reads local payload
+-- times and day, week and month buckets in
+------------------------------------------------------------------------------
+
+-- Only IANA names: an abbreviation (CST is China, Cuba or Central US) or a
+-- POSIX offset (UTC+8 is 8 hours west of Greenwich) would shift leads.
+CREATE FUNCTION crm.check_time_zone(zone text) RETURNS boolean
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    spelled text;
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_timezone_names n WHERE n.name = zone) THEN
+        RETURN true;
+    END IF;
+    SELECT n.name INTO spelled FROM pg_catalog.pg_timezone_names n
+     WHERE lower(n.name) = lower(zone) ORDER BY n.name LIMIT 1;
+    RAISE EXCEPTION 'unknown time zone %', crm.quote_value(zone)
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = coalesce('Time zone names are case-sensitive: ' || spelled || '.',
+                              'Use a name from pg_timezone_names, such as Asia/Shanghai or Etc/GMT-8; abbreviations (CST) and offsets (UTC+8) are not accepted.');
+END
+$$;
+COMMENT ON FUNCTION crm.check_time_zone(text) IS
+'True for a time zone name listed in pg_timezone_names (Asia/Shanghai); otherwise an error (22023) with a hint. Abbreviations and POSIX offsets are refused';
+
+-- One row at most, and none by default: CREATE EXTENSION in a restored
+-- database finds the table empty, and pg_dump's row (if any) goes in.
+CREATE TABLE crm.settings (
+    singleton   boolean PRIMARY KEY DEFAULT true CONSTRAINT settings_one_row CHECK (singleton),
+    time_zone   text NOT NULL CONSTRAINT settings_time_zone_known CHECK (crm.check_time_zone(time_zone)),
+    changed_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.settings IS
+'crm''s settings that must be the same for every session (a SET cannot change them), at most one row; no row: the defaults. Kept by pg_dump';
+COMMENT ON COLUMN crm.settings.singleton IS 'Always true: the table holds one row at most';
+COMMENT ON COLUMN crm.settings.time_zone IS
+'The business time zone (see crm.business_time_zone()): local payload times of channels without a zone of their own, and every day, week and month bucket of the reports';
+COMMENT ON COLUMN crm.settings.changed_at IS 'When the settings were last changed';
+
+CREATE FUNCTION crm.business_time_zone() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+RETURN coalesce((SELECT s.time_zone FROM crm.settings s), 'Asia/Shanghai');
+COMMENT ON FUNCTION crm.business_time_zone() IS
+'The business time zone: crm.settings.time_zone, by default Asia/Shanghai. The same for every session, whatever its TimeZone';
+
+CREATE FUNCTION crm.set_business_time_zone(zone text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF zone IS NULL THEN
+        RAISE EXCEPTION 'the business time zone cannot be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'DELETE FROM crm.settings goes back to the default, Asia/Shanghai.';
+    END IF;
+    INSERT INTO crm.settings AS s (time_zone) VALUES (zone)
+    ON CONFLICT (singleton) DO UPDATE SET time_zone = excluded.time_zone, changed_at = pg_catalog.now();
+    RETURN zone;
+END
+$$;
+COMMENT ON FUNCTION crm.set_business_time_zone(text) IS
+'Sets the business time zone (a name from pg_timezone_names) for every session; returns it. Reports re-bucket at once; stored lead times do not move';
+
+------------------------------------------------------------------------------
 -- Lead channels: per-channel field maps
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION crm.map_payload(field_map jsonb, payload jsonb) RETURNS jsonb
+CREATE FUNCTION crm.map_payload(field_map jsonb, payload jsonb, time_zone text DEFAULT crm.business_time_zone())
+    RETURNS jsonb
     AS 'MODULE_PATHNAME', 'crm_map_payload'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION crm.map_payload(jsonb, jsonb) IS
-'The lead fields a field map finds in a payload, as a JSON object; errors name the field and why (missing value, wrong type, bad time). STABLE: times without a zone are read in the session time zone';
+COMMENT ON FUNCTION crm.map_payload(jsonb, jsonb, text) IS
+'The lead fields a field map finds in a payload, as a JSON object; errors name the field and why (missing value, wrong type, bad time). Times without a zone are read in time_zone (by default the business time zone), never the session''s; created_at comes with that zone''s offset';
 
 CREATE FUNCTION crm.check_field_map(jsonb) RETURNS boolean
     AS 'MODULE_PATHNAME', 'crm_check_field_map'
@@ -341,6 +408,7 @@ CREATE TABLE crm.channel (
     source_label text NOT NULL
                  CONSTRAINT channel_source_label_named CHECK (pg_catalog.btrim(source_label) OPERATOR(pg_catalog.<>) ''),
     field_map    jsonb NOT NULL CONSTRAINT channel_field_map_valid CHECK (crm.check_field_map(field_map)),
+    time_zone    text CONSTRAINT channel_time_zone_known CHECK (crm.check_time_zone(time_zone)),
     description  text,
     shipped      boolean NOT NULL DEFAULT false,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -349,6 +417,8 @@ COMMENT ON TABLE crm.channel IS
 'Where leads come from: the standard source label written on every lead, and the field map from payload to lead fields';
 COMMENT ON COLUMN crm.channel.field_map IS
 'Lead field -> payload key, SQL/JSON path starting with $, or {"path", "default", "values": {"raw": "standard"}}; a value the payload lacks is an error unless a default (null: optional) is given';
+COMMENT ON COLUMN crm.channel.time_zone IS
+'The zone the channel''s local payload times (no offset) are read in, a name from pg_timezone_names; NULL: the business time zone, crm.business_time_zone()';
 COMMENT ON COLUMN crm.channel.shipped IS
 'Defined by the extension: read-only (copy it under a new code to change it), and recreated by CREATE EXTENSION rather than by pg_dump';
 
@@ -394,12 +464,12 @@ BEGIN
                   HINT = 'Channels are listed in crm.channel: ' ||
                          (SELECT string_agg(c.code, ', ' ORDER BY c.code) FROM crm.channel c) || '.';
     END IF;
-    RETURN crm.map_payload(ch.field_map, payload)
+    RETURN crm.map_payload(ch.field_map, payload, coalesce(ch.time_zone, crm.business_time_zone()))
         || jsonb_build_object('channel', ch.code, 'source_label', ch.source_label);
 END
 $$;
 COMMENT ON FUNCTION crm.lead_fields(text, jsonb) IS
-'The lead fields of a payload from a channel, with the channel code and its standard source label';
+'The lead fields of a payload from a channel, with the channel code and its standard source label; local times are read in the channel''s time zone, else the business time zone';
 
 -- The channels leads arrive through today.  Optional fields default to null.
 -- CREATE EXTENSION makes them again in a restored database: their creation
@@ -641,6 +711,28 @@ $$;
 COMMENT ON FUNCTION crm.add_working_time(text, timestamptz, interval) IS
 'The moment duration of working time after t in a calendar: nights, weekends and holidays do not count';
 
+-- A deadline on the calendar clock lands here: nobody is due while the
+-- office is closed.
+CREATE FUNCTION crm.next_working_time(calendar text, t timestamptz) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    at timestamptz;
+BEGIN
+    -- the first window not over at t: the one t lies in, or the next
+    SELECT greatest(w.opens, t) INTO at
+      FROM crm.calendar_window w
+     WHERE w.calendar = next_working_time.calendar
+       AND w.work_after > crm.working_seconds_at(next_working_time.calendar, t)
+     ORDER BY w.work_after LIMIT 1;
+    -- none: add_working_time says why (no such calendar, or its ledger ends)
+    RETURN coalesce(at, crm.add_working_time(calendar, t, interval '1 microsecond'));
+END
+$$;
+COMMENT ON FUNCTION crm.next_working_time(text, timestamptz) IS
+'t when the calendar is open at t, else its next opening (a closing time is not open)';
+
 CREATE TABLE crm.sla_policy (
     code        text PRIMARY KEY CONSTRAINT sla_policy_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
     name        text NOT NULL,
@@ -664,7 +756,7 @@ CREATE TABLE crm.sla_step (
                                                 AND escalate_manager_after <= escalate_director_after)
 );
 COMMENT ON TABLE crm.sla_step IS
-'Milestones of a policy: each is due "within" after assignment, on the team''s working clock or the calendar clock; a breach notifies the owner, then the manager and the director after the given delays past the deadline';
+'Milestones of a policy, in the order first_contact, needs_summary, follow_up_plan: each is due "within" after assignment on the team''s working clock, or on the calendar clock (counted from the team''s first working moment, and moved to its next opening if it falls outside working hours); no step is due before the one before it (crm.sla_deadlines). A breach notifies the owner, then the manager and the director after the given delays past the deadline';
 
 INSERT INTO crm.sla_policy (code, name, shipped) VALUES ('standard', '标准线索响应 SOP', true);
 INSERT INTO crm.sla_step (policy, milestone, within, clock, shipped) VALUES
@@ -705,6 +797,28 @@ CREATE TABLE crm.team (
 COMMENT ON TABLE crm.team IS 'Sales teams: assignment targets, with the people escalations go to';
 COMMENT ON COLUMN crm.team.manager IS 'Login notified at the first escalation of a breached SLA';
 COMMENT ON COLUMN crm.team.director IS 'Login notified at the second escalation';
+
+-- The milestones come in one order; a step whose own deadline would come
+-- before the previous step's is due with it (a lead assigned on Sunday
+-- morning: follow_up_plan 24 calendar hours later would beat first_contact).
+CREATE FUNCTION crm.sla_deadlines(team text, assigned_at timestamptz)
+    RETURNS TABLE (milestone text, due_at timestamptz)
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT d.milestone, max(d.due) OVER (ORDER BY d.step ROWS UNBOUNDED PRECEDING)
+      FROM (SELECT s.milestone,
+                   array_position(ARRAY['first_contact', 'needs_summary', 'follow_up_plan'], s.milestone) AS step,
+                   CASE s.clock
+                       WHEN 'working' THEN crm.add_working_time(t.calendar, sla_deadlines.assigned_at, s.within)
+                       ELSE crm.next_working_time(t.calendar,
+                                crm.next_working_time(t.calendar, sla_deadlines.assigned_at) + s.within)
+                   END AS due
+              FROM crm.team t JOIN crm.sla_step s ON s.policy = t.sla_policy
+             WHERE t.code = sla_deadlines.team) d
+     ORDER BY d.step;
+END;
+COMMENT ON FUNCTION crm.sla_deadlines(text, timestamptz) IS
+'The SLA deadlines of a lead assigned to a team at assigned_at, in milestone order: working-clock steps in the team calendar''s working time; calendar-clock steps counted from its first working moment and moved to its next opening; none before the step before it';
 
 CREATE TABLE crm.rep (
     login       text PRIMARY KEY CONSTRAINT rep_login_named CHECK (pg_catalog.btrim(login) OPERATOR(pg_catalog.<>) ''),
@@ -2387,10 +2501,8 @@ BEGIN
         -- not once per lead): every lead of the statement starts its clock
         -- at the same moment
         WITH deadlines AS MATERIALIZED (
-            SELECT t.code AS team, s.milestone,
-                   CASE s.clock WHEN 'working' THEN crm.add_working_time(t.calendar, pg_catalog.now(), s.within)
-                                ELSE pg_catalog.now() + s.within END AS due
-              FROM crm.team t JOIN crm.sla_step s ON s.policy = t.sla_policy
+            SELECT t.code AS team, d.milestone, d.due_at AS due
+              FROM crm.team t, crm.sla_deadlines(t.code, pg_catalog.now()) d
              WHERE t.code IN (SELECT r2.team FROM unnest(handed) h2 JOIN crm.rep r2 ON r2.login = h2.new_owner)
         ), started AS (
             INSERT INTO crm.sla_timer (lead_id, milestone, owner, team, started_at, due_at)
@@ -2883,10 +2995,11 @@ COMMENT ON FUNCTION crm.unschedule_jobs() IS
 
 -- Response time counts working time on the team calendar: a lead that
 -- arrived on Friday night and was called at 09:05 on Monday took 5 minutes.
--- A lead not contacted yet counts as slow as it is so far.
+-- A lead not contacted yet counts as slow as it is so far.  Weeks are
+-- those of the business time zone, whatever the session's TimeZone.
 CREATE VIEW crm.lead_timeliness AS
 WITH handled AS (
-    SELECT date_trunc('week', l.assigned_at)::date AS week_start, l.owner AS rep, l.id,
+    SELECT date_trunc('week', l.assigned_at AT TIME ZONE crm.business_time_zone())::date AS week_start, l.owner AS rep, l.id,
            make_interval(secs => crm.working_seconds_at(t.calendar, coalesce(l.first_response_at, pg_catalog.now()))
                                  - crm.working_seconds_at(t.calendar, l.assigned_at)) AS response
       FROM crm.lead l JOIN crm.team t ON t.code = l.team
@@ -2904,12 +3017,13 @@ SELECT p.week_start, p.rep, p.leads, p.contacted, p.median_response, p.p90_respo
        rank() OVER (PARTITION BY p.week_start ORDER BY p.p90_response DESC, p.median_response DESC) AS slowness_rank
   FROM per_rep p
   -- a breach counts against whoever owned the lead then, in the week of its deadline
-  LEFT JOIN (SELECT s.owner AS rep, date_trunc('week', s.due_at)::date AS week_start, count(*) AS breaches
+  LEFT JOIN (SELECT s.owner AS rep, date_trunc('week', s.due_at AT TIME ZONE crm.business_time_zone())::date AS week_start,
+                    count(*) AS breaches
                FROM crm.sla_timer s WHERE s.breached_at IS NOT NULL GROUP BY 1, 2) b
     ON b.rep = p.rep AND b.week_start = p.week_start;
 COMMENT ON VIEW crm.lead_timeliness IS
-'Per rep and week of assignment: leads, contacted, median and p90 working-time response, SLA breaches (against the owner at the time), and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
-COMMENT ON COLUMN crm.lead_timeliness.week_start IS 'Monday of the week the leads were assigned in';
+'Per rep and week of assignment (Monday, in the business time zone): leads, contacted, median and p90 working-time response, SLA breaches (against the owner at the time), and rank by slowness (slowness_rank <= 3: the three slowest reps of the week)';
+COMMENT ON COLUMN crm.lead_timeliness.week_start IS 'Monday of the week the leads were assigned in, in the business time zone (crm.business_time_zone())';
 COMMENT ON COLUMN crm.lead_timeliness.rep IS 'Login of the owner (crm.rep.login)';
 COMMENT ON COLUMN crm.lead_timeliness.leads IS 'Leads assigned to the rep that week';
 COMMENT ON COLUMN crm.lead_timeliness.contacted IS 'Of those, the leads with a first contact so far';
@@ -2923,12 +3037,16 @@ WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
 first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l),
 -- From the first lead, but never before the floor crm.lead's CHECK holds
 -- to: a row from before it (restored from an old dump, written with the
--- constraint dropped) cannot make the series run without end.
+-- constraint dropped) cannot make the series run without end.  Periods
+-- are days, weeks and months of the business time zone: p is its local
+-- time, starts and ends the instants that bound the period.
 periods AS (
-    SELECT g.grain, p::date AS period_start, (p + ('1 ' || g.grain)::interval)::date AS period_end
+    SELECT g.grain, p::date AS period_start,
+           p AT TIME ZONE crm.business_time_zone() AS starts,
+           (p + ('1 ' || g.grain)::interval) AT TIME ZONE crm.business_time_zone() AS ends
       FROM grains g, first_lead f,
-           LATERAL generate_series(date_trunc(g.grain, greatest(f.at, '1970-01-01 00:00:00+00')),
-                                   date_trunc(g.grain, pg_catalog.now()),
+           LATERAL generate_series(date_trunc(g.grain, greatest(f.at, '1970-01-01 00:00:00+00') AT TIME ZONE crm.business_time_zone()),
+                                   date_trunc(g.grain, pg_catalog.now() AT TIME ZONE crm.business_time_zone()),
                                    ('1 ' || g.grain)::interval) p
      WHERE f.at IS NOT NULL
 ),
@@ -2938,7 +3056,7 @@ assigned AS (
            count(*) FILTER (WHERE l.assigned_at <= l.created_at + interval '24 hours') AS numerator,
            count(l.id) AS denominator
       FROM periods p LEFT JOIN crm.lead l
-        ON l.created_at >= p.period_start AND l.created_at < p.period_end
+        ON l.created_at >= p.starts AND l.created_at < p.ends
        AND (l.assigned_at IS NOT NULL OR l.created_at <= pg_catalog.now() - interval '24 hours')
      GROUP BY p.grain, p.period_start
 ),
@@ -2957,8 +3075,8 @@ SELECT m.period_start, m.grain, m.metric, m.numerator::bigint, m.denominator::bi
        CASE WHEN m.denominator > 0 THEN m.numerator::numeric / m.denominator >= m.target END AS meets_target
   FROM measured m;
 COMMENT ON VIEW crm.penetration_rates IS
-'BI: per day, week and month since the first lead, the three penetration rates with their targets; a metric with nothing to measure has rate and meets_target NULL';
-COMMENT ON COLUMN crm.penetration_rates.period_start IS 'First day of the period (a Monday for weeks, the 1st for months)';
+'BI: per day, week and month (of the business time zone, crm.business_time_zone()) since the first lead, the three penetration rates with their targets; a metric with nothing to measure has rate and meets_target NULL';
+COMMENT ON COLUMN crm.penetration_rates.period_start IS 'First day of the period in the business time zone (crm.business_time_zone()): a Monday for weeks, the 1st for months';
 COMMENT ON COLUMN crm.penetration_rates.grain IS 'day, week or month';
 COMMENT ON COLUMN crm.penetration_rates.metric IS 'lead_assigned_24h, stage_upgrade_verified or alert_closed_72h';
 COMMENT ON COLUMN crm.penetration_rates.numerator IS 'Cases that met the metric in the period';
@@ -2984,6 +3102,7 @@ COMMENT ON FUNCTION crm.kept_plans() IS
 ------------------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('crm.channel', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('crm.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.customer_code', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.customer_code_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.account', '');

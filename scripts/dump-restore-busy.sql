@@ -6,6 +6,10 @@
 SET client_min_messages = warning;
 SET timezone = 'Asia/Shanghai';
 
+-- a business time zone of our own (the same offset as the default, so that
+-- nothing below moves): pg_dump keeps the row, CREATE EXTENSION adds none
+SELECT crm.set_business_time_zone('Asia/Hong_Kong');
+
 -- calendars: one of our own, always open, and a holiday on the shipped one
 INSERT INTO crm.calendar (code, name) VALUES ('always', '全天候');
 INSERT INTO crm.calendar_hours (calendar, isodow, opens, closes)
@@ -42,8 +46,8 @@ INSERT INTO crm.score_rule (factor, pattern, points, half_life) VALUES
     ('event', 'webinar', 5, '3 days');
 
 -- a channel of our own: a trade-show mini program
-INSERT INTO crm.channel (code, source_label, description, field_map)
-SELECT 'expo_app', '展会小程序', 'WeChat mini program at the booth',
+INSERT INTO crm.channel (code, source_label, description, time_zone, field_map)
+SELECT 'expo_app', '展会小程序', 'WeChat mini program at the booth', 'Asia/Urumqi',
        jsonb_build_object('external_id', 'ref', 'person_name', 'who') || jsonb_object_agg(
            f, jsonb_build_object('path', '$.' || k, 'default', NULL))
   FROM (VALUES ('phone', 'mobile'), ('email', 'mail'), ('company_name', 'org'), ('region_code', 'area'),

@@ -19,16 +19,7 @@ EXCEPTION WHEN OTHERS THEN
     accepted := false; state := SQLSTATE; error := SQLERRM;
 END
 $$;
--- Any statement: its SQLSTATE and message, or accepted.
-CREATE FUNCTION pg_temp.outcome(statement text, OUT accepted boolean, OUT state text, OUT error text)
-    LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    accepted := true;
-EXCEPTION WHEN OTHERS THEN
-    accepted := false; state := SQLSTATE; error := SQLERRM;
-END
-$$;
+\i sql/include/outcome.psql
 
 ------------------------------------------------------------------------
 -- crm.ingest: every special value and edge, one at a time
@@ -71,7 +62,8 @@ SELECT coalesce(label, v) AS submitted_at, r.*
        LATERAL pg_temp.ingest_at(v) r;
 SET crm.lead_time_max_ahead = '36h';
 SELECT crm.ingest('website', '{"name": "钟时", "submitted_at": "1989-12-31"}');
--- a floor without a zone is read in the session's TimeZone, as lead times are
+-- a floor without a zone is read in the lead's zone (here the business zone,
+-- Asia/Shanghai), as lead times are, whatever the session's TimeZone
 RESET crm.lead_time_floor;
 SELECT (pg_temp.ingest_at('2000-01-01 00:00:00+08')).accepted AS midnight_shanghai_in_shanghai;
 SET timezone = 'UTC';

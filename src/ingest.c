@@ -40,6 +40,7 @@
 #include "ingest.h"
 #include "ingest_batch.h"
 #include "ingest_map.h"
+#include "lead_time.h"
 #include "normalize.h"
 #include "person.h"
 #include "phone.h"
@@ -60,8 +61,10 @@ PG_FUNCTION_INFO_V1(crm_merge_lead);
 /* Names, titles, product lines and region codes: stored, matched and shown. */
 #define MAX_NAME_BYTES 1024
 
+/* The zone the channel's local times are read in: its own, else the business zone. */
 CRM_KEPT_PLAN(channel_by_code) = {
-	"SELECT field_map, source_label FROM crm.channel WHERE code = $1",
+	"SELECT field_map, source_label, coalesce(time_zone, crm.business_time_zone())"
+	" FROM crm.channel WHERE code = $1",
 	1, {TEXTOID}
 };
 
@@ -79,6 +82,7 @@ typedef struct CachedChannel
 	char	   *code;
 	char	   *source_label;
 	Jsonb	   *map;
+	pg_tz	   *zone;
 } CachedChannel;
 
 static MemoryContext channel_cache_cxt = NULL;
@@ -121,7 +125,7 @@ cached_channel(const char *channel)
 }
 
 static Jsonb *
-read_channel(const char *channel, char **source_label)
+read_channel(const char *channel, char **source_label, pg_tz **zone)
 {
 	Datum		arg = CStringGetTextDatum(channel);
 	bool		isnull;
@@ -132,31 +136,34 @@ read_channel(const char *channel, char **source_label)
 				 errmsg("unknown lead channel %s", crm_quote_value(channel)),
 				 errhint("Channels are listed in crm.channel.")));
 	*source_label = crm_spi_text(0, 2);
+	*zone = crm_time_zone(crm_spi_text(0, 3));
 	return DatumGetJsonbPCopy(crm_spi_datum(0, 1, &isnull));
 }
 
 static Jsonb *
-channel_map(const char *channel, char **source_label)
+channel_map(const char *channel, char **source_label, pg_tz **zone)
 {
 	CachedChannel *c;
 	MemoryContext old;
 
 	if (!caching_channels())
-		return read_channel(channel, source_label);
+		return read_channel(channel, source_label, zone);
 	/* read outside the cache: an unknown channel leaves nothing in it */
 	if ((c = cached_channel(channel)) == NULL)
 	{
-		Jsonb	   *map = read_channel(channel, source_label);
+		Jsonb	   *map = read_channel(channel, source_label, zone);
 
 		old = MemoryContextSwitchTo(channel_cache_cxt);
 		c = palloc(sizeof(CachedChannel));
 		c->code = pstrdup(channel);
 		c->source_label = pstrdup(*source_label);
 		c->map = DatumGetJsonbPCopy(JsonbPGetDatum(map));
+		c->zone = *zone;			/* pg_tzset's zones live as long as the backend */
 		channel_cache = lappend(channel_cache, c);
 		MemoryContextSwitchTo(old);
 	}
 	*source_label = c->source_label;
+	*zone = c->zone;
 	return c->map;
 }
 
@@ -260,8 +267,9 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 {
 	Lead	   *lead = palloc0(sizeof(Lead));
 	char	   *source_label;
-	Jsonb	   *map = channel_map(channel, &source_label);
-	Jsonb	   *fields = crm_map_lead(map, payload);
+	pg_tz	   *zone;
+	Jsonb	   *map = channel_map(channel, &source_label, &zone);
+	Jsonb	   *fields = crm_map_lead(map, payload, zone);
 
 	lead->channel = pstrdup(channel);
 	lead->source_label = source_label;

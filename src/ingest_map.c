@@ -309,17 +309,12 @@ standardize(const MapEntry *entry, char *raw)
 	return std ? scalar_text(std) : raw;
 }
 
-/* A submission time, checked (lead_time.c), as ISO 8601 text with its offset. */
+/*
+ * The value of one lead field, or NULL when the payload leaves it empty.
+ * A submission time is checked, local times read in zone (lead_time.c).
+ */
 static char *
-timestamp_text(const char *field, const char *raw)
-{
-	return JsonEncodeDateTime(NULL, TimestampTzGetDatum(crm_lead_time_in(field, raw)),
-							  TIMESTAMPTZOID, NULL);
-}
-
-/* The value of one lead field, or NULL when the payload leaves it empty. */
-static char *
-map_field(Jsonb *payload, const char *field, const MapEntry *entry)
+map_field(Jsonb *payload, const char *field, const MapEntry *entry, pg_tz *zone)
 {
 	JsonbValue *found = lookup(payload, entry);
 	char	   *value;
@@ -332,7 +327,7 @@ map_field(Jsonb *payload, const char *field, const MapEntry *entry)
 				 errhint("Give the field map entry a \"default\" (null makes it optional).")));
 	value = standardize(entry, scalar_text(found ? found : &entry->default_value));
 	if (value != NULL && strcmp(field, "created_at") == 0)
-		value = timestamp_text(field, value);
+		value = crm_lead_time_text(field, value, zone);
 	return value;
 }
 
@@ -395,10 +390,11 @@ require_map_object(Jsonb *map)
 
 /*
  * Parse every entry of the map and, when a payload is given, push the
- * fields it fills into *state.  Errors name the field and its source.
+ * fields it fills into *state, its local times read in zone.  Errors name
+ * the field and its source.
  */
 static void
-map_entries(Jsonb *map, Jsonb *payload, JsonbParseState **state)
+map_entries(Jsonb *map, Jsonb *payload, pg_tz *zone, JsonbParseState **state)
 {
 	JsonbIterator *it = JsonbIteratorInit(&map->root);
 	JsonbValue	key;
@@ -422,7 +418,7 @@ map_entries(Jsonb *map, Jsonb *payload, JsonbParseState **state)
 		if (payload == NULL)
 			continue;
 		ctx.source = entry.source;
-		value = map_field(payload, ctx.field, &entry);
+		value = map_field(payload, ctx.field, &entry, zone);
 		if (value == NULL || value[0] == '\0')
 			continue;
 		push_text(state, WJB_KEY, ctx.field);
@@ -432,7 +428,7 @@ map_entries(Jsonb *map, Jsonb *payload, JsonbParseState **state)
 }
 
 Jsonb *
-crm_map_lead(Jsonb *map, Jsonb *payload)
+crm_map_lead(Jsonb *map, Jsonb *payload, pg_tz *zone)
 {
 	JsonbParseState *state = NULL;
 	Jsonb	   *lead;
@@ -440,20 +436,23 @@ crm_map_lead(Jsonb *map, Jsonb *payload)
 	require_map_object(map);
 	require_object(payload);
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	map_entries(map, payload, &state);
+	map_entries(map, payload, zone, &state);
 	lead = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 	require_identity(lead);
 	return lead;
 }
 
 /*
- * crm.map_payload(field_map jsonb, payload jsonb) -> jsonb: the lead
- * fields the map finds in the payload; empty ones are left out.
+ * crm.map_payload(field_map jsonb, payload jsonb, time_zone text) -> jsonb:
+ * the lead fields the map finds in the payload, local times read in
+ * time_zone; empty ones are left out.
  */
 Datum
 crm_map_payload(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_JSONB_P(crm_map_lead(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1)));
+	pg_tz	   *zone = crm_time_zone(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	PG_RETURN_JSONB_P(crm_map_lead(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1), zone));
 }
 
 /* crm.check_field_map(jsonb) -> boolean: true, or an error saying what is wrong. */
@@ -463,6 +462,6 @@ crm_check_field_map(PG_FUNCTION_ARGS)
 	Jsonb	   *map = PG_GETARG_JSONB_P(0);
 
 	require_map_object(map);
-	map_entries(map, NULL, NULL);
+	map_entries(map, NULL, NULL, NULL);
 	PG_RETURN_BOOL(true);
 }

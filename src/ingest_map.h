@@ -6,12 +6,13 @@
 
 #include "postgres.h"
 
+#include "pgtime.h"
 #include "utils/jsonb.h"
 
 /*
  * The lead fields a field map finds in a payload, as a JSON object of
- * strings; errors name the field and why.
+ * strings, local times read in zone; errors name the field and why.
  */
-extern Jsonb *crm_map_lead(Jsonb *map, Jsonb *payload);
+extern Jsonb *crm_map_lead(Jsonb *map, Jsonb *payload, pg_tz *zone);
 
 #endif							/* CRM_INGEST_MAP_H */

@@ -8,16 +8,21 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "pgtime.h"
 
 extern void crm_lead_time_init(void);
 
 /*
- * A lead time from a payload field: ISO 8601 text, a local date and time
- * (read in the session's TimeZone), or epoch seconds or milliseconds.
- * Special values ('infinity', 'epoch', 'now' ...), times outside the
- * window and text that is not a time raise an error naming the field and
- * quoting the value.
+ * A lead time from a payload field, as ISO 8601 text with zone's offset:
+ * the field holds ISO 8601 text, a local date and time (read in zone,
+ * 2026年11月20日 09:30 too), or epoch seconds or milliseconds.  Special
+ * values ('infinity', 'epoch', 'now' ...), times outside the window and
+ * text that is not a time raise an error naming the field and quoting the
+ * value.
  */
-extern TimestampTz crm_lead_time_in(const char *field, const char *text);
+extern char *crm_lead_time_text(const char *field, const char *text, pg_tz *zone);
+
+/* The zone of that name (a crm.channel.time_zone or the business zone). */
+extern pg_tz *crm_time_zone(const char *name);
 
 #endif							/* CRM_LEAD_TIME_H */
