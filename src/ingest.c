@@ -261,7 +261,8 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	Lead	   *lead = palloc0(sizeof(Lead));
 	char	   *source_label;
 	Jsonb	   *map = channel_map(channel, &source_label);
-	Jsonb	   *fields = crm_map_lead(map, payload);
+	List	   *map_warnings = NIL;
+	Jsonb	   *fields = crm_map_lead(map, payload, &map_warnings);
 
 	lead->channel = pstrdup(channel);
 	lead->source_label = source_label;
@@ -284,6 +285,8 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->created_at = field(fields, "created_at");
 	normalise_lead(lead, fields);
 	require_usable_identity(lead, fields);
+	/* after the identity check, whose detail lists unusable values only */
+	lead->warnings = list_concat(map_warnings, lead->warnings);
 	return lead;
 }
 

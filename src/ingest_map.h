@@ -6,12 +6,21 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
 /*
- * The lead fields a field map finds in a payload, as a JSON object of
- * strings; errors name the field and why.
+ * The end of the warning a raw value missing from its entry's "values"
+ * leaves on a lead kept with it ("product_line \"x\" " before it):
+ * crm.field_map_misses finds the warnings by it.
  */
-extern Jsonb *crm_map_lead(Jsonb *map, Jsonb *payload);
+#define CRM_VALUES_MISS_WARNING "is not among its field map values; kept as given"
+
+/*
+ * The lead fields a field map finds in a payload, as a JSON object of
+ * strings; errors name the field and why.  Warnings about values kept
+ * are appended to *warnings.
+ */
+extern Jsonb *crm_map_lead(Jsonb *map, Jsonb *payload, List **warnings);
 
 #endif							/* CRM_INGEST_MAP_H */
