@@ -394,13 +394,13 @@ CREATE FUNCTION crm.map_payload(field_map jsonb, payload jsonb, time_zone text D
     AS 'MODULE_PATHNAME', 'crm_map_payload'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.map_payload(jsonb, jsonb, text) IS
-'The lead fields a field map finds in a payload, as a JSON object; errors name the field and why (missing value, wrong type, bad time). Times without a zone are read in time_zone (by default the business time zone), never the session''s; created_at comes with that zone''s offset';
+'The lead fields a field map finds in a payload, as a JSON object; errors name the field and why (missing value, wrong JSON type, several values at a path, a value "values" lacks with on_miss refuse, bad time); a kept values miss is a NOTICE. Times without a zone are read in time_zone (by default the business time zone), never the session''s; created_at comes with that zone''s offset';
 
 CREATE FUNCTION crm.check_field_map(jsonb) RETURNS boolean
     AS 'MODULE_PATHNAME', 'crm_check_field_map'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.check_field_map(jsonb) IS
-'True for a usable field map; otherwise an error that names the entry and what is wrong with it';
+'True for a usable field map; otherwise an error (22023, or 42601 for path syntax) that names the entry and what is wrong with it: an unknown field or key, a path with a $variable, a wildcard, range or predicate, a default its field cannot take, standard values that are not strings';
 
 CREATE TABLE crm.channel (
     code         text PRIMARY KEY
@@ -416,7 +416,7 @@ CREATE TABLE crm.channel (
 COMMENT ON TABLE crm.channel IS
 'Where leads come from: the standard source label written on every lead, and the field map from payload to lead fields';
 COMMENT ON COLUMN crm.channel.field_map IS
-'Lead field -> payload key, SQL/JSON path starting with $, or {"path", "default", "values": {"raw": "standard"}}; a value the payload lacks is an error unless a default (null: optional) is given';
+'Lead field -> payload key, SQL/JSON path starting with $, or {"path", "default", "values": {"raw": "standard"}, "on_miss": "keep" or "refuse"}; a value the payload lacks is an error unless a default (null: optional) is given';
 COMMENT ON COLUMN crm.channel.time_zone IS
 'The zone the channel''s local payload times (no offset) are read in, a name from pg_timezone_names; NULL: the business time zone, crm.business_time_zone()';
 COMMENT ON COLUMN crm.channel.shipped IS
@@ -988,7 +988,7 @@ COMMENT ON COLUMN crm.lead.outcome IS
 COMMENT ON COLUMN crm.lead.account_outcome IS
 'new: the lead''s organisation was created; matched: found among the accounts; NULL: the lead names no organisation';
 COMMENT ON COLUMN crm.lead.warnings IS
-'Values the lead gave that could not be used (a phone that is not a possible number, an invalid credit code); the lead is kept';
+'Values the lead gave that could not be used (a phone that is not a possible number, an invalid credit code) or that the field map''s "values" did not list (kept as given, counted in crm.field_map_misses); the lead is kept';
 COMMENT ON COLUMN crm.lead.match_score IS
 'Fellegi-Sunter log2 likelihood ratio of the best candidate contact; NULL when no candidate was found';
 COMMENT ON COLUMN crm.lead.created_at IS
@@ -1073,6 +1073,35 @@ CREATE FUNCTION crm.lead_inbox_counts(OUT ingested bigint, OUT quarantined bigin
     LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.lead_inbox_counts() IS
 'How many rows the last INSERT or COPY into crm.lead_inbox of this session ingested and quarantined';
+
+-- A raw value missing from a field map entry's "values" leaves a warning on
+-- the lead kept with it, or the reason of the row quarantined for it: the
+-- hot path writes nothing more, and only warned leads are read here.
+CREATE INDEX lead_warned_idx ON crm.lead (channel) WHERE warnings <> '{}';
+CREATE VIEW crm.field_map_misses AS
+SELECT m.channel, m.field, m.value, m.on_miss, count(*) AS leads,
+       min(m.seen_at) AS first_seen, max(m.seen_at) AS last_seen
+  FROM (SELECT l.channel, w[1] AS field, w[2] AS value, 'keep' AS on_miss, l.received_at AS seen_at
+          FROM crm.lead l, unnest(l.warnings) u(warning),
+               regexp_match(u.warning, '^(\w+) (".*") is not among its field map values; kept as given$') w
+         WHERE l.warnings <> '{}' AND w IS NOT NULL
+        UNION ALL
+        SELECT q.channel, r[1], r[2], 'refuse', q.received_at
+          FROM crm.lead_quarantine q,
+               regexp_match(q.reason, '^lead field "(\w+)" has a value its field map does not list: (".*")$') r
+         WHERE q.sqlstate = '22023' AND r IS NOT NULL) m
+ GROUP BY m.channel, m.field, m.value, m.on_miss;
+COMMENT ON VIEW crm.field_map_misses IS
+'Raw values that a field map entry''s "values" did not list, per channel, field and value: kept on stored leads (with a warning) or refused (rows quarantined by crm.lead_inbox; a refused crm.ingest call stores nothing)';
+COMMENT ON COLUMN crm.field_map_misses.channel IS 'The channel whose field map lacks the value';
+COMMENT ON COLUMN crm.field_map_misses.field IS 'The lead field of the entry, such as product_line';
+COMMENT ON COLUMN crm.field_map_misses.value IS
+'The raw value as messages quote it: in double quotes, cut after 200 characters with an ellipsis and its length in bytes';
+COMMENT ON COLUMN crm.field_map_misses.on_miss IS
+'keep: the leads were stored with the raw value; refuse: the rows were quarantined';
+COMMENT ON COLUMN crm.field_map_misses.leads IS 'How many leads (keep) or quarantined rows (refuse) carried the value';
+COMMENT ON COLUMN crm.field_map_misses.first_seen IS 'When the first of them was received';
+COMMENT ON COLUMN crm.field_map_misses.last_seen IS 'When the last of them was received';
 
 CREATE TABLE crm.match_review (
     id           bigserial PRIMARY KEY,

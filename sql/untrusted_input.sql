@@ -1,22 +1,6 @@
 -- Input that used to make messages unreadable or wrong: a 20 MB value
 -- quoted in full, a blank openid, NaN event points.
-TRUNCATE crm.lead, crm.lead_quarantine, crm.match_review, crm.merge_history,
-         crm.contact_point, crm.contact, crm.account, crm.customer_code CASCADE;
-SET timezone = 'Asia/Shanghai';
-\pset null '∅'
-
--- Any statement: its SQLSTATE and message, or accepted.
-CREATE FUNCTION pg_temp.outcome(statement text, OUT accepted boolean, OUT state text, OUT error text,
-                                OUT detail text)
-    LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    accepted := true;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-    accepted := false; state := SQLSTATE; error := SQLERRM;
-END
-$$;
+\i sql/include/untrusted_setup.psql
 
 ------------------------------------------------------------------------
 -- Quoted values are cut after 200 characters, on a character boundary,

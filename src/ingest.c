@@ -269,7 +269,8 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	char	   *source_label;
 	pg_tz	   *zone;
 	Jsonb	   *map = channel_map(channel, &source_label, &zone);
-	Jsonb	   *fields = crm_map_lead(map, payload, zone);
+	List	   *map_warnings = NIL;
+	Jsonb	   *fields = crm_map_lead(map, payload, zone, &map_warnings);
 
 	lead->channel = pstrdup(channel);
 	lead->source_label = source_label;
@@ -292,6 +293,8 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->created_at = field(fields, "created_at");
 	normalise_lead(lead, fields);
 	require_usable_identity(lead, fields);
+	/* after the identity check, whose detail lists unusable values only */
+	lead->warnings = list_concat(map_warnings, lead->warnings);
 	return lead;
 }
 

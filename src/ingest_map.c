@@ -3,10 +3,14 @@
  * map that turns a webhook or push payload into lead fields.
  *
  * A map entry is a top-level key, an SQL/JSON path starting with '$', or
- * {"path": ..., "default": ..., "values": {"raw": "standard"}}.  A mapped
- * value the payload lacks is an error unless the entry gives a default
- * (null makes the field optional), so a channel whose payload changed shape
- * fails loudly instead of filling leads with blanks.
+ * {"path": ..., "default": ..., "values": {"raw": "standard"}, "on_miss":
+ * "keep" or "refuse"}.  A mapped value the payload lacks is an error unless
+ * the entry gives a default (null makes the field optional), so a channel
+ * whose payload changed shape fails loudly instead of filling leads with
+ * blanks.  So is a value of the wrong JSON type (a boolean for a name), and
+ * a path that finds several values.  What would fail on every lead (an
+ * unbound variable, a wildcard, a default that is no value of its field)
+ * is refused when the map is saved instead.
  */
 #include "postgres.h"
 
@@ -20,17 +24,35 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "checkcode.h"
 #include "ingest_map.h"
 #include "lead_time.h"
+#include "map_path.h"
 #include "quote.h"
 
 PG_FUNCTION_INFO_V1(crm_map_payload);
 PG_FUNCTION_INFO_V1(crm_check_field_map);
 
-static const char *const lead_fields[] = {
-	"external_id", "person_name", "company_name", "phone", "email", "uscc",
-	"region_code", "title", "product_line", "wechat_openid", "created_at",
-	"notes",
+typedef struct LeadField
+{
+	const char *name;
+	bool		takes_number;	/* ids, phone numbers, codes and epoch times come as numbers */
+	bool		no_constant;	/* a default would give every lead one identity or one time */
+} LeadField;
+
+static const LeadField lead_fields[] = {
+	{"external_id", true, true},
+	{"person_name", false, false},
+	{"company_name", false, false},
+	{"phone", true, true},
+	{"email", false, true},
+	{"uscc", true, true},
+	{"region_code", true, false},
+	{"title", false, false},
+	{"product_line", false, false},
+	{"wechat_openid", false, true},
+	{"created_at", true, true},
+	{"notes", false, false},
 };
 
 /* Fields any one of which identifies a person. */
@@ -54,13 +76,17 @@ map_error_context(void *arg)
 		errcontext("lead field %s from %s", crm_quote_value(ctx->field), ctx->source);
 }
 
-static bool
-is_lead_field(const char *name)
+static const LeadField *
+lead_field(const char *name)
 {
 	for (size_t i = 0; i < lengthof(lead_fields); i++)
-		if (strcmp(name, lead_fields[i]) == 0)
-			return true;
-	return false;
+		if (strcmp(name, lead_fields[i].name) == 0)
+			return &lead_fields[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("field map names unknown lead field %s", crm_quote_value(name)),
+			 errhint("Lead fields are external_id, person_name, company_name, phone, email, uscc, region_code, title, product_line, wechat_openid, created_at and notes.")));
+	return NULL;				/* keep compiler quiet */
 }
 
 static const char *
@@ -78,14 +104,31 @@ json_type_name(const JsonbValue *v)
 	}
 }
 
+/* Whether a lead field can take a JSON value of this type (null: none). */
+static bool
+type_fits(const LeadField *field, const JsonbValue *v)
+{
+	return v->type == jbvNull || v->type == jbvString ||
+		(v->type == jbvNumeric && field->takes_number);
+}
+
+/* What a field takes, for messages. */
+static const char *
+what_field_takes(const LeadField *field)
+{
+	return field->takes_number ? "a string or a number" : "a string";
+}
+
 /* One parsed entry of a field map. */
 typedef struct MapEntry
 {
+	const LeadField *field;
 	char	   *source;			/* top-level key, or a path starting with '$' */
 	List	   *members;		/* a path that only names members: their keys */
 	bool		has_default;
 	JsonbValue	default_value;
 	JsonbContainer *values;		/* raw value -> standard value, or NULL */
+	bool		refuse_miss;	/* a raw value missing from values is an error */
 } MapEntry;
 
 static void
@@ -95,7 +138,7 @@ bad_entry(const char *field, const char *detail)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid field map entry for %s", crm_quote_value(field)),
 			 errdetail("%s", detail),
-			 errhint("An entry is a payload key, a path starting with $, or {\"path\": ..., \"default\": ..., \"values\": {...}}.")));
+			 errhint("An entry is a payload key, a path starting with $, or {\"path\": ..., \"default\": ..., \"values\": {...}, \"on_miss\": ...}.")));
 }
 
 /*
@@ -141,16 +184,78 @@ set_source(MapEntry *entry, const char *field, const JsonbValue *v, bool validat
 	entry->source = pnstrdup(v->val.string.val, v->val.string.len);
 	if (entry->source[0] != '$')
 		return;
-	/* a syntax error surfaces when the map is saved (CHECK), not per lead */
+	/* a path that fails on every lead is refused when the map is saved (CHECK) */
 	if (validate)
-		(void) DirectFunctionCall1(jsonpath_in, CStringGetDatum(entry->source));
+		crm_check_map_path(field, entry->source);
 	entry->members = member_keys(entry->source);
 }
 
-/* Read the {"path", "default", "values"} form. */
+/* Standard values are text; null drops a raw value that means "none". */
+static void
+check_values(const char *field, JsonbContainer *values)
+{
+	JsonbIterator *it = JsonbIteratorInit(values);
+	JsonbValue	raw;
+	JsonbValue	standard;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &raw, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		(void) JsonbIteratorNext(&it, &standard, true);
+		if (standard.type != jbvString && standard.type != jbvNull)
+			bad_entry(field, psprintf("\"values\" gives %s %s; a standard value is a string, or null for none.",
+									  crm_quote_value(pnstrdup(raw.val.string.val, raw.val.string.len)),
+									  json_type_name(&standard)));
+	}
+}
+
+static bool
+is_string(const JsonbValue *v, const char *s)
+{
+	return v->type == jbvString && (size_t) v->val.string.len == strlen(s) &&
+		memcmp(v->val.string.val, s, v->val.string.len) == 0;
+}
+
+static void
+set_on_miss(MapEntry *entry, const char *field, const JsonbValue *v)
+{
+	if (!is_string(v, "keep") && !is_string(v, "refuse"))
+		bad_entry(field, "\"on_miss\" is \"keep\" (a raw value missing from \"values\" is kept, with a warning) or \"refuse\".");
+	entry->refuse_miss = is_string(v, "refuse");
+}
+
+/* A default must be a value its field could take from every payload. */
+static void
+check_default(const char *field, const MapEntry *entry)
+{
+	const JsonbValue *v = &entry->default_value;
+	char	   *text;
+
+	if (v->type == jbvNull)
+		return;
+	if (!type_fits(entry->field, v))
+		bad_entry(field, psprintf("The default is %s; %s takes %s.", json_type_name(v), field,
+								  what_field_takes(entry->field)));
+	if (entry->field->no_constant)
+		bad_entry(field, psprintf("The default must be null: it would give the same %s to every lead that lacks one.", field));
+	text = v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) :
+		DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	if (strcmp(field, "region_code") == 0 && !crm_region_code_is_valid(text, strlen(text)))
+		bad_entry(field, psprintf("The default %s is not a GB/T 2260 region code.", crm_quote_value(text)));
+	if (entry->refuse_miss &&
+		getKeyJsonValueFromContainer(entry->values, text, strlen(text), NULL) == NULL)
+		bad_entry(field, psprintf("The default %s is not among the \"values\", and \"on_miss\" is \"refuse\".",
+								  crm_quote_value(text)));
+}
+
+/* Read the {"path", "default", "values", "on_miss"} form. */
 static void
 parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry, bool validate)
 {
+	bool		has_on_miss = false;
+
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbValue	key;
 	JsonbValue	val;
@@ -174,22 +279,31 @@ parse_entry_object(const char *field, JsonbContainer *obj, MapEntry *entry, bool
 		else if (strcmp(name, "values") == 0 && val.type == jbvBinary &&
 				 JsonContainerIsObject(val.val.binary.data))
 			entry->values = val.val.binary.data;
+		else if (strcmp(name, "on_miss") == 0)
+		{
+			set_on_miss(entry, field, &val);
+			has_on_miss = true;
+		}
 		else
-			bad_entry(field, psprintf("Unexpected %s: only \"path\", a scalar \"default\" and a \"values\" object are allowed.", crm_quote_value(name)));
+			bad_entry(field, psprintf("Unexpected %s: only \"path\", a scalar \"default\", a \"values\" object and \"on_miss\" are allowed.", crm_quote_value(name)));
 	}
 	if (entry->source == NULL)
 		bad_entry(field, "The object has no \"path\".");
+	if (!validate)
+		return;
+	if (has_on_miss && entry->values == NULL)
+		bad_entry(field, "\"on_miss\" says what to do with a value missing from \"values\", and the entry has none.");
+	if (entry->values)
+		check_values(field, entry->values);
+	if (entry->has_default)
+		check_default(field, entry);
 }
 
 static void
 parse_entry(const char *field, const JsonbValue *spec, MapEntry *entry, bool validate)
 {
 	memset(entry, 0, sizeof(*entry));
-	if (!is_lead_field(field))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field map names unknown lead field %s", crm_quote_value(field)),
-				 errhint("Lead fields are external_id, person_name, company_name, phone, email, uscc, region_code, title, product_line, wechat_openid, created_at and notes.")));
+	entry->field = lead_field(field);
 	if (spec->type == jbvString)
 		set_source(entry, field, spec, validate);
 	else if (spec->type == jbvBinary && JsonContainerIsObject(spec->val.binary.data))
@@ -198,14 +312,16 @@ parse_entry(const char *field, const JsonbValue *spec, MapEntry *entry, bool val
 		bad_entry(field, psprintf("The entry is %s.", json_type_name(spec)));
 }
 
-/* The first item an SQL/JSON path finds in the payload, or NULL. */
+/*
+ * The item an SQL/JSON path finds in the payload, or NULL; a path that
+ * finds several is an error, as SQL's JSON_VALUE makes it.
+ */
 static JsonbValue *
-lookup_path(Jsonb *payload, const char *path_text)
+lookup_path(Jsonb *payload, const char *field, const char *path_text)
 {
 	LOCAL_FCINFO(call, 4);
-	Datum		result;
 	Jsonb	   *found;
-	JsonbValue *v = palloc(sizeof(JsonbValue));
+	int			n;
 
 	InitFunctionCallInfoData(*call, NULL, 4, InvalidOid, NULL, NULL);
 	call->args[0].value = JsonbPGetDatum(payload);
@@ -214,17 +330,15 @@ lookup_path(Jsonb *payload, const char *path_text)
 	call->args[3].value = BoolGetDatum(true);	/* structural errors: no match */
 	for (int i = 0; i < 4; i++)
 		call->args[i].isnull = false;
-	result = jsonb_path_query_first(call);
-	if (call->isnull)
-		return NULL;
-	found = DatumGetJsonbP(result);
-	if (!JsonbExtractScalar(&found->root, v))
-	{
-		v->type = jbvBinary;
-		v->val.binary.data = &found->root;
-		v->val.binary.len = VARSIZE(found) - VARHDRSZ;
-	}
-	return v;
+	found = DatumGetJsonbP(jsonb_path_query_array(call));
+	n = JB_ROOT_COUNT(found);
+	if (n > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_MORE_THAN_ONE_SQL_JSON_ITEM),
+				 errmsg("payload has %d values at %s for lead field \"%s\"", n, path_text, field),
+				 errdetail("A lead field takes one value."),
+				 errhint("Make the field map path pick one item: a subscript such as [0], or a filter.")));
+	return n == 1 ? getIthJsonbValueFromContainer(&found->root, 0) : NULL;
 }
 
 /*
@@ -270,43 +384,64 @@ lookup(Jsonb *payload, const MapEntry *entry)
 											strlen(entry->source), NULL);
 	if (entry->members && lookup_members(payload, entry->members, &found))
 		return found;
-	return lookup_path(payload, entry->source);
+	return lookup_path(payload, entry->field->name, entry->source);
 }
 
-/* A scalar as text; NULL for JSON null; arrays and objects are refused. */
+/*
+ * A payload value as the field's text; NULL for JSON null.  A boolean,
+ * an object or an array is no name, phone or code, and neither is a
+ * number for a field of words: a sender's bug, which the SQL/JSON
+ * SQLSTATEs for JSON_VALUE ... RETURNING name.
+ */
 static char *
-scalar_text(const JsonbValue *v)
+field_text(const LeadField *field, const JsonbValue *v)
 {
-	switch (v->type)
-	{
-		case jbvNull:
-			return NULL;
-		case jbvString:
-			return pnstrdup(v->val.string.val, v->val.string.len);
-		case jbvNumeric:
-			return DatumGetCString(DirectFunctionCall1(numeric_out,
-													   NumericGetDatum(v->val.numeric)));
-		case jbvBool:
-			return pstrdup(v->val.boolean ? "true" : "false");
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("payload value is %s, not a string or a number",
-							json_type_name(v))));
-	}
-	return NULL;				/* keep compiler quiet */
+	if (v->type == jbvBinary)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQL_JSON_SCALAR_REQUIRED),
+				 errmsg("lead field \"%s\" takes %s, not %s", field->name,
+						what_field_takes(field), json_type_name(v)),
+				 errhint("Point the field map's path at the value inside it.")));
+	if (!type_fits(field, v))
+		ereport(ERROR,
+				(errcode(ERRCODE_SQL_JSON_ITEM_CANNOT_BE_CAST_TO_TARGET_TYPE),
+				 errmsg("lead field \"%s\" takes %s, not %s", field->name,
+						what_field_takes(field), json_type_name(v)),
+				 errdetail("The payload gives %s.", v->type == jbvBool ?
+						   (v->val.boolean ? "true" : "false") :
+						   crm_quote_value(DatumGetCString(DirectFunctionCall1(numeric_out,
+																				 NumericGetDatum(v->val.numeric)))))));
+	if (v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 }
 
-/* Replace a raw value by its standard one when the entry's table has it. */
+/*
+ * Replace a raw value by its standard one from the entry's values.  A raw
+ * value they lack is refused, or kept with a warning that
+ * crm.field_map_misses counts.
+ */
 static char *
-standardize(const MapEntry *entry, char *raw)
+standardize(const MapEntry *entry, char *raw, List **warnings)
 {
 	JsonbValue *std;
 
 	if (raw == NULL || entry->values == NULL)
 		return raw;
 	std = getKeyJsonValueFromContainer(entry->values, raw, strlen(raw), NULL);
-	return std ? scalar_text(std) : raw;
+	if (std)
+		return std->type == jbvString ? pnstrdup(std->val.string.val, std->val.string.len) : NULL;
+	if (entry->refuse_miss)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lead field \"%s\" has a value its field map does not list: %s",
+						entry->field->name, crm_quote_value(raw)),
+				 errhint("Add it to the entry's \"values\", or set \"on_miss\": \"keep\".")));
+	*warnings = lappend(*warnings, psprintf("%s %s " CRM_VALUES_MISS_WARNING,
+											entry->field->name, crm_quote_value(raw)));
+	return raw;
 }
 
 /*
@@ -314,7 +449,7 @@ standardize(const MapEntry *entry, char *raw)
  * A submission time is checked, local times read in zone (lead_time.c).
  */
 static char *
-map_field(Jsonb *payload, const char *field, const MapEntry *entry, pg_tz *zone)
+map_field(Jsonb *payload, const char *field, const MapEntry *entry, pg_tz *zone, List **warnings)
 {
 	JsonbValue *found = lookup(payload, entry);
 	char	   *value;
@@ -325,7 +460,8 @@ map_field(Jsonb *payload, const char *field, const MapEntry *entry, pg_tz *zone)
 				 errmsg("payload has no value at %s for lead field \"%s\"",
 						entry->source, field),
 				 errhint("Give the field map entry a \"default\" (null makes it optional).")));
-	value = standardize(entry, scalar_text(found ? found : &entry->default_value));
+	value = standardize(entry, field_text(entry->field, found ? found : &entry->default_value),
+						warnings);
 	if (value != NULL && strcmp(field, "created_at") == 0)
 		value = crm_lead_time_text(field, value, zone);
 	return value;
@@ -394,7 +530,7 @@ require_map_object(Jsonb *map)
  * the field and its source.
  */
 static void
-map_entries(Jsonb *map, Jsonb *payload, pg_tz *zone, JsonbParseState **state)
+map_entries(Jsonb *map, Jsonb *payload, pg_tz *zone, JsonbParseState **state, List **warnings)
 {
 	JsonbIterator *it = JsonbIteratorInit(&map->root);
 	JsonbValue	key;
@@ -418,7 +554,7 @@ map_entries(Jsonb *map, Jsonb *payload, pg_tz *zone, JsonbParseState **state)
 		if (payload == NULL)
 			continue;
 		ctx.source = entry.source;
-		value = map_field(payload, ctx.field, &entry, zone);
+		value = map_field(payload, ctx.field, &entry, zone, warnings);
 		if (value == NULL || value[0] == '\0')
 			continue;
 		push_text(state, WJB_KEY, ctx.field);
@@ -428,7 +564,7 @@ map_entries(Jsonb *map, Jsonb *payload, pg_tz *zone, JsonbParseState **state)
 }
 
 Jsonb *
-crm_map_lead(Jsonb *map, Jsonb *payload, pg_tz *zone)
+crm_map_lead(Jsonb *map, Jsonb *payload, pg_tz *zone, List **warnings)
 {
 	JsonbParseState *state = NULL;
 	Jsonb	   *lead;
@@ -436,7 +572,7 @@ crm_map_lead(Jsonb *map, Jsonb *payload, pg_tz *zone)
 	require_map_object(map);
 	require_object(payload);
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	map_entries(map, payload, zone, &state);
+	map_entries(map, payload, zone, &state, warnings);
 	lead = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 	require_identity(lead);
 	return lead;
@@ -445,14 +581,20 @@ crm_map_lead(Jsonb *map, Jsonb *payload, pg_tz *zone)
 /*
  * crm.map_payload(field_map jsonb, payload jsonb, time_zone text) -> jsonb:
  * the lead fields the map finds in the payload, local times read in
- * time_zone; empty ones are left out.
+ * time_zone; empty ones are left out.  What a lead would be warned about
+ * is a NOTICE here, for whoever tries a map.
  */
 Datum
 crm_map_payload(PG_FUNCTION_ARGS)
 {
 	pg_tz	   *zone = crm_time_zone(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	List	   *warnings = NIL;
+	Jsonb	   *lead = crm_map_lead(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1), zone, &warnings);
+	ListCell   *lc;
 
-	PG_RETURN_JSONB_P(crm_map_lead(PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1), zone));
+	foreach(lc, warnings)
+		ereport(NOTICE, (errmsg("%s", (char *) lfirst(lc))));
+	PG_RETURN_JSONB_P(lead);
 }
 
 /* crm.check_field_map(jsonb) -> boolean: true, or an error saying what is wrong. */
@@ -462,6 +604,6 @@ crm_check_field_map(PG_FUNCTION_ARGS)
 	Jsonb	   *map = PG_GETARG_JSONB_P(0);
 
 	require_map_object(map);
-	map_entries(map, NULL, NULL, NULL);
+	map_entries(map, NULL, NULL, NULL, NULL);
 	PG_RETURN_BOOL(true);
 }
