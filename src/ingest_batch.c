@@ -1618,6 +1618,33 @@ read_owners(IngestBatch *b)
 }
 
 /*
+ * The leads of the wave that are not re-sends, into fresh: only they are
+ * matched, since a re-send writes nothing.  A re-send keeps no candidates
+ * from an earlier wave, where it waited for the lead it repeats.
+ */
+static int
+not_stored(BatchLead **wave, int n, BatchLead **fresh)
+{
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (!bl->existing)
+		{
+			fresh[m++] = bl;
+			continue;
+		}
+		memset(&bl->accounts, 0, sizeof(AccountMatch));
+		bl->accounts.resolved = -1;
+		bl->cands = NULL;
+		bl->n_cands = 0;
+	}
+	return m;
+}
+
+/*
  * Ids for whatever each new lead may create, drawn in the statement's
  * order: waves may take leads out of order, and where scores tie, the
  * older contact or account wins, as one call after another would have it.
@@ -1656,13 +1683,15 @@ int
 crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quarantine)
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
+	BatchLead **fresh = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
 	int			duplicates = 0;
 
 	keep_ids(b);
 	for (;;)
 	{
-		int			n = 0;
+		int			n = 0,
+					m;
 
 		for (int i = 0; i < b->n; i++)
 			if (!b->leads[i]->done)
@@ -1670,8 +1699,11 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 		if (n == 0)
 			break;
 		read_existing(wave, n);
-		read_accounts(wave, n);
-		read_candidates(wave, n);
+		if ((m = not_stored(wave, n, fresh)) > 0)
+		{
+			read_accounts(fresh, m);
+			read_candidates(fresh, m);
+		}
 		mark_waiting(wave, n);
 		duplicates += settle_wave(wave, n, model, quarantine);
 	}
