@@ -1513,7 +1513,11 @@ raise_resend_conflict(const BatchLead *bl)
 			 errhint("A re-send must repeat the lead it was first sent with; a different lead needs an external id of its own.")));
 }
 
-/* The conflict as an error for the quarantine: nothing was written. */
+/*
+ * The conflict as an error for the quarantine: nothing was written.  It is
+ * caught without a subtransaction, since between PG_TRY and the throw
+ * nothing takes a lock, a buffer or any other resource.
+ */
 static void
 quarantine_resend_conflict(const BatchLead *bl, CrmBatchQuarantine quarantine)
 {
