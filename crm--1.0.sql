@@ -1020,29 +1020,80 @@ CREATE TYPE crm.ingest_result AS (
     outcome       text,
     match_score   real,
     lead_score    integer,
-    owner         text
+    owner         text,
+    status        text,
+    waiting_reason text
 );
 COMMENT ON TYPE crm.ingest_result IS
-'What crm.ingest() did with one lead: the lead, its contact, account and customer code, the outcome (new, merged, review, duplicate), the match score, the lead score and the owner assigned';
+'What crm.ingest did with a lead: outcome new, merged or review for a lead stored now, duplicate for a re-send of a stored lead (returned as it is now); status and waiting_reason say what happens next';
 
 CREATE FUNCTION crm.ingest(channel text, payload jsonb) RETURNS crm.ingest_result
     AS 'MODULE_PATHNAME', 'crm_ingest'
-    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.ingest(text, jsonb) IS
-'Ingests one lead: maps the payload through the channel, finds the customer (new, merged or review) and stores the lead. A payload already ingested (same channel and external_id) returns the first result again';
+'Ingests one lead: maps the payload through the channel, finds the customer (new, merged or review) and stores the lead. A re-send (same channel and external_id, same lead fields) stores nothing and returns the stored lead with outcome duplicate; different fields under a known id raise unique_violation (23505). A NULL channel or payload raises null_value_not_allowed (22004)';
+
+-- Who can fix a quarantined row, from its SQLSTATE and message: the channel
+-- admin when the channel is unknown or its field map is wrong or misses a
+-- key (crm.retry_quarantined replays the row once the channel is fixed),
+-- the sender when the payload itself is bad (data exceptions, a different
+-- lead under a known external id), the DBA when the database refused the
+-- write (a constraint or trigger of its own).
+CREATE FUNCTION crm.quarantine_fix_by(sqlstate text, reason text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE
+        WHEN sqlstate = '42704' THEN 'channel_admin'
+        WHEN sqlstate = '22023' AND (reason LIKE 'invalid field map%' OR reason LIKE 'field map %'
+                                     OR reason LIKE 'payload has no value at %') THEN 'channel_admin'
+        WHEN sqlstate LIKE '22%' OR sqlstate = '42804' THEN 'sender'
+        WHEN sqlstate = '23505' AND reason LIKE 'lead % was ingested before with different values'
+            THEN 'sender'
+        ELSE 'dba'
+    END;
+END;
+COMMENT ON FUNCTION crm.quarantine_fix_by(text, text) IS
+'Who can fix a quarantined row, from its SQLSTATE and reason: channel_admin (unknown channel, field map wrong or missing a key), sender (a bad payload, a different lead under a known external id) or dba (the database refused the write)';
+
+CREATE SEQUENCE crm.lead_quarantine_batch_seq;
+COMMENT ON SEQUENCE crm.lead_quarantine_batch_seq IS
+'Batch ids of crm.lead_quarantine: one per INSERT or COPY into crm.lead_inbox that quarantined a row';
 
 CREATE TABLE crm.lead_quarantine (
     id          bigserial PRIMARY KEY,
+    batch_id    bigint,
     channel     text,
     payload     jsonb,
     sqlstate    text NOT NULL,
     reason      text NOT NULL,
     detail      text,
     context     text,
-    received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    fix_by      text GENERATED ALWAYS AS (crm.quarantine_fix_by(sqlstate, reason)) STORED,
+    received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    retries     integer NOT NULL DEFAULT 0,
+    retried_at  timestamptz
 );
+CREATE INDEX lead_quarantine_batch_idx ON crm.lead_quarantine (batch_id);
 COMMENT ON TABLE crm.lead_quarantine IS
-'Rows of crm.lead_inbox that could not be ingested, with the reason; the good rows of the same statement are ingested';
+'Rows of crm.lead_inbox that could not be ingested, with the reason; the good rows of the same statement are ingested. crm.retry_quarantined replays them';
+COMMENT ON COLUMN crm.lead_quarantine.batch_id IS
+'The INSERT or COPY into crm.lead_inbox the row came from: shared by the rows one statement quarantined, and reported by crm.lead_inbox_counts()';
+COMMENT ON COLUMN crm.lead_quarantine.fix_by IS
+'Who can fix it (crm.quarantine_fix_by): channel_admin, sender or dba';
+COMMENT ON COLUMN crm.lead_quarantine.retries IS
+'How many times crm.retry_quarantined replayed the row and it failed again; sqlstate, reason, detail and context are those of the last try';
+COMMENT ON COLUMN crm.lead_quarantine.retried_at IS 'When crm.retry_quarantined last replayed it';
+
+CREATE TABLE crm.lead_quarantine_release (
+    quarantine_id bigint PRIMARY KEY,
+    batch_id      bigint,
+    channel       text NOT NULL,
+    lead_id       bigint NOT NULL,
+    outcome       text NOT NULL,
+    released_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.lead_quarantine_release IS
+'Audit trail of crm.retry_quarantined: each quarantined row that a replay ingested, with the lead it became (or, outcome duplicate, the stored lead it repeated)';
 
 -- Rows inserted here are ingested by a C trigger and never stored: the lead
 -- lands in crm.lead, a bad row in crm.lead_quarantine.
@@ -1068,11 +1119,71 @@ CREATE TRIGGER lead_inbox_begin BEFORE INSERT ON crm.lead_inbox
 CREATE TRIGGER lead_inbox_end AFTER INSERT ON crm.lead_inbox
     FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_inbox_statement();
 
-CREATE FUNCTION crm.lead_inbox_counts(OUT ingested bigint, OUT quarantined bigint)
+CREATE FUNCTION crm.lead_inbox_counts(OUT ingested bigint, OUT quarantined bigint,
+                                      OUT duplicates bigint, OUT batch_id bigint)
     AS 'MODULE_PATHNAME', 'crm_lead_inbox_counts'
     LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.lead_inbox_counts() IS
-'How many rows the last INSERT or COPY into crm.lead_inbox of this session ingested and quarantined';
+'What the last INSERT or COPY into crm.lead_inbox of this session did: rows stored as leads, rows quarantined, re-sends of stored leads (stored nothing), and the batch_id of its quarantined rows (NULL when none)';
+
+-- Replays quarantined rows through crm.ingest, oldest first, each in a
+-- subtransaction.  Rows are locked as they are read, and rows another
+-- retry has locked are skipped: two retries never ingest a row twice.  An
+-- error that is not the row's (a cancel, a deadlock or serialization
+-- failure, exhausted resources, an internal error) ends the retry, as it
+-- ends a bulk statement.
+CREATE FUNCTION crm.retry_quarantined(batch_id bigint DEFAULT NULL, channel text DEFAULT NULL,
+                                      ids bigint[] DEFAULT NULL,
+                                      OUT retried bigint, OUT ingested bigint,
+                                      OUT duplicates bigint, OUT quarantined bigint)
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q record;
+    result crm.ingest_result;
+    failure_state text;
+    failure_reason text;
+    failure_detail text;
+    failure_hint text;
+    failure_context text;
+BEGIN
+    retried := 0; ingested := 0; duplicates := 0; quarantined := 0;
+    FOR q IN SELECT * FROM crm.lead_quarantine r
+              WHERE (retry_quarantined.batch_id IS NULL OR r.batch_id = retry_quarantined.batch_id)
+                AND (retry_quarantined.channel IS NULL OR r.channel = retry_quarantined.channel)
+                AND (retry_quarantined.ids IS NULL OR r.id = ANY (retry_quarantined.ids))
+              ORDER BY r.id FOR UPDATE SKIP LOCKED
+    LOOP
+        retried := retried + 1;
+        BEGIN
+            result := crm.ingest(q.channel, q.payload);
+            DELETE FROM crm.lead_quarantine WHERE id = q.id;
+            INSERT INTO crm.lead_quarantine_release (quarantine_id, batch_id, channel, lead_id, outcome)
+            VALUES (q.id, q.batch_id, q.channel, result.lead_id, result.outcome);
+            IF result.outcome = 'duplicate' THEN
+                duplicates := duplicates + 1;
+            ELSE
+                ingested := ingested + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failure_state = RETURNED_SQLSTATE, failure_reason = MESSAGE_TEXT,
+                failure_detail = PG_EXCEPTION_DETAIL, failure_hint = PG_EXCEPTION_HINT,
+                failure_context = PG_EXCEPTION_CONTEXT;
+            IF left(failure_state, 2) IN ('40', '53', '54', '57', '58', 'XX') THEN
+                RAISE;
+            END IF;
+            UPDATE crm.lead_quarantine
+               SET sqlstate = failure_state, reason = failure_reason,
+                   detail = coalesce(nullif(failure_detail, ''), nullif(failure_hint, '')),
+                   context = nullif(failure_context, ''), retries = retries + 1, retried_at = now()
+             WHERE id = q.id;
+            quarantined := quarantined + 1;
+        END;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION crm.retry_quarantined(bigint, text, bigint[]) IS
+'Replays the quarantined rows of a batch, a channel and/or a list of ids (all rows when none is given) through crm.ingest: a row that ingests leaves the quarantine (crm.lead_quarantine_release keeps which lead it became), one that fails again stays with its new reason. Rows another retry holds are skipped. Returns how many rows were retried, ingested, found to be duplicates of stored leads, and quarantined again';
 
 -- A raw value missing from a field map entry's "values" leaves a warning on
 -- the lead kept with it, or the reason of the row quarantined for it: the
@@ -3144,6 +3255,8 @@ SELECT pg_catalog.pg_extension_config_dump('crm.lead', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine_batch_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine_release', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.match_review', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.match_review_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.merge_history', '');

@@ -85,6 +85,9 @@ SELECT 'expo_app', jsonb_build_object(
   FROM generate_series(1, 120) n
 UNION ALL
 VALUES ('expo_app', '[1, 2]'::jsonb), ('weibo', '{"name": "张伟"}'), ('expo_app', '{"ref": "x"}');
+-- the unknown channel set up, and its quarantined row replayed
+INSERT INTO crm.channel (code, source_label, field_map) VALUES ('weibo', '微博', '{"person_name": "name"}');
+SELECT retried, ingested FROM crm.retry_quarantined(channel => 'weibo');
 
 -- reviews decided both ways, stored duplicates merged, one merge undone
 SELECT count(*) FROM (SELECT crm.review_accept(id) FROM crm.match_review

@@ -3,10 +3,12 @@
 -- shared names (traditional, bracketed, spaced and Latin variants),
 -- phones, e-mails, openids and companies (full, short and bracketed names,
 -- with, without and with wrong credit codes), some rows repeating people
--- stored before the batch, a few repeated external ids and bad rows, are
--- ingested both ways from the same stored state and compared lead by lead:
--- outcome, which leads share a contact and an account, the reviews made,
--- warnings, the match score, and the rows quarantined.
+-- stored before the batch, a few repeated external ids with other bodies
+-- (refused, 23505), re-sends of earlier rows with an extra key the field
+-- map does not read (duplicates) and bad rows, are ingested both ways from
+-- the same stored state and compared lead by lead: outcome, which leads
+-- share a contact and an account, the reviews made, warnings, the match
+-- score, the rows quarantined, and the rows that were duplicates.
 TRUNCATE crm.lead, crm.lead_quarantine, crm.match_review, crm.merge_history,
          crm.contact_point, crm.contact, crm.account, crm.customer_code CASCADE;
 SET timezone = 'Asia/Shanghai';
@@ -46,6 +48,8 @@ DECLARE
     name text;
     company text;
     phone text;
+    sent jsonb[] := '{}';
+    sent_channels text[] := '{}';
 BEGIN
     PERFORM setseed(seed);
     FOR i IN 1 .. n LOOP
@@ -92,6 +96,14 @@ BEGIN
                 'title', CASE WHEN random() < 0.3 THEN pg_temp.any_of(ARRAY['采购经理', '院长', '工程师']) END,
                 'submitted_at', '2026-11-20'));
         END IF;
+        -- a webhook retried: an earlier row again, with its delivery time
+        IF i > 1 AND random() < 0.05 THEN
+            p := 1 + floor(random() * (i - 1))::int;
+            channel := sent_channels[p];
+            payload := sent[p] || jsonb_build_object('delivered_at', '2026-11-21 08:' || lpad((i % 60)::text, 2, '0'));
+        END IF;
+        sent := sent || payload;
+        sent_channels := sent_channels || channel;
         RETURN NEXT;
     END LOOP;
 END $$;
@@ -99,7 +111,8 @@ END $$;
 -- What became of each lead of the batch, as text: a contact or account is
 -- named by the first lead on it, or by its id when it was stored before,
 -- so the two runs, whose new ids differ, compare equal when they group alike.
-CREATE FUNCTION pg_temp.outcomes(stored int, stored_contacts bigint, stored_accounts bigint)
+-- A row neither stored nor quarantined was a duplicate.
+CREATE FUNCTION pg_temp.outcomes(stored int, n int, stored_contacts bigint, stored_accounts bigint)
 RETURNS TABLE (seq int, result text) LANGUAGE sql AS $$
 WITH lead AS (
     SELECT (l.payload->>'seq')::int AS seq, l.* FROM crm.lead l WHERE (l.payload->>'seq')::int > stored),
@@ -131,15 +144,22 @@ SELECT l.seq, concat_ws(' ', l.outcome, 'contact=' || c.label, 'account=' || a.l
 UNION ALL
 SELECT (q.payload->>'seq')::int, 'quarantined ' || q.sqlstate || ' ' || q.reason
   FROM crm.lead_quarantine q WHERE (q.payload->>'seq')::int > stored
+UNION ALL
+SELECT s, 'duplicate' FROM generate_series(stored + 1, stored + n) s
+ WHERE NOT EXISTS (SELECT FROM crm.lead l WHERE (l.payload->>'seq')::int = s)
+   AND NOT EXISTS (SELECT FROM crm.lead_quarantine q WHERE (q.payload->>'seq')::int = s)
 $$;
 
--- How many leads of the outcomes came to what
-CREATE FUNCTION pg_temp.summary(outcomes jsonb) RETURNS text LANGUAGE sql AS $$
+-- How many leads of the outcomes came to what; reported: the duplicates
+-- the path itself counted
+CREATE FUNCTION pg_temp.summary(outcomes jsonb, reported bigint) RETURNS text LANGUAGE sql AS $$
 SELECT concat_ws(', ', count(*) FILTER (WHERE v LIKE 'new%') || ' new',
                  count(*) FILTER (WHERE v LIKE 'merged%') || ' merged',
                  count(*) FILTER (WHERE v LIKE 'review%') || ' review',
                  count(*) FILTER (WHERE v LIKE '%contact=stored%') || ' on stored contacts',
-                 count(*) FILTER (WHERE v LIKE 'quarantined%') || ' quarantined')
+                 count(*) FILTER (WHERE v LIKE 'quarantined%') || ' quarantined',
+                 count(*) FILTER (WHERE v LIKE 'quarantined 23505%') || ' of them refused re-sends',
+                 count(*) FILTER (WHERE v = 'duplicate') || ' duplicates (' || reported || ' reported)')
   FROM jsonb_each_text(outcomes) e(k, v) $$;
 
 -- Ingest n random rows of seed both ways, after the first `stored` of them
@@ -153,6 +173,9 @@ DECLARE
     stored_accounts bigint;
     bulk_results jsonb;
     obo_results jsonb;
+    bulk_duplicates bigint;
+    obo_duplicates bigint := 0;
+    outcome text;
 BEGIN
     BEGIN   -- all of it undone at the end
         CREATE TEMP TABLE batch_rows AS
@@ -161,7 +184,7 @@ BEGIN
         FOR r IN SELECT * FROM batch_rows b WHERE b.seq <= stored ORDER BY b.seq LOOP
             BEGIN
                 PERFORM crm.ingest(r.channel, r.payload);
-            EXCEPTION WHEN invalid_parameter_value THEN NULL;
+            EXCEPTION WHEN invalid_parameter_value OR unique_violation THEN NULL;
             END;
         END LOOP;
         SELECT coalesce(max(id), 0) INTO stored_contacts FROM crm.contact;
@@ -170,27 +193,30 @@ BEGIN
         BEGIN   -- bulk, then undone
             INSERT INTO crm.lead_inbox SELECT b.channel, b.payload FROM batch_rows b
              WHERE b.seq > stored ORDER BY b.seq;
+            SELECT c.duplicates INTO bulk_duplicates FROM crm.lead_inbox_counts() c;
             SELECT jsonb_object_agg(o.seq, o.result) INTO bulk_results
-              FROM pg_temp.outcomes(stored, stored_contacts, stored_accounts) o;
+              FROM pg_temp.outcomes(stored, n, stored_contacts, stored_accounts) o;
             RAISE EXCEPTION USING ERRCODE = 'T0UND';
         EXCEPTION WHEN SQLSTATE 'T0UND' THEN NULL;
         END;
 
         FOR r IN SELECT * FROM batch_rows b WHERE b.seq > stored ORDER BY b.seq LOOP
             BEGIN
-                PERFORM crm.ingest(r.channel, r.payload);
+                SELECT i.outcome INTO outcome FROM crm.ingest(r.channel, r.payload) i;
+                obo_duplicates := obo_duplicates + (outcome = 'duplicate')::int;
             EXCEPTION WHEN OTHERS THEN
                 INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason)
                 VALUES (r.channel, r.payload, SQLSTATE, SQLERRM);
             END;
         END LOOP;
         SELECT jsonb_object_agg(o.seq, o.result) INTO obo_results
-          FROM pg_temp.outcomes(stored, stored_contacts, stored_accounts) o;
+          FROM pg_temp.outcomes(stored, n, stored_contacts, stored_accounts) o;
         RAISE EXCEPTION USING ERRCODE = 'T0UND';
     EXCEPTION WHEN SQLSTATE 'T0UND' THEN NULL;
     END;
 
-    RETURN QUERY SELECT NULL::int, pg_temp.summary(bulk_results), pg_temp.summary(obo_results);
+    RETURN QUERY SELECT NULL::int, pg_temp.summary(bulk_results, bulk_duplicates),
+                        pg_temp.summary(obo_results, obo_duplicates);
     RETURN QUERY
     SELECT coalesce(b.k, o.k)::int, b.v, o.v
       FROM jsonb_each_text(bulk_results) b(k, v) FULL JOIN jsonb_each_text(obo_results) o(k, v) ON o.k = b.k

@@ -85,9 +85,11 @@ SELECT l.external_id, r.red, r.evidence->'name'->>'comparison' AS name,
        r.evidence->'phone'->>'comparison' AS phone, r.status
   FROM crm.match_review r JOIN crm.lead l ON l.id = r.lead_id ORDER BY r.id;
 
--- A webhook delivered twice is one lead, with the first answer
+-- A webhook delivered twice is one lead: the stored one, outcome duplicate
+-- (sql/resend.sql has the cases)
 SELECT a.lead_id = l.id AS same_lead, a.contact_id = l.contact_id AS same_contact, a.outcome
-  FROM crm.ingest('website', '{"id": "w2", "name": "李娜", "submitted_at": "2026-11-20"}') a,
+  FROM crm.ingest('website', '{"id": "w2", "name": "李娜", "company": "杭州康泰医疗器械有限公司",
+                   "phone": "13700137000", "submitted_at": "2026-11-20"}') a,
        crm.lead l
  WHERE l.external_id = 'w2';
 SELECT count(*) AS leads_w2 FROM crm.lead WHERE external_id = 'w2';

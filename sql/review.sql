@@ -17,7 +17,7 @@ INSERT INTO crm.lead_inbox (channel, payload) VALUES
   ('hotline_400', '{"call_id": "h1", "caller": "0512 6666 8888", "customer_name": "赵磊", "customer_company": "精诚精密仪器", "call_start": "2026-11-20 10:00"}'),
   ('website', '{"id": "b3", "name": "钱芳", "company": "苏州精诚精密仪器有限公司", "email": "ZHAOLEI@JC.CN", "submitted_at": "2026-11-20 11:00"}'),
   ('website', '{"id": "b1", "name": "赵磊", "phone": "13600136000", "submitted_at": "2026-11-20 09:00"}');
-SELECT * FROM crm.lead_inbox_counts();
+SELECT ingested, quarantined, duplicates, batch_id IS NOT NULL AS batched FROM crm.lead_inbox_counts();
 SELECT count(*) AS inbox_rows FROM crm.lead_inbox;
 SELECT channel, sqlstate, reason, detail FROM crm.lead_quarantine ORDER BY id;
 SELECT l.external_id, l.outcome, k.name AS contact, a.name AS account
@@ -31,7 +31,7 @@ website	{"id": "c1", "name": "孙丽", "phone": "13300133000", "submitted_at": "
 website	{"id": "c2", "name": "孫麗（女士）", "phone": "+86 133 0013 3000", "submitted_at": "2026-11-20"}
 website	{"id": "c3"}
 \.
-SELECT * FROM crm.lead_inbox_counts();
+SELECT ingested, quarantined, duplicates, batch_id IS NOT NULL AS batched FROM crm.lead_inbox_counts();
 SELECT count(DISTINCT contact_id) AS contacts_for_c1_c2 FROM crm.lead WHERE external_id IN ('c1', 'c2');
 
 -- Review queue: the lead 钱芳 shares 赵磊's e-mail but not his name

@@ -91,7 +91,7 @@ SELECT 'website', jsonb_build_object('name', '钟时', 'phone', '13100131000', '
                     'Yesterday 10:00', '2026-11-20 allballs', '0044-03-15 BC', '99999-01-01',
                     '300000-01-01', '1999-12-31 23:59:59.999999', '946655999', '2026-13-45',
                     'garbage', '2000-01-01 00:00:00', '946656000', '2026-11-20T01:00:00Z']) v;
-SELECT * FROM crm.lead_inbox_counts();
+SELECT ingested, quarantined, duplicates, batch_id IS NOT NULL AS batched FROM crm.lead_inbox_counts();
 SELECT payload ->> 'submitted_at' AS submitted_at, sqlstate, reason FROM crm.lead_quarantine ORDER BY id;
 SELECT DISTINCT sqlstate, detail, context FROM crm.lead_quarantine ORDER BY sqlstate, detail;
 SELECT created_at FROM crm.lead WHERE created_at < '2001-01-01' OR created_at = '2026-11-20 09:00+08' ORDER BY id;

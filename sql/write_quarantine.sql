@@ -27,7 +27,7 @@ SELECT crm.customer_code_from_serial(s), 'contact' FROM generate_series(:next_se
 RESET session_replication_role;
 
 INSERT INTO crm.lead_inbox SELECT 'website', payload FROM hundred ORDER BY i;
-SELECT * FROM crm.lead_inbox_counts();
+SELECT ingested, quarantined, duplicates, batch_id IS NOT NULL AS batched FROM crm.lead_inbox_counts();
 -- the leads that drew the forged codes, with the unique violation
 SELECT payload->>'id' AS lead, sqlstate, reason,
        detail LIKE 'Key (code)=(%) already exists.' AS names_the_code
@@ -61,7 +61,7 @@ website	{"id": "t3", "name": "孙亮", "phone": "13500000003", "title": "坏职�
 website	{"id": "t4", "name": "周红", "phone": "13500000002", "submitted_at": "2026-11-20"}
 website	{"id": "t5", "name": "李明", "phone": "13500000001", "email": "liming@example.cn", "submitted_at": "2026-11-20"}
 \.
-SELECT * FROM crm.lead_inbox_counts();
+SELECT ingested, quarantined, duplicates, batch_id IS NOT NULL AS batched FROM crm.lead_inbox_counts();
 SELECT payload->>'id' AS lead, sqlstate, reason, split_part(detail, '(', 1) AS detail
   FROM crm.lead_quarantine ORDER BY id;
 SELECT l.external_id, l.outcome, k.name AS contact, r.candidate_id IS NOT NULL AS in_review

@@ -262,6 +262,16 @@ require_usable_identity(const Lead *lead, Jsonb *fields)
 			 errdetail("No phone, e-mail, openid or person name in it is usable: %s.", why.data)));
 }
 
+void
+crm_ingest_require_input(bool has_channel, bool has_payload)
+{
+	if (!has_channel || !has_payload)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lead %s is null", has_channel ? "payload" : "channel"),
+				 errhint("A lead needs a channel of crm.channel and a JSON object payload.")));
+}
+
 Lead *
 crm_ingest_prepare(const char *channel, Jsonb *payload)
 {
@@ -382,8 +392,8 @@ lock_keys(const Lead *lead)
 static HeapTuple
 result_tuple(TupleDesc desc, const IngestResult *r)
 {
-	Datum		v[8];
-	bool		n[8] = {false};
+	Datum		v[10];
+	bool		n[10] = {false};
 
 	v[0] = Int64GetDatum(r->lead_id);
 	v[1] = Int64GetDatum(r->contact_id);
@@ -399,14 +409,19 @@ result_tuple(TupleDesc desc, const IngestResult *r)
 	n[6] = !r->has_lead_score;
 	n[7] = r->owner == NULL;
 	v[7] = n[7] ? (Datum) 0 : CStringGetTextDatum(r->owner);
+	n[8] = r->status == NULL;
+	v[8] = n[8] ? (Datum) 0 : CStringGetTextDatum(r->status);
+	n[9] = r->waiting_reason == NULL;
+	v[9] = n[9] ? (Datum) 0 : CStringGetTextDatum(r->waiting_reason);
 	return heap_form_tuple(desc, v, n);
 }
 
+/* Not STRICT: a NULL channel or payload is refused, not answered with NULLs. */
 Datum
 crm_ingest(PG_FUNCTION_ARGS)
 {
-	char	   *channel = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Jsonb	   *payload = PG_GETARG_JSONB_P(1);
+	char	   *channel;
+	Jsonb	   *payload;
 	MemoryContext caller = CurrentMemoryContext;
 	TupleDesc	desc;
 	IngestBatch *batch;
@@ -414,6 +429,9 @@ crm_ingest(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	Lead	   *lead;
 
+	crm_ingest_require_input(!PG_ARGISNULL(0), !PG_ARGISNULL(1));
+	channel = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	payload = PG_GETARG_JSONB_P(1);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "crm.ingest must return a composite type");
 	desc = BlessTupleDesc(desc);

@@ -16,6 +16,9 @@
  */
 extern Lead *crm_ingest_prepare(const char *channel, Jsonb *payload);
 
+/* Refuse a lead without a channel or a payload (22004). */
+extern void crm_ingest_require_input(bool has_channel, bool has_payload);
+
 /*
  * Take every matching lock of this transaction at once, so that a bulk
  * statement takes no further locks per row (and cannot deadlock with

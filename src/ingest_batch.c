@@ -49,7 +49,8 @@ typedef struct BatchLead
 	bool		done;
 	bool		waits;			/* for a later wave */
 	/* what the wave read */
-	bool		existing;
+	bool		existing;		/* its channel and external id are stored */
+	char	   *resend_conflict;	/* ... with these fields different, or NULL */
 	bool		common_name;	/* more holders than a rare name has */
 	AccountMatch accounts;
 	Candidate  *cands;
@@ -168,13 +169,24 @@ row_index(uint64 row)
  * statistics were when the generic plan was made.  A join would be planned
  * as a scan of the whole table while it is small, and stay so as it grows.
  */
+/*
+ * A stored lead of the same channel and external id, with the fields a
+ * re-send is compared on (RESEND_FIELDS, in that order).  The submission
+ * time a lead was stored with is its receipt time when the channel
+ * reported none: that counts as none.
+ */
 CRM_KEPT_PLAN(existing_leads) = {
-	"SELECT u.i, l.* FROM unnest($1::int4[], $2::text[], $3::text[]) u(i, channel, external_id)"
+	"SELECT u.i, l.* FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[])"
+	"   u(i, channel, external_id, created_at)"
 	" CROSS JOIN LATERAL (SELECT l.id, l.contact_id, l.account_id,"
 	"     (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id),"
-	"     l.outcome, l.match_score, l.score, l.owner FROM crm.lead l"
+	"     l.match_score, l.score, l.owner,"
+	"     l.person_name, l.company_name, l.phone, l.email, l.uscc, l.region_code, l.title,"
+	"     l.product_line, l.wechat_openid, l.notes,"
+	"     NULLIF(l.created_at, l.received_at) IS DISTINCT FROM u.created_at::timestamptz"
+	"   FROM crm.lead l"
 	"   WHERE l.channel = u.channel AND l.external_id = u.external_id OFFSET 0) l",
-	3, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+	4, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
 CRM_KEPT_PLAN(accounts_by_uscc) = {
 	"SELECT u.i, a.* FROM unnest($1::int4[], $2::text[]) u(i, uscc)"
@@ -234,10 +246,60 @@ CRM_KEPT_PLAN(namesakes) = {
 	2, {INT4ARRAYOID, TEXTARRAYOID}
 };
 
+/*
+ * The lead fields a re-send must repeat to be a duplicate: what crm stores
+ * of a lead and matches it by, the phone, e-mail and credit code
+ * normalised.  Payload keys the field map does not read (a delivery
+ * timestamp, a signature) do not count, nor do values crm could not use.
+ */
+#define RESEND_FIELDS 10
+#define RESEND_FIRST_COLUMN 9	/* of existing_leads */
+
+static void
+resend_values(const Lead *lead, const char *values[RESEND_FIELDS])
+{
+	values[0] = lead->person_name;
+	values[1] = lead->company_name;
+	values[2] = lead->phone;
+	values[3] = lead->email;
+	values[4] = lead->uscc;
+	values[5] = lead->region_code;
+	values[6] = lead->title;
+	values[7] = lead->product_line;
+	values[8] = lead->wechat_openid;
+	values[9] = lead->notes;
+}
+
+/* The fields in which stored lead row r differs from the re-send, or NULL. */
+static char *
+resend_conflict(const Lead *lead, uint64 r)
+{
+	static const char *const names[RESEND_FIELDS] = {"person_name", "company_name", "phone",
+		"email", "uscc", "region_code", "title", "product_line", "wechat_openid", "notes"};
+	const char *values[RESEND_FIELDS];
+	StringInfoData differ;
+	bool		isnull;
+
+	resend_values(lead, values);
+	initStringInfo(&differ);
+	for (int f = 0; f < RESEND_FIELDS; f++)
+	{
+		char	   *stored = crm_spi_text(r, RESEND_FIRST_COLUMN + f);
+
+		if ((stored == NULL) != (values[f] == NULL) ||
+			(stored && strcmp(stored, values[f]) != 0))
+			appendStringInfo(&differ, "%s%s", differ.len ? ", " : "", names[f]);
+	}
+	if (DatumGetBool(crm_spi_datum(r, RESEND_FIRST_COLUMN + RESEND_FIELDS, &isnull)))
+		appendStringInfo(&differ, "%screated_at", differ.len ? ", " : "");
+	return differ.len ? differ.data : NULL;
+}
+
 static void
 read_existing(BatchLead **wave, int n)
 {
-	CrmColumn		c[3] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+	CrmColumn		c[4] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+								   CRM_COL(TEXTOID));
 	uint64		rows;
 
 	for (int i = 0; i < n; i++)
@@ -248,6 +310,7 @@ read_existing(BatchLead **wave, int n)
 			crm_put(&c[0], Int32GetDatum(i), false);
 			crm_put_text(&c[1], wave[i]->lead->channel);
 			crm_put_text(&c[2], wave[i]->lead->external_id);
+			crm_put_text(&c[3], wave[i]->lead->created_at);
 		}
 	}
 	if (c[0].state == NULL)
@@ -261,16 +324,17 @@ read_existing(BatchLead **wave, int n)
 		Datum		d;
 
 		bl->existing = true;
+		bl->resend_conflict = resend_conflict(bl->lead, r);
 		(void) crm_spi_int8(r, 2, &res->lead_id);
 		(void) crm_spi_int8(r, 3, &res->contact_id);
 		(void) crm_spi_int8(r, 4, &res->account_id);
 		res->customer_code = crm_spi_text(r, 5);
-		res->outcome = crm_spi_text(r, 6);
-		d = crm_spi_datum(r, 7, &isnull);
+		res->outcome = "duplicate";
+		d = crm_spi_datum(r, 6, &isnull);
 		res->has_match_score = !isnull;
 		res->match_score = isnull ? 0 : DatumGetFloat4(d);
-		res->has_lead_score = crm_spi_int4(r, 8, &res->lead_score);
-		res->owner = crm_spi_text(r, 9);
+		res->has_lead_score = crm_spi_int4(r, 7, &res->lead_score);
+		res->owner = crm_spi_text(r, 8);
 	}
 }
 
@@ -1432,18 +1496,70 @@ write_or_quarantine(BatchLead **leads, int n, CrmBatchQuarantine quarantine)
 	write_or_quarantine(leads + n / 2, n - n / 2, quarantine);
 }
 
-/* Decide and store the leads of the wave that need not wait. */
+/*
+ * A re-send whose lead fields differ from the stored lead's: a second lead
+ * under one key of (channel, external_id), as the unique index would
+ * refuse it.
+ */
 static void
+raise_resend_conflict(const BatchLead *bl)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("lead %s of channel %s was ingested before with different values",
+					crm_quote_value(bl->lead->external_id), crm_quote_value(bl->lead->channel)),
+			 errdetail("Fields that differ from stored lead " INT64_FORMAT ": %s.",
+					   bl->result.lead_id, bl->resend_conflict),
+			 errhint("A re-send must repeat the lead it was first sent with; a different lead needs an external id of its own.")));
+}
+
+/*
+ * The conflict as an error for the quarantine: nothing was written.  It is
+ * caught without a subtransaction, since between PG_TRY and the throw
+ * nothing takes a lock, a buffer or any other resource.
+ */
+static void
+quarantine_resend_conflict(const BatchLead *bl, CrmBatchQuarantine quarantine)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *volatile error = NULL;
+
+	PG_TRY();
+	{
+		raise_resend_conflict(bl);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		error = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	quarantine(bl->lead, error);
+}
+
+/*
+ * Decide and store the leads of the wave that need not wait.  Returns how
+ * many were duplicates.
+ */
+static int
 settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine quarantine)
 {
 	BatchLead **ready = palloc(sizeof(BatchLead *) * n);
-	int			m = 0;
+	int			m = 0,
+				duplicates = 0;
 
 	for (int i = 0; i < n; i++)
 	{
 		if (wave[i]->waits)
 			continue;
 		wave[i]->done = true;
+		if (wave[i]->existing && wave[i]->resend_conflict == NULL)
+			duplicates++;
+		else if (wave[i]->existing && quarantine == NULL)
+			raise_resend_conflict(wave[i]);
+		else if (wave[i]->existing)
+			quarantine_resend_conflict(wave[i], quarantine);
 		if (wave[i]->existing)
 			continue;
 		decide(wave[i]);
@@ -1458,6 +1574,7 @@ settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine
 		write_wave(ready, m);
 	for (int i = 0; i < m; i++)
 		fill_result(ready[i]);
+	return duplicates;
 }
 
 void
@@ -1469,12 +1586,14 @@ crm_batch_discard(IngestBatch *b)
 }
 
 /*
- * Owners as they are after the statements that stored the leads: the lead
- * triggers have assigned them by then.
+ * Owners, states and waiting reasons as they are after the statements that
+ * stored the leads: the lead triggers have scored and assigned them by
+ * then.  A duplicate's are its stored lead's, as it is now.
  */
 CRM_KEPT_PLAN(lead_owners) = {
-	"SELECT u.i, l.owner FROM unnest($1::int4[], $2::int8[]) u(i, id)"
-	" CROSS JOIN LATERAL (SELECT l.owner FROM crm.lead l WHERE l.id = u.id OFFSET 0) l",
+	"SELECT u.i, l.owner, l.status, l.waiting_reason FROM unnest($1::int4[], $2::int8[]) u(i, id)"
+	" CROSS JOIN LATERAL (SELECT l.owner, l.status, l.waiting_reason FROM crm.lead l"
+	"   WHERE l.id = u.id OFFSET 0) l",
 	2, {INT4ARRAYOID, INT8ARRAYOID}
 };
 
@@ -1493,7 +1612,40 @@ read_owners(IngestBatch *b)
 	}
 	rows = crm_run_columns(&lead_owners, c, SPI_OK_SELECT);
 	for (uint64 r = 0; r < rows; r++)
-		b->leads[row_index(r)]->result.owner = crm_spi_text(r, 2);
+	{
+		IngestResult *res = &b->leads[row_index(r)]->result;
+
+		res->owner = crm_spi_text(r, 2);
+		res->status = crm_spi_text(r, 3);
+		res->waiting_reason = crm_spi_text(r, 4);
+	}
+}
+
+/*
+ * The leads of the wave that are not re-sends, into fresh: only they are
+ * matched, since a re-send writes nothing.  A re-send keeps no candidates
+ * from an earlier wave, where it waited for the lead it repeats.
+ */
+static int
+not_stored(BatchLead **wave, int n, BatchLead **fresh)
+{
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		BatchLead  *bl = wave[i];
+
+		if (!bl->existing)
+		{
+			fresh[m++] = bl;
+			continue;
+		}
+		memset(&bl->accounts, 0, sizeof(AccountMatch));
+		bl->accounts.resolved = -1;
+		bl->cands = NULL;
+		bl->n_cands = 0;
+	}
+	return m;
 }
 
 /*
@@ -1531,16 +1683,19 @@ keep_ids(IngestBatch *b)
 	}
 }
 
-void
+int
 crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quarantine)
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
+	BatchLead **fresh = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
+	int			duplicates = 0;
 
 	keep_ids(b);
 	for (;;)
 	{
-		int			n = 0;
+		int			n = 0,
+					m;
 
 		for (int i = 0; i < b->n; i++)
 			if (!b->leads[i]->done)
@@ -1548,14 +1703,18 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 		if (n == 0)
 			break;
 		read_existing(wave, n);
-		read_accounts(wave, n);
-		read_candidates(wave, n);
+		if ((m = not_stored(wave, n, fresh)) > 0)
+		{
+			read_accounts(fresh, m);
+			read_candidates(fresh, m);
+		}
 		mark_waiting(wave, n);
-		settle_wave(wave, n, model, quarantine);
+		duplicates += settle_wave(wave, n, model, quarantine);
 	}
 	if (results)
 		read_owners(b);
 	for (int i = 0; results && i < b->n; i++)
 		results[i] = b->leads[i]->result;
 	crm_batch_discard(b);
+	return duplicates;
 }

@@ -20,6 +20,8 @@ typedef struct IngestResult
 	bool		has_lead_score;
 	int32		lead_score;
 	char	   *owner;
+	char	   *status;
+	char	   *waiting_reason;
 } IngestResult;
 
 typedef struct IngestBatch IngestBatch;
@@ -49,12 +51,16 @@ typedef void (*CrmBatchQuarantine) (const Lead *lead, ErrorData *error);
  * Match and store every queued lead, with the meaning of ingesting them
  * one after another in the order queued; must run inside SPI_connect.
  * The result of lead i (in queue order) is left in results[i] when
- * results is not NULL.  With quarantine, a lead whose write fails for a
- * reason of its own (a constraint, a trigger) is handed to it, unwritten,
- * and the others are stored; without, the error ends the flush.  The
- * batch is then empty again.
+ * results is not NULL.  A lead whose channel and external id are stored
+ * already is a re-send: with the same lead fields it stores nothing and
+ * its result is the stored lead, outcome "duplicate"; with others it is
+ * refused (23505).  With quarantine, a refused re-send and a lead whose
+ * write fails for a reason of its own (a constraint, a trigger) are
+ * handed to it, unwritten, and the others are stored; without, the error
+ * ends the flush.  The batch is then empty again.  Returns how many leads
+ * were duplicates.
  */
-extern void crm_batch_flush(IngestBatch *batch, IngestResult *results,
+extern int	crm_batch_flush(IngestBatch *batch, IngestResult *results,
 							CrmBatchQuarantine quarantine);
 
 /* Forget the queued leads without storing them. */

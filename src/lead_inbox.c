@@ -43,6 +43,8 @@ typedef struct InboxCounts
 {
 	int64		ingested;
 	int64		quarantined;
+	int64		duplicates;
+	int64		batch_id;		/* of its quarantined rows; 0: none yet */
 } InboxCounts;
 
 static InboxCounts current;		/* the statement under way */
@@ -50,9 +52,12 @@ static InboxCounts last;		/* the last one that finished */
 static IngestBatch *batch = NULL;	/* rows prepared, not yet stored */
 
 CRM_KEPT_PLAN(insert_quarantine) = {
-	"INSERT INTO crm.lead_quarantine (channel, payload, sqlstate, reason, detail, context)"
-	" VALUES ($1, $2, $3, $4, $5, $6)",
-	6, {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+	"INSERT INTO crm.lead_quarantine (batch_id, channel, payload, sqlstate, reason, detail, context)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	7, {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+};
+CRM_KEPT_PLAN(next_batch_id) = {
+	"SELECT nextval('crm.lead_quarantine_batch_seq')", 0, {InvalidOid}
 };
 
 static Datum
@@ -62,19 +67,32 @@ opt_text(const char *s, char *null)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/* The statement's batch id, drawn when it quarantines its first row. */
+static int64
+batch_id(void)
+{
+	if (current.batch_id == 0)
+	{
+		(void) crm_plan_run(&next_batch_id, NULL, NULL, 1, SPI_OK_SELECT);
+		(void) crm_spi_int8(0, 1, &current.batch_id);
+	}
+	return current.batch_id;
+}
+
 static void
 quarantine(const char *channel, Jsonb *payload, const ErrorData *e)
 {
-	Datum		args[6];
-	char		nulls[6];
+	Datum		args[7];
+	char		nulls[7] = {' '};
 
-	args[0] = opt_text(channel, &nulls[0]);
-	args[1] = PointerGetDatum(payload);
-	nulls[1] = payload ? ' ' : 'n';
-	args[2] = opt_text(unpack_sql_state(e->sqlerrcode), &nulls[2]);
-	args[3] = opt_text(e->message, &nulls[3]);
-	args[4] = opt_text(e->detail ? e->detail : e->hint, &nulls[4]);
-	args[5] = opt_text(e->context, &nulls[5]);
+	args[0] = Int64GetDatum(batch_id());
+	args[1] = opt_text(channel, &nulls[1]);
+	args[2] = PointerGetDatum(payload);
+	nulls[2] = payload ? ' ' : 'n';
+	args[3] = opt_text(unpack_sql_state(e->sqlerrcode), &nulls[3]);
+	args[4] = opt_text(e->message, &nulls[4]);
+	args[5] = opt_text(e->detail ? e->detail : e->hint, &nulls[5]);
+	args[6] = opt_text(e->context, &nulls[6]);
 	(void) crm_plan_run(&insert_quarantine, args, nulls, 0, SPI_OK_INSERT);
 	current.quarantined++;
 }
@@ -91,10 +109,7 @@ prepare_or_quarantine(const char *channel, Jsonb *payload)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		if (channel == NULL || payload == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("lead inbox row has no %s", channel ? "payload" : "channel")));
+		crm_ingest_require_input(channel != NULL, payload != NULL);
 		lead = crm_ingest_prepare(channel, payload);
 		ReleaseCurrentSubTransaction();
 	}
@@ -187,10 +202,12 @@ static void
 flush_batch(void)
 {
 	int64		quarantined = current.quarantined;
+	int64		duplicates;
 
 	current.ingested += crm_batch_size(batch);
-	crm_batch_flush(batch, NULL, quarantine_lead);
-	current.ingested -= current.quarantined - quarantined;
+	duplicates = crm_batch_flush(batch, NULL, quarantine_lead);
+	current.duplicates += duplicates;
+	current.ingested -= current.quarantined - quarantined + duplicates;
 }
 
 Datum
@@ -233,7 +250,7 @@ crm_lead_inbox_statement(PG_FUNCTION_ARGS)
 		ereport(WARNING,
 				(errmsg("crm.lead_inbox: " INT64_FORMAT " rows ingested, " INT64_FORMAT " quarantined",
 						last.ingested, last.quarantined),
-				 errhint("The reasons are in crm.lead_quarantine.")));
+				 errhint("The reasons are in crm.lead_quarantine, under the batch_id that crm.lead_inbox_counts() reports.")));
 	return PointerGetDatum(NULL);
 }
 
@@ -242,8 +259,9 @@ Datum
 crm_lead_inbox_counts(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[2] = {Int64GetDatum(last.ingested), Int64GetDatum(last.quarantined)};
-	bool		nulls[2] = {false, false};
+	Datum		values[4] = {Int64GetDatum(last.ingested), Int64GetDatum(last.quarantined),
+	Int64GetDatum(last.duplicates), Int64GetDatum(last.batch_id)};
+	bool		nulls[4] = {false, false, false, last.batch_id == 0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "crm.lead_inbox_counts must return a composite type");
