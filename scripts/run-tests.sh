@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/run-tests.sh: runs the regression tests (sql/*.sql), the
 # isolation tests (specs/*.spec), the outbox relay's end-to-end test
-# (tools/relay/test.sh), the SQL README.md marks as tested
+# (tools/relay/test.sh), a Python application (tools/app_client/test.sh),
+# the SQL README.md marks as tested
 # (scripts/readme-test.sh) and the dump and restore test
 # (scripts/dump-restore-test.sh) against the installed crm, each in its
 # own throw-away cluster (scripts/cluster.sh) whose pg_cron belongs to
@@ -28,6 +29,10 @@ compgen -G 'specs/*.spec' >/dev/null && suite isolation_regression REGRESS=
 # server that valgrind slows down twentyfold.
 if [ -z "${VALGRIND_LOGDIR:-}" ]; then
     scripts/cluster.sh tools/relay/test.sh 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    # an application in Python (psycopg2) with only the README's grants:
+    # webhooks with re-sends and errors by SQLSTATE, a rep's paged work list
+    scripts/cluster.sh tools/app_client/test.sh 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 # the SQL README.md marks as tested runs as written ("readme ... ok")
