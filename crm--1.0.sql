@@ -1130,8 +1130,8 @@ COMMENT ON FUNCTION crm.lead_inbox_counts() IS
 -- subtransaction.  Rows are locked as they are read, and rows another
 -- retry has locked are skipped: two retries never ingest a row twice.  An
 -- error that is not the row's (a cancel, a deadlock or serialization
--- failure, exhausted resources, an internal error) ends the retry, as it
--- ends a bulk statement.
+-- failure, exhausted resources, an internal error, the caller's missing
+-- rights) ends the retry, as it ends a bulk statement.
 CREATE FUNCTION crm.retry_quarantined(batch_id bigint DEFAULT NULL, channel text DEFAULT NULL,
                                       ids bigint[] DEFAULT NULL,
                                       OUT retried bigint, OUT ingested bigint,
@@ -1149,6 +1149,14 @@ DECLARE
     failure_context text;
 BEGIN
     retried := 0; ingested := 0; duplicates := 0; quarantined := 0;
+    -- A row that ingests leaves the quarantine: without the right to
+    -- delete, every row would fail again for the caller's rights, not its own.
+    IF NOT pg_catalog.has_table_privilege('crm.lead_quarantine', 'DELETE') THEN
+        RAISE EXCEPTION 'permission denied to replay quarantined rows'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A replayed row that ingests is deleted from crm.lead_quarantine.',
+                  HINT = 'GRANT DELETE ON crm.lead_quarantine to the role (see README, Grants for application roles).';
+    END IF;
     FOR q IN SELECT * FROM crm.lead_quarantine r
               WHERE (retry_quarantined.batch_id IS NULL OR r.batch_id = retry_quarantined.batch_id)
                 AND (retry_quarantined.channel IS NULL OR r.channel = retry_quarantined.channel)
@@ -1170,7 +1178,8 @@ BEGIN
             GET STACKED DIAGNOSTICS failure_state = RETURNED_SQLSTATE, failure_reason = MESSAGE_TEXT,
                 failure_detail = PG_EXCEPTION_DETAIL, failure_hint = PG_EXCEPTION_HINT,
                 failure_context = PG_EXCEPTION_CONTEXT;
-            IF left(failure_state, 2) IN ('40', '53', '54', '57', '58', 'XX') THEN
+            -- not the row's: the row keeps the reason it had
+            IF left(failure_state, 2) IN ('40', '53', '54', '57', '58', 'XX') OR failure_state = '42501' THEN
                 RAISE;
             END IF;
             UPDATE crm.lead_quarantine
@@ -2329,9 +2338,34 @@ CREATE TABLE crm.lead_activity (
     at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT lead_activity_summary_written CHECK (kind <> 'needs_summary' OR pg_catalog.btrim(body) <> ''),
     CONSTRAINT lead_activity_plan_has_next_step CHECK (kind <> 'follow_up_plan'
-        OR (pg_catalog.btrim(next_step) <> '' AND next_step_at IS NOT NULL))
+        OR (pg_catalog.btrim(next_step) <> '' AND next_step_at IS NOT NULL)),
+    -- finite and after 2000 (the lead time floor's default), whoever
+    -- writes them; a next step comes after the activity that plans it
+    CONSTRAINT lead_activity_at_sane CHECK (at > '2000-01-01 00:00:00+00' AND at < 'infinity'),
+    CONSTRAINT lead_activity_next_step_after CHECK (next_step_at >= at AND next_step_at < 'infinity')
 );
 CREATE INDEX lead_activity_lead_idx ON crm.lead_activity (lead_id, at);
+
+-- An activity is a record of what someone did: the checks on who may
+-- record it and when run when it is inserted, so what it records cannot be
+-- rewritten afterwards.  Its text and next step may be corrected.
+CREATE FUNCTION crm.activity_is_a_record() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (NEW.lead_id, NEW.kind, NEW.actor, NEW.at) IS DISTINCT FROM (OLD.lead_id, OLD.kind, OLD.actor, OLD.at) THEN
+        RAISE EXCEPTION 'activity % is a record: its lead, kind, actor and time cannot change', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation',
+                  HINT = 'Record a new activity (a note that corrects it, or the milestone done now).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.activity_is_a_record() IS
+'Trigger: an activity''s lead, kind, actor and time never change once recorded (who may record what, and when, is checked at insert); body, next_step and next_step_at may be corrected';
+CREATE TRIGGER lead_activity_is_a_record BEFORE UPDATE ON crm.lead_activity
+    FOR EACH ROW EXECUTE FUNCTION crm.activity_is_a_record();
 COMMENT ON TABLE crm.lead_activity IS
 'What the owner did: first contact, needs summary, follow-up plan (which must name the next step and its date), notes. Milestones meet the SLA timers; only the lead''s active owner or its team''s manager or director may record them, at a time from the assignment to now';
 COMMENT ON COLUMN crm.lead_activity.actor IS

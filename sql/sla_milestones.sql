@@ -82,6 +82,24 @@ SELECT record('bob', :m1, 'note', now() - interval '1 year');
 SELECT record('bob', :m1, 'note', clock_timestamp() + interval '30 seconds');
 SELECT record('bob', :m1, 'note', clock_timestamp() + interval '2 minutes');
 SELECT kind, actor FROM crm.lead_activity ORDER BY id;
+
+-- times no one worked at: infinite, before 2000, a next step before the plan
+SELECT regexp_replace(split_part(record('bob', :m1, 'note', '-infinity'), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT regexp_replace(split_part(record('bob', :m1, 'note', '1999-12-31 23:00+00'), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT regexp_replace(split_part(try(format('INSERT INTO crm.lead_activity (lead_id, kind, next_step, next_step_at, actor) VALUES (%s, %L, %L, %L, %L)',
+                  :m1, 'note', '回访', '-infinity', 'bob')), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT regexp_replace(split_part(try(format('INSERT INTO crm.lead_activity (lead_id, kind, next_step, next_step_at, actor) VALUES (%s, %L, %L, %L, %L)',
+                  :m1, 'note', '回访', '1900-01-01', 'bob')), ' | ', 1), 'activity [0-9]+', 'activity N');
+-- an activity is a record: who did what and when cannot be rewritten (a
+-- note turned into a first contact, a back-dated call, another actor) ...
+SELECT regexp_replace(split_part(try(format('UPDATE crm.lead_activity SET kind = %L WHERE lead_id = %s AND kind = %L', 'first_contact', :m1, 'note')), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT regexp_replace(split_part(try(format('UPDATE crm.lead_activity SET at = at - interval %L WHERE lead_id = %s', '1 year', :m1)), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT regexp_replace(split_part(try(format('UPDATE crm.lead_activity SET actor = %L WHERE lead_id = %s', 'someone.else', :m1)), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT regexp_replace(split_part(try(format('UPDATE crm.lead_activity SET lead_id = %s WHERE lead_id = %s', :m2, :m1)), ' | ', 1), 'activity [0-9]+', 'activity N');
+-- ... its text and next step can be corrected
+SELECT regexp_replace(split_part(try(format('UPDATE crm.lead_activity SET body = %L, next_step_at = at + interval %L WHERE lead_id = %s AND kind = %L',
+                  '记录（更正）', '2 days', :m1, 'follow_up_plan')), ' | ', 1), 'activity [0-9]+', 'activity N');
+SELECT kind, actor, body FROM crm.lead_activity WHERE lead_id = :m1 ORDER BY id;
 DROP VIEW progress;
 DROP FUNCTION record(text, bigint, text, timestamptz);
 DROP FUNCTION try(text);

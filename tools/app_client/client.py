@@ -3,7 +3,8 @@
 psycopg2 (Debian's python3-psycopg2): a webhook receiver that maps crm's
 errors to answers by SQLSTATE and retries what is worth retrying, a rep's
 screen that pages through crm.work_list by keyset and records a first
-contact in the rep's name (crm.actor), and an outbox relay's acks.
+contact in the rep's name (crm.actor), a steward's replay of quarantined
+rows and an unmerge, and an outbox relay's acks.
 
 tools/app_client/test.sh runs it against a throw-away cluster; it exits
 non-zero on the first behaviour that differs from README.md."""
@@ -158,10 +159,42 @@ def relay(conn):
         expect("an unknown message", e.pgcode, codes.NO_DATA_FOUND)
 
 
+def steward(conn):
+    """A data steward's fixes with the application's grants: rows quarantined
+    for a channel that did not exist yet are replayed once it does, and a
+    merge is undone."""
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO crm.lead_inbox (channel, payload) VALUES ('douyin', %s::jsonb)",
+                    (json.dumps({"clue": "dy-1", "nick": "抖音用户", "tel": "13712345678"}),))
+        cur.execute("SELECT quarantined, batch_id FROM crm.lead_inbox_counts()")
+        quarantined, batch = cur.fetchone()
+        expect("a row for an unknown channel", quarantined, 1)
+        cur.execute("SELECT fix_by FROM crm.lead_quarantine WHERE batch_id = %s", (batch,))
+        expect("who fixes it", cur.fetchone()[0], "channel_admin")
+        cur.execute("""INSERT INTO crm.channel (code, source_label, field_map) VALUES ('douyin', '抖音线索',
+                       '{"external_id": "clue", "person_name": "nick", "phone": "tel"}')""")
+        cur.execute("SELECT ingested, quarantined FROM crm.retry_quarantined(batch_id => %s)", (batch,))
+        expect("the replay", cur.fetchone(), (1, 0))
+        cur.execute("SELECT min(id), max(id) FROM crm.contact WHERE merged_into IS NULL")
+        keep, drop = cur.fetchone()
+        cur.execute("SELECT crm.merge_contacts(%s, %s)", (keep, drop))
+        cur.execute("SELECT crm.unmerge(max(id)) FROM crm.merge_history")
+        cur.execute("SELECT merged_into FROM crm.contact WHERE id = %s", (drop,))
+        expect("the contact after an unmerge", cur.fetchone()[0], None)
+    # the business time zone is the DBA's
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT crm.set_business_time_zone('Asia/Tokyo')")
+        expect("moving the business time zone", "allowed", "refused")
+    except psycopg2.Error as e:
+        expect("moving the business time zone", e.pgcode, codes.INSUFFICIENT_PRIVILEGE)
+
+
 def main():
     conn = psycopg2.connect(os.environ.get("APP_DSN", ""))
     lead_id = webhooks(conn)
     rep_screen(conn, lead_id)
+    steward(conn)
     relay(conn)
     print("app-client ... ok (tools/app_client/test.sh)")
 
