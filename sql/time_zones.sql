@@ -116,6 +116,66 @@ SELECT crm.lead_fields('tz_berlin', '{"id": "x", "name": "x", "at": "2026年11�
 \set VERBOSITY terse
 
 ------------------------------------------------------------------------
+-- Payload time forms: a closed set, read the same whatever DateStyle and
+-- timezone_abbreviations say; every other form refused (22007)
+------------------------------------------------------------------------
+CREATE TEMP TABLE reading (payload_time text, date_style text, abbreviations text, state text, created_at text);
+CREATE FUNCTION pg_temp.read_everywhere(t text) RETURNS void
+    LANGUAGE plpgsql AS $$
+DECLARE
+    style text;
+    abbreviations text;
+BEGIN
+    FOREACH style IN ARRAY ARRAY['ISO, MDY', 'ISO, DMY', 'SQL, DMY', 'German'] LOOP
+        FOREACH abbreviations IN ARRAY ARRAY['Default', 'Australia', 'India'] LOOP
+            PERFORM set_config('DateStyle', style, true);
+            PERFORM set_config('timezone_abbreviations', abbreviations, true);
+            BEGIN
+                INSERT INTO reading VALUES (t, style, abbreviations, NULL,
+                    crm.lead_fields('tz_default', jsonb_build_object('id', 'x', 'name', 'x', 'at', t)) ->> 'created_at');
+            EXCEPTION WHEN OTHERS THEN
+                INSERT INTO reading VALUES (t, style, abbreviations, SQLSTATE, NULL);
+            END;
+        END LOOP;
+    END LOOP;
+END
+$$;
+SELECT count(*) AS payloads
+  FROM unnest(ARRAY[
+    -- accepted: ISO 8601 / RFC 3339, the year first with - / or ., 年月日
+    -- (full-width too), epochs; white space around any of them
+    '2026-11-20T09:30:00+08:00', '2026-11-20T01:30:00Z', '2026-11-20t01:30:00z', '2026-11-20T09:30:00+0800',
+    '2026-11-20T09:30:00+08', '2026-11-20T09:30:00.25+08:00', '2026-11-20 09:30:00,5 +08:00',
+    '2026-11-20 09:30', '2026/11/20 09:30', '2026.11.20 09:30:15', '2026/1/2', '2026-11-20 9:30', '20261120',
+    '2026-11-20 10:30 Asia/Tokyo', '2026-11-20 09:30 Etc/GMT-8', '2026-11-20 01:30 UTC',
+    '２０２６年１１月２０日 ９：３０', '２０２６年１１月５日', '２０２６－１１－２０　０９：３０', '２０２６年１１月２０日 ９时３０分',
+    ' 1763604300 ', E'\t1763604300000\n', ' 2026-11-20 09:30 ', '　2026年11月20日 09:30　',
+    -- refused: month- or day-first, abbreviations, POSIX offsets, Julian
+    -- days, days of the year, words, a POSIX rule behind a zone name
+    '05/11/2026 10:00', '11/05/2026', '05.11.2026', '05-11-2026', '26-11-20',
+    '2026-11-20 10:00 EST', '2026-11-20 10:00 CST', '2026-11-20 10:00 IST', '2026-11-20 10:00 UTC+8',
+    '2026-11-20 10:00 GMT-8', '2026-11-20 10:00 Asia/Tokyo+8', '2026-11-20 10:00 Mars/Olympus',
+    'J2461380', '2026-324', '2026-11-20 10:00 PM', 'Nov 20 2026', '20 November 2026 10:00', '2026-11-20 10:00:00 +8',
+    '2026-11-20T', '2026/11-20', '1763604300.5', '-1763604300', '1 763 604 300',
+    -- refused as out of range (22008)
+    '2026-11-31', '2026-02-29', '2026-11-20 24:00', '2026-11-20 10:60', '2026-11-20 10:00+16:00', '２０２６年１３月５日'
+  ]) v, LATERAL pg_temp.read_everywhere(v) r;
+-- one outcome per payload: the same instant, or the same SQLSTATE, under
+-- all twelve settings
+SELECT to_json(payload_time) AS payload, count(DISTINCT coalesce(created_at, state)) AS outcomes, min(state) AS state,
+       min(created_at) AS created_at
+  FROM reading GROUP BY payload_time ORDER BY min(state) NULLS FIRST, min(created_at), payload_time;
+-- the whole error: the accepted forms, and why the others are refused
+\set VERBOSITY default
+SELECT crm.lead_fields('tz_default', '{"id": "x", "name": "x", "at": "2026-11-20 10:00 CST"}');
+\set VERBOSITY terse
+-- the floor is read the same way
+SET crm.lead_time_floor = '01/02/2000';
+SET crm.lead_time_floor = '2000/01/02';
+SHOW crm.lead_time_floor;
+RESET crm.lead_time_floor;
+
+------------------------------------------------------------------------
 -- Reports: days, weeks and months of the business zone
 ------------------------------------------------------------------------
 TRUNCATE crm.lead CASCADE;

@@ -9,8 +9,11 @@
  * the transaction).  Times without a zone, the floor's included, are read
  * in the lead's zone: its channel's, else crm's business time zone
  * (crm.business_time_zone()), never the session's, so that every client
- * stores the same payload at the same instant.  Chinese forms write dates
- * as 2026年11月20日 09:30, which is read as 2026-11-20 09:30.
+ * stores the same payload at the same instant.  For the same reason the
+ * text is read here, in a closed set of forms (ISO 8601, the year first,
+ * 2026年11月20日 09:30, epoch numbers), and not by PostgreSQL's parser,
+ * whose reading of 05/12/2026, EST or UTC+8 follows DateStyle and
+ * timezone_abbreviations.
  *
  * What is stored is held to less: crm.lead's CHECK keeps created_at
  * finite and after HARD_FLOOR, and this module's trigger keeps direct
@@ -53,74 +56,342 @@ static int	max_ahead_seconds = SECS_PER_DAY;
 static TimestampTz floor_value;
 static pg_tz *floor_zone = NULL;
 
-/*
- * DecodeDateTime reads a time without a zone in session_timezone, and
- * only it knows whether the text gave one: so it runs with the zone meant
- * standing in for the session's.
- */
-static int
-decode_in_zone(char **field, int *ftype, int nf, int *dtype, struct pg_tm *tm,
-			   fsec_t *fsec, int *tz, pg_tz *zone)
-{
-	pg_tz	   *session_zone = session_timezone;
-	int			dterr;
-
-	session_timezone = zone;
-	PG_TRY();
-	{
-		dterr = DecodeDateTime(field, ftype, nf, dtype, tm, fsec, tz);
-	}
-	PG_FINALLY();
-	{
-		session_timezone = session_zone;
-	}
-	PG_END_TRY();
-	return dterr;
-}
-
 typedef enum TimeParse
 {
 	TIME_OK,
-	TIME_BAD_FORMAT,			/* not a date and time */
+	TIME_BAD_FORMAT,			/* not one of the accepted forms */
 	TIME_BAD_FIELD,				/* a field out of range: 2024-13-45 */
 	TIME_SPECIAL,				/* infinity, epoch, now, today, allballs ... */
-	TIME_OUT_OF_RANGE			/* beyond what timestamptz holds */
+	TIME_OUT_OF_RANGE			/* BC, or beyond what timestamptz holds */
 } TimeParse;
 
+/* A date and time as the payload wrote it, before it is placed in a zone. */
+typedef struct TimeParts
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	bool		has_offset;
+	int			offset;			/* seconds west of UTC, as PostgreSQL counts */
+	pg_tz	   *named_zone;		/* Asia/Tokyo after the time, or NULL */
+} TimeParts;
+
+/* Longer text is no time crm accepts (the longest zone name is 32 bytes). */
+#define TIME_TEXT_MAX 128
+
 /*
- * Read a date and time as timestamptz_in does, a time without a zone in
- * zone, without raising an error that would quote the whole text, and
- * telling the special values apart.
+ * Copy text into buf without surrounding white space, full-width forms
+ * (U+FF01 to U+FF5E: ２０２６，：，／) and the ideographic space folded to
+ * ASCII as NFKC does; false when it is too long to be a time.
+ */
+static bool
+clean_time_text(const char *text, char *buf)
+{
+	const unsigned char *s = (const unsigned char *) text;
+	char	   *out = buf;
+
+	while (*s)
+	{
+		if (out - buf >= TIME_TEXT_MAX - 1)
+			return false;
+		if (s[0] == 0xEF && s[1] == 0xBC && s[2] >= 0x81 && s[2] <= 0xBF)
+			*out++ = 0x20 + (s[2] & 0x3F), s += 3;
+		else if (s[0] == 0xEF && s[1] == 0xBD && s[2] >= 0x80 && s[2] <= 0x9E)
+			*out++ = 0x60 + (s[2] & 0x3F), s += 3;
+		else if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)
+			*out++ = ' ', s += 3;
+		else
+			*out++ = *s++;
+	}
+	while (out > buf && isspace((unsigned char) out[-1]))
+		out--;
+	*out = '\0';
+	s = (const unsigned char *) buf;
+	while (isspace(*s))
+		s++;
+	memmove(buf, s, out - (char *) s + 1);
+	return true;
+}
+
+/* Skip the UTF-8 word at *p, if it is there. */
+static bool
+skip_word(const char **p, const char *word)
+{
+	size_t		len = strlen(word);
+
+	if (strncmp(*p, word, len) != 0)
+		return false;
+	*p += len;
+	return true;
+}
+
+static void
+skip_spaces(const char **p)
+{
+	while (**p == ' ')
+		(*p)++;
+}
+
+/*
+ * Read min_digits to max_digits ASCII digits at *p into *value; on false,
+ * *p is where it was.
+ */
+static bool
+read_number(const char **p, int min_digits, int max_digits, int *value)
+{
+	int			n = 0;
+
+	*value = 0;
+	while (n < max_digits && isdigit((unsigned char) (*p)[n]))
+		*value = *value * 10 + ((*p)[n++] - '0');
+	if (n < min_digits || isdigit((unsigned char) (*p)[n]))
+		return false;
+	*p += n;
+	return true;
+}
+
+/*
+ * HH:MM[:SS[.f]], the hour in one or two digits; fractions past
+ * microseconds are rounded, as PostgreSQL does.
+ */
+static bool
+read_clock(const char **p, TimeParts *parts)
+{
+	int			digits;
+
+	if (!(read_number(p, 1, 2, &parts->tm.tm_hour) && skip_word(p, ":") &&
+		  read_number(p, 2, 2, &parts->tm.tm_min)))
+		return false;
+	if (!skip_word(p, ":"))
+		return true;
+	if (!read_number(p, 2, 2, &parts->tm.tm_sec))
+		return false;
+	if (!(skip_word(p, ".") || skip_word(p, ",")))
+		return true;
+	if (!isdigit((unsigned char) **p))
+		return false;
+	for (digits = 0; isdigit((unsigned char) **p); (*p)++, digits++)
+		if (digits < 6)
+			parts->fsec = parts->fsec * 10 + (**p - '0');
+		else if (digits == 6 && **p >= '5')
+			parts->fsec++;
+	for (; digits < 6; digits++)
+		parts->fsec *= 10;
+	return true;
+}
+
+/* 9时30分 (点 for 时; minutes and seconds optional, each with its word). */
+static bool
+read_chinese_clock(const char **p, TimeParts *parts)
+{
+	const char *start = *p;
+
+	if (!(read_number(p, 1, 2, &parts->tm.tm_hour) &&
+		  (skip_word(p, "时") || skip_word(p, "点"))))
+	{
+		*p = start;
+		return false;
+	}
+	if (read_number(p, 1, 2, &parts->tm.tm_min) && !skip_word(p, "分"))
+		return false;
+	if (read_number(p, 1, 2, &parts->tm.tm_sec) && !skip_word(p, "秒"))
+		return false;
+	return true;
+}
+
+/*
+ * A tz database name: Area/Location, or Etc/GMT-8.  pg_tzset would also
+ * take a POSIX rule (Asia/X+8, 8 hours west), so digits and signs are
+ * allowed only in Etc/GMT names.
+ */
+static bool
+is_zone_name(const char *name)
+{
+	const char *offset = name + strlen("Etc/GMT");
+	int			hours;
+
+	if (pg_strncasecmp(name, "Etc/GMT", strlen("Etc/GMT")) == 0 &&
+		(*offset == '+' || *offset == '-'))
+	{
+		offset++;
+		return read_number(&offset, 1, 2, &hours) && *offset == '\0';
+	}
+	return isalpha((unsigned char) *name) && strchr(name, '/') != NULL &&
+		strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/-") == strlen(name);
+}
+
+/*
+ * What may follow a time: nothing, Z, +08:00, +0800, +08, UTC or GMT, or
+ * a tz database name (Asia/Tokyo).  Abbreviations (EST, CST, IST) and
+ * POSIX offsets (UTC+8) are not: they mean different instants to
+ * different senders, or to PostgreSQL under different settings.
+ */
+static TimeParse
+read_zone(const char *p, TimeParts *parts)
+{
+	int			hours, minutes = 0;
+
+	skip_spaces(&p);
+	if (*p == '\0')
+		return TIME_OK;
+	parts->has_offset = true;
+	if (pg_strcasecmp(p, "Z") == 0 || pg_strcasecmp(p, "UTC") == 0 || pg_strcasecmp(p, "GMT") == 0)
+		return TIME_OK;
+	if (*p == '+' || *p == '-')
+	{
+		const char *q = p + 1;
+
+		if (read_number(&q, 4, 4, &hours))
+			minutes = hours % 100, hours /= 100;
+		else if (!(read_number(&q, 2, 2, &hours) &&
+				   (*q == '\0' || (skip_word(&q, ":") && read_number(&q, 2, 2, &minutes)))))
+			return TIME_BAD_FORMAT;
+		if (*q != '\0')
+			return TIME_BAD_FORMAT;
+		if (hours > MAX_TZDISP_HOUR || minutes >= MINS_PER_HOUR)
+			return TIME_BAD_FIELD;
+		parts->offset = (*p == '+' ? -1 : 1) * (hours * SECS_PER_HOUR + minutes * SECS_PER_MINUTE);
+		return TIME_OK;
+	}
+	parts->has_offset = false;
+	if (!is_zone_name(p) || (parts->named_zone = pg_tzset(p)) == NULL)
+		return TIME_BAD_FORMAT;
+	return TIME_OK;
+}
+
+/*
+ * The date: YYYY-MM-DD with -, / or . (the year first, so never read
+ * month- or day-first), YYYYMMDD, or 2026年11月20日 (or 号).
+ */
+static TimeParse
+read_date(const char **p, struct pg_tm *tm, bool *chinese)
+{
+	const char *start = *p;
+	int			number;
+	char		sep;
+
+	if (!read_number(p, 1, 8, &number))
+		return TIME_BAD_FORMAT;
+	*chinese = skip_word(p, "年");
+	if (*chinese)
+	{
+		tm->tm_year = number;
+		return read_number(p, 1, 2, &tm->tm_mon) && skip_word(p, "月") &&
+			read_number(p, 1, 2, &tm->tm_mday) &&
+			(skip_word(p, "日") || skip_word(p, "号")) ? TIME_OK : TIME_BAD_FORMAT;
+	}
+	if (*p - start == 8)
+	{
+		tm->tm_year = number / 10000;
+		tm->tm_mon = number / 100 % 100;
+		tm->tm_mday = number % 100;
+		return TIME_OK;
+	}
+	sep = **p;
+	tm->tm_year = number;
+	if (*p - start < 4 || !(sep == '-' || sep == '/' || sep == '.'))
+		return TIME_BAD_FORMAT;
+	(*p)++;
+	return read_number(p, 1, 2, &tm->tm_mon) && *(*p)++ == sep &&
+		read_number(p, 1, 2, &tm->tm_mday) ? TIME_OK : TIME_BAD_FORMAT;
+}
+
+/* A date, then nothing or a time with the zone it may name. */
+static TimeParse
+read_date_time(const char *p, TimeParts *parts)
+{
+	bool		chinese;
+	TimeParse	parsed = read_date(&p, &parts->tm, &chinese);
+
+	if (parsed != TIME_OK || *p == '\0')
+		return parsed;
+	if (chinese)
+		skip_spaces(&p);
+	else if (*p == 'T' || *p == 't')
+		p++;
+	else if (*p == ' ')
+		skip_spaces(&p);
+	else
+		return TIME_BAD_FORMAT;
+	if (!((chinese && read_chinese_clock(&p, parts)) || read_clock(&p, parts)))
+		return TIME_BAD_FORMAT;
+	return read_zone(p, parts);
+}
+
+static bool
+fields_in_range(const TimeParts *parts)
+{
+	const struct pg_tm *tm = &parts->tm;
+
+	return tm->tm_mon >= 1 && tm->tm_mon <= MONTHS_PER_YEAR && tm->tm_mday >= 1 &&
+		tm->tm_mday <= day_tab[isleap(tm->tm_year)][tm->tm_mon - 1] &&
+		tm->tm_hour < HOURS_PER_DAY && tm->tm_min < MINS_PER_HOUR && tm->tm_sec < SECS_PER_MINUTE;
+}
+
+/* Words PostgreSQL reads as special times, anywhere in the text. */
+static bool
+names_special_value(const char *text)
+{
+	static const char *const specials[] = {
+		"infinity", "epoch", "now", "today", "tomorrow", "yesterday", "allballs"
+	};
+
+	for (const char *p = text; *p; p++)
+	{
+		size_t		len = 0;
+
+		while (isalpha((unsigned char) p[len]))
+			len++;
+		for (size_t i = 0; i < lengthof(specials); i++)
+			if (len == strlen(specials[i]) && pg_strncasecmp(p, specials[i], len) == 0)
+				return true;
+		p += len > 0 ? len - 1 : 0;
+	}
+	return false;
+}
+
+/*
+ * Read a date and time of the accepted forms (cleaned by clean_time_text)
+ * into *result, a time without a zone in zone.  Nothing else is read: not
+ * through PostgreSQL's parser, whose reading of 05/12/2026, EST or
+ * UTC+8 depends on DateStyle and timezone_abbreviations.  A BC date is
+ * read only to be refused as outside every window.
  */
 static TimeParse
 parse_time(const char *text, pg_tz *zone, TimestampTz *result)
 {
-	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
-	char	   *field[MAXDATEFIELDS];
-	int			ftype[MAXDATEFIELDS];
-	int			nf;
-	int			dtype;
+	TimeParts	parts = {0};
+	char		date_time[TIME_TEXT_MAX];
+	size_t		len = strlen(text);
+	bool		bc = len > 3 && pg_strcasecmp(text + len - 3, " BC") == 0;
+	TimeParse	parsed;
 	int			tz;
-	int			special;
-	int			dterr;
-	struct pg_tm tm;
-	fsec_t		fsec;
 
-	if (ParseDateTime(text, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0)
-		return TIME_BAD_FORMAT;
-	/* ParseDateTime lower-cases words, as DecodeSpecial expects */
-	for (int i = 0; i < nf; i++)
-		if ((ftype[i] == DTK_STRING || ftype[i] == DTK_SPECIAL) &&
-			DecodeSpecial(i, field[i], &special) == RESERV)
-			return TIME_SPECIAL;
-	dterr = decode_in_zone(field, ftype, nf, &dtype, &tm, &fsec, &tz, zone);
-	if (dterr == DTERR_BAD_FORMAT)
-		return TIME_BAD_FORMAT;
-	if (dterr != 0)
+	strlcpy(date_time, text, bc ? len - 2 : len + 1);
+	parsed = read_date_time(date_time, &parts);
+	if (parsed == TIME_BAD_FORMAT && names_special_value(text))
+		return TIME_SPECIAL;
+	if (parsed != TIME_OK)
+		return parsed;
+	if (!fields_in_range(&parts))
 		return TIME_BAD_FIELD;
-	if (tm2timestamp(&tm, fsec, &tz, result) != 0)
+	if (bc)
+		return TIME_OUT_OF_RANGE;
+	tz = parts.has_offset ? parts.offset
+		: DetermineTimeZoneOffset(&parts.tm, parts.named_zone ? parts.named_zone : zone);
+	if (tm2timestamp(&parts.tm, parts.fsec, &tz, result) != 0)
 		return TIME_OUT_OF_RANGE;
 	return TIME_OK;
+}
+
+/* parse_time for text as given: white space and full-width forms allowed. */
+static TimeParse
+parse_time_text(const char *text, pg_tz *zone, TimestampTz *result)
+{
+	char		cleaned[TIME_TEXT_MAX];
+
+	if (!clean_time_text(text, cleaned))
+		return TIME_BAD_FORMAT;
+	return parse_time(cleaned, zone, result);
 }
 
 static bool
@@ -128,7 +399,7 @@ check_floor(char **newval, void **extra, GucSource source)
 {
 	TimestampTz floor;
 
-	if (parse_time(*newval, session_timezone, &floor) != TIME_OK)
+	if (parse_time_text(*newval, session_timezone, &floor) != TIME_OK)
 	{
 		GUC_check_errdetail("The floor must be a date, or a date and time, such as 2000-01-01.");
 		return false;
@@ -173,7 +444,7 @@ lead_time_floor(pg_tz *zone)
 	if (floor_zone != zone)
 	{
 		/* check_floor read it already: only the zone can make it differ */
-		if (parse_time(floor_setting, zone, &floor_value) != TIME_OK)
+		if (parse_time_text(floor_setting, zone, &floor_value) != TIME_OK)
 			elog(ERROR, "crm.lead_time_floor \"%s\" cannot be read", floor_setting);
 		floor_value = Max(floor_value, HARD_FLOOR + 1);
 		floor_zone = zone;
@@ -213,61 +484,20 @@ is_epoch_number(const char *text)
 	return len >= 9 && len <= 13 && strspn(text, "0123456789") == len;
 }
 
-/* Skip the UTF-8 word at *p, if it is there. */
-static bool
-skip_word(const char **p, const char *word)
+static void refuse_unreadable(TimeParse parsed, const char *field, const char *text, pg_tz *zone) pg_attribute_noreturn();
+
+static void
+refuse_unreadable(TimeParse parsed, const char *field, const char *text, pg_tz *zone)
 {
-	size_t		len = strlen(word);
-
-	if (strncmp(*p, word, len) != 0)
-		return false;
-	*p += len;
-	return true;
-}
-
-/* Read 1 to max_digits ASCII digits at *p into *value. */
-static bool
-read_number(const char **p, int max_digits, int *value)
-{
-	int			n = 0;
-
-	*value = 0;
-	while (n < max_digits && isdigit((unsigned char) (*p)[n]))
-		*value = *value * 10 + ((*p)[n++] - '0');
-	*p += n;
-	return n > 0;
-}
-
-/*
- * 2026年11月20日 (or 号), then nothing, an ordinary time (09:30), or 9时30分
- * (点 for 时, seconds optional), as "2026-11-20 09:30" for parse_time;
- * NULL when the text is not that form.  Parts are not range-checked here:
- * 2026年13月20日 reaches parse_time as 2026-13-20 and is refused there.
- */
-static char *
-chinese_date_as_iso(const char *text)
-{
-	const char *p = text;
-	const char *time_of_day;
-	int			year, month, day, hour, minute, second = 0;
-
-	while (*p == ' ')
-		p++;
-	if (!(read_number(&p, 4, &year) && skip_word(&p, "年") &&
-		  read_number(&p, 2, &month) && skip_word(&p, "月") &&
-		  read_number(&p, 2, &day) && (skip_word(&p, "日") || skip_word(&p, "号"))))
-		return NULL;
-	while (*p == ' ')
-		p++;
-	time_of_day = p;
-	if (!(read_number(&p, 2, &hour) && (skip_word(&p, "时") || skip_word(&p, "点"))))
-		return psprintf("%04d-%02d-%02d %s", year, month, day, time_of_day);
-	minute = 0;
-	if (read_number(&p, 2, &minute) && !skip_word(&p, "分"))
-		return NULL;
-	if (read_number(&p, 2, &second) && !skip_word(&p, "秒"))
-		return NULL;
-	return psprintf("%04d-%02d-%02d %02d:%02d:%02d%s", year, month, day, hour, minute, second, p);
+	ereport(ERROR,
+			(errcode(parsed == TIME_BAD_FORMAT ? ERRCODE_INVALID_DATETIME_FORMAT
+					 : ERRCODE_DATETIME_FIELD_OVERFLOW),
+			 errmsg("lead field \"%s\" is not a valid time: %s", field, crm_quote_value(text)),
+			 errdetail("Lead times are ISO 8601 text (2026-11-20T09:30:00+08:00, 2026-11-20T01:30:00.5Z, +0800, +08), a local date and time with the year first read in %s (2026-11-20 09:30, 2026/11/20 09:30:15, 2026.11.20, 20261120, 2026年11月20日 09:30), or epoch seconds (10 digits) or milliseconds (13).",
+					   pg_get_timezone_name(zone)),
+			 parsed == TIME_BAD_FORMAT ?
+			 errhint("Month-first or day-first dates (05/12/2026), zone abbreviations (EST, CST, IST), POSIX offsets (UTC+8), Julian days, days of the year and words are refused: senders mean different times by them.  Give an offset (+08:00) or a zone name (Asia/Shanghai).") : 0));
+	pg_unreachable();
 }
 
 static TimestampTz
@@ -275,27 +505,24 @@ lead_time_in(const char *field, const char *text, pg_tz *zone)
 {
 	TimestampTz t;
 	TimeParse	parsed = TIME_OK;
-	char	   *iso;
+	char		cleaned[TIME_TEXT_MAX];
 
-	if (is_epoch_number(text))
+	if (!clean_time_text(text, cleaned))
+		refuse_unreadable(TIME_BAD_FORMAT, field, text, zone);
+	if (is_epoch_number(cleaned))
 	{
-		double		seconds = strtod(text, NULL);
+		double		seconds = strtod(cleaned, NULL);
 
 		t = DatumGetTimestampTz(DirectFunctionCall1(float8_timestamptz,
-													Float8GetDatum(strlen(text) == 13 ? seconds / 1000 : seconds)));
+													Float8GetDatum(strlen(cleaned) == 13 ? seconds / 1000 : seconds)));
 	}
 	else
-		parsed = parse_time((iso = chinese_date_as_iso(text)) ? iso : text, zone, &t);
+		parsed = parse_time(cleaned, zone, &t);
 	switch (parsed)
 	{
 		case TIME_BAD_FORMAT:
 		case TIME_BAD_FIELD:
-			ereport(ERROR,
-					(errcode(parsed == TIME_BAD_FORMAT ? ERRCODE_INVALID_DATETIME_FORMAT
-							 : ERRCODE_DATETIME_FIELD_OVERFLOW),
-					 errmsg("lead field \"%s\" is not a valid time: %s", field, crm_quote_value(text)),
-					 errdetail("Lead times are ISO 8601 text (2026-11-20T09:30:00+08:00), a local date and time read in %s (2026-11-20 09:30, 2026年11月20日 09:30), or epoch seconds (10 digits) or milliseconds (13).",
-							   pg_get_timezone_name(zone))));
+			refuse_unreadable(parsed, field, text, zone);
 			break;
 		case TIME_SPECIAL:
 			refuse(ERRCODE_INVALID_DATETIME_FORMAT, field, "has a special time value", text, zone);

@@ -14,8 +14,10 @@ extern void crm_lead_time_init(void);
 
 /*
  * A lead time from a payload field, as ISO 8601 text with zone's offset:
- * the field holds ISO 8601 text, a local date and time (read in zone,
- * 2026年11月20日 09:30 too), or epoch seconds or milliseconds.  Special
+ * the field holds ISO 8601 text, a local date and time with the year
+ * first (read in zone: 2026/11/20 09:30, 2026年11月20日 09:30, full-width
+ * digits too), or epoch seconds or milliseconds; no session setting
+ * changes what it means.  Special
  * values ('infinity', 'epoch', 'now' ...), times outside the window and
  * text that is not a time raise an error naming the field and quoting the
  * value.
