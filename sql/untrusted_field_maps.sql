@@ -39,7 +39,7 @@ SELECT external_id, person_name FROM crm.lead WHERE external_id IN ('t-9', 't-10
 -- wildcards an admin first tries are refused, saying what to write instead
 SELECT r.state, r.error, r.detail
   FROM unnest(ARRAY['$.answers[*].a', '$.**.姓名', '$.answers[0 to 1].a', '$.answers[0, 1].a',
-                    '$.answers[0].*', '$.answers[0].keyvalue()', '$.answers[*] ? (@.q == "姓名").a[*]',
+                    '$.answers[0].*', '$.answers[*] ? (@.q == "姓名").a[*]',
                     '$.answers ? (@.q == "姓名").a == "张伟"', '$']) p,
        LATERAL pg_temp.outcome(format($f$INSERT INTO crm.channel (code, source_label, field_map)
                                       VALUES ('survey', '问卷星', %L)$f$,
@@ -158,3 +158,49 @@ SET enable_seqscan = off;
 SELECT pg_temp.plan_uses($$SELECT * FROM crm.field_map_misses WHERE channel = 'baidu_sem'$$,
                          'lead_warned_idx') AS reads_warned_leads_only;
 RESET enable_seqscan;
+
+------------------------------------------------------------------------
+-- 5. A path selects a value from the payload, never computes one: an item
+-- method or arithmetic on the value would give different leads the same
+-- value ($.id.type() is "string" for every lead, .abs() makes ids -5 and 5
+-- one lead), so it is refused when the channel is saved, naming the field
+-- and the method.  Inside a filter or a subscript they only choose
+------------------------------------------------------------------------
+\set VERBOSITY default
+INSERT INTO crm.channel (code, source_label, field_map) VALUES ('typ', 't',
+  '{"external_id": "$.id.type()", "person_name": "n", "phone": {"path": "$.p", "default": null}, "created_at": "t"}');
+\set VERBOSITY terse
+SELECT t.field, t.path, r.state, r.error
+  FROM (SELECT v.*, row_number() OVER () AS n FROM (VALUES
+    ('external_id',  '$.id.type()'),
+    ('person_name',  '$.n.type()'),
+    ('person_name',  '$.answers ? (@.q == "姓名").a.size()'),
+    ('external_id',  '$.id.abs()'),
+    ('external_id',  '$.id.floor()'),
+    ('external_id',  '$.id.ceiling()'),
+    ('phone',        '$.p.double()'),
+    ('notes',        '$.answers[0].keyvalue() ? (@.key == "a").value'),
+    ('created_at',   '$.t.datetime()'),
+    ('created_at',   '$.t.datetime("yyyy-mm-dd HH24:MI")'),
+    ('external_id',  '$.id + 1'),
+    ('external_id',  '$.id - $.offset'),
+    ('external_id',  '$.id * 1'),
+    ('external_id',  '$.id / 1'),
+    ('external_id',  '$.id % 10')
+  ) v(field, path)) t,
+  LATERAL pg_temp.outcome(format($f$INSERT INTO crm.channel (code, source_label, field_map)
+                                 VALUES (%L, 't', %L)$f$, 'computed_' || t.n,
+                                 jsonb_build_object('external_id', 'id', 'person_name', 'n', 'created_at', 't')
+                                 || jsonb_build_object(t.field, t.path))) r;
+-- methods and arithmetic in a filter or a subscript choose, and are kept
+INSERT INTO crm.channel (code, source_label, field_map) VALUES ('chooses', 't', $j$
+{"external_id": "$.ids ? (@.type() == \"string\")",
+ "person_name": "$.answers[*] ? (@.q == \"姓名\" && @.a.size() == 1).a",
+ "phone": {"path": "$.phones[$.phones.size() - 1]", "default": null},
+ "created_at": "t"}
+$j$);
+SELECT (crm.ingest('chooses', '{"ids": [7, "A-1"], "answers": [{"q": "姓名", "a": "张三"}],
+                            "phones": ["13511110000", "13511112222"], "t": "2026-12-05"}')).outcome;
+SELECT (crm.ingest('chooses', '{"ids": [7, "B-2"], "answers": [{"q": "姓名", "a": "张三"}],
+                            "phones": ["13511112222"], "t": "2026-12-05"}')).outcome;
+SELECT external_id, person_name, phone FROM crm.lead WHERE channel = 'chooses' ORDER BY external_id;

@@ -1,6 +1,9 @@
 /*
  * map_path.c: a field map's SQL/JSON path, read before any payload.
  *
+ * A path selects a value from the payload and never computes one: an
+ * item method or arithmetic on the value's own chain is refused.
+ *
  * A lead field takes one value.  Some paths cannot give one on any
  * payload: they name a variable the map never binds, or they select
  * several items by construction.  Others may select several only on some
@@ -100,6 +103,49 @@ is_predicate(JsonPathItemType type)
 }
 
 /*
+ * The method or operator with which a step computes a value instead of
+ * reading one from the payload, or NULL.  On the value's own chain it
+ * would give every lead the same value (.type() names every lead
+ * "string") or fold different ones together (.abs() makes ids -5 and 5
+ * one lead); inside a filter or a subscript it only chooses, and is fine.
+ */
+static const char *
+computing_step(JsonPathItemType type)
+{
+	switch (type)
+	{
+		case jpiType:
+			return ".type()";
+		case jpiSize:
+			return ".size()";
+		case jpiAbs:
+			return ".abs()";
+		case jpiFloor:
+			return ".floor()";
+		case jpiCeiling:
+			return ".ceiling()";
+		case jpiDouble:
+			return ".double()";
+		case jpiDatetime:
+			return ".datetime()";
+		case jpiKeyValue:
+			return ".keyvalue()";
+		case jpiAdd:
+			return "the operator +";
+		case jpiSub:
+			return "the operator -";
+		case jpiMul:
+			return "the operator *";
+		case jpiDiv:
+			return "the operator /";
+		case jpiMod:
+			return "the operator %";
+		default:
+			return NULL;
+	}
+}
+
+/*
  * What is wrong with one item wherever it stands, or NULL.  A selecting
  * item gives the field's value; the rest (conditions, operands,
  * subscripts) may yield booleans, but not name variables either.
@@ -138,8 +184,6 @@ selects_several(JsonPathItem *item)
 			return ".* selects every member of an object";
 		case jpiAny:
 			return ".** selects values at every depth";
-		case jpiKeyValue:
-			return ".keyvalue() yields one item per member";
 		case jpiIndexArray:
 			if (item->content.array.nelems > 1 || jspGetArraySubscript(item, &from, &to, 0))
 				return "a range or a list of subscripts selects several elements";
@@ -181,14 +225,41 @@ chain_problem(JsonPathItem *first, bool selecting)
 					several);
 }
 
+/* The first step of the value's own chain that computes, or NULL. */
+static const char *
+chain_computes(JsonPathItem *root)
+{
+	JsonPathItem item = *root;
+	JsonPathItem next;
+
+	for (;;)
+	{
+		const char *computing = computing_step(item.type);
+
+		if (computing != NULL)
+			return computing;
+		if (!jspGetNext(&item, &next))
+			return NULL;
+		item = next;
+	}
+}
+
 void
 crm_check_map_path(const char *field, const char *path)
 {
 	JsonPath   *parsed = DatumGetJsonPathP(DirectFunctionCall1(jsonpath_in, CStringGetDatum(path)));
 	JsonPathItem root;
 	const char *problem;
+	const char *computing;
 
 	jspInit(&root, parsed);
+	if ((computing = chain_computes(&root)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid field map entry for %s: %s computes a value", crm_quote_value(field), computing),
+				 errdetail("Path %s: a field map path selects a value from the payload, and a computed one could be the same for different leads.",
+						   crm_quote_value(path)),
+				 errhint("Map the raw value: crm normalises phones, times and ids itself. Methods and arithmetic may choose inside a filter, as in ? (@.type() == \"string\").")));
 	if (root.type == jpiRoot && !jspHasNext(&root))
 		problem = "$ alone is the whole payload, and a field takes one value: name a member, such as $.name";
 	else

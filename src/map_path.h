@@ -10,10 +10,13 @@
 /*
  * Parse the path and refuse one that would fail or be ambiguous on every
  * lead: a syntax error, a $variable (a field map gives none), a step that
- * selects several items ([*], .*, .**, ranges, several subscripts,
- * .keyvalue()), a predicate, which yields true or false, or the whole
- * payload.  The error names the field.  Filters pass: they usually pick
- * one item, and a path that finds several on a payload is refused then.
+ * selects several items ([*], .*, .**, ranges, several subscripts), a
+ * predicate, which yields true or false, or the whole payload.  A path
+ * that computes its value (an item method such as .type() or .abs(), or
+ * arithmetic) is refused too: different leads could get the same value.
+ * The error names the field.  Filters pass, methods and arithmetic in them
+ * included: they usually pick one item, and a path that finds several on a
+ * payload is refused then.
  */
 extern void crm_check_map_path(const char *field, const char *path);
 
