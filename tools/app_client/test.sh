@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tools/app_client/test.sh: runs the psycopg2 application (client.py)
 # against crm in a fresh database, connected as a login role holding only
-# the grants README.md gives an application.  Needs PGHOST etc.
+# the grants README.md gives an application (the session takes its role at
+# connection, as the cluster may want a password only its superuser has).
+# Needs PGHOST etc.
 # (scripts/cluster.sh); prints "app-client ... ok" or "app-client ... FAILED".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +30,6 @@ DROP ROLE IF EXISTS app_login;
 CREATE ROLE app_login LOGIN IN ROLE crm_app;
 SQL
 status=0
-APP_DSN="dbname=$db user=app_login" /usr/bin/python3 client.py || { echo "app-client ... FAILED (tools/app_client/test.sh)"; status=1; }
+APP_DSN="dbname=$db options='-c role=app_login'" /usr/bin/python3 client.py || { echo "app-client ... FAILED (tools/app_client/test.sh)"; status=1; }
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1
 exit $status
