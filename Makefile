@@ -14,7 +14,17 @@
 
 EXTENSION = crm
 MODULE_big = crm
-DATA = crm--1.0.sql data/crm_pinyin_overrides.tsv
+
+# Versions (install/README.md).  A released version's install script is
+# committed and frozen (crm--1.0.sql).  The development version's install
+# script and the upgrade to it from the last release are built from the area
+# files install/*.sql, as pgvector builds its script from sql/vector.sql.
+EXTVERSION = $(shell sed -n "s/^default_version = '\\(.*\\)'$$/\\1/p" crm.control)
+RELEASED = 1.0
+INSTALL_SQL = $(sort $(wildcard install/*.sql))
+BUILT_SQL = crm--$(EXTVERSION).sql crm--$(RELEASED)--$(EXTVERSION).sql
+DATA = crm--$(RELEASED).sql data/crm_pinyin_overrides.tsv
+DATA_built = $(BUILT_SQL)
 
 SRCS = $(wildcard src/*.c) $(wildcard src/core/*.c)
 OBJS = $(SRCS:.c=.o)
@@ -60,6 +70,19 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 # PGXS knows no header dependencies: a struct that changes size must
 # rebuild every object that might use it.
 $(OBJS): $(HEADERS)
+
+crm--$(EXTVERSION).sql: $(INSTALL_SQL) scripts/install-sql.awk crm.control
+	{ printf -- '-- crm %s: built from install/*.sql by make; edit those files, not this one.\n\n' '$(EXTVERSION)'; \
+	  printf '\\echo Use "CREATE EXTENSION crm CASCADE" to load this file. \\quit\n\n'; \
+	  awk -v mode=full -v version=$(EXTVERSION) -f scripts/install-sql.awk $(INSTALL_SQL); } > $@.tmp
+	mv $@.tmp $@
+
+crm--$(RELEASED)--$(EXTVERSION).sql: $(INSTALL_SQL) scripts/install-sql.awk crm.control
+	{ printf -- '-- crm %s to %s: built from the "@since %s" and "@upgrade %s" blocks of install/*.sql.\n\n' \
+	    '$(RELEASED)' '$(EXTVERSION)' '$(EXTVERSION)' '$(EXTVERSION)'; \
+	  printf '\\echo Use "ALTER EXTENSION crm UPDATE" to load this file. \\quit\n\n'; \
+	  awk -v mode=upgrade -v version=$(EXTVERSION) -f scripts/install-sql.awk $(INSTALL_SQL); } > $@.tmp
+	mv $@.tmp $@
 
 .PHONY: deps demo test valgrind-test fuzz bench check-icu
 deps:
