@@ -27,6 +27,11 @@
 # there), so that several checkouts can be tested at once without
 # overwriting each other's installed crm.  PostgreSQL finds its share
 # directory relative to its binaries, so the copy needs no configuration.
+# There the command also gets CRM_CLUSTER_DATA, the data directory, and may
+# stop the server and start it again with the same settings, as user
+# postgres: "pg_ctl -D $CRM_CLUSTER_DATA -m fast -w stop", then
+# "pg_ctl -D $CRM_CLUSTER_DATA -w -l LOG restart" (restart reads the
+# settings back from postmaster.opts; scripts/upgrade-test.sh does this).
 set -euo pipefail
 db=postgres
 if [ "${1:-}" = --cron-db ]; then db=$2; shift 2; fi
@@ -74,6 +79,7 @@ done
     echo "cluster.sh: the server did not start; see $server_log" >&2; cat "$server_log" >&2; exit 1; }
 
 export PGHOST=$work PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+export CRM_CLUSTER_DATA=$work/data
 status=0
 "$@" || status=$?
 stop fast    # a clean shutdown, so that every valgrind log is complete

@@ -16,51 +16,10 @@
 # available_at, crm.alarm.last_seen_at, crm.lead.scored_at and
 # status_changed_at, ...), different in the two databases by construction.
 # Every other value must be equal.
-set -Eeuo pipefail
+test_name=dump-restore
+. "$(dirname "$0")/test-lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
 src=dump_source
-work=$(mktemp -d)
-failed_at=
-
-fail() { failed_at=; echo "dump-restore ... FAILED: $*"; exit 1; }
-trap 'failed_at="line $LINENO: $BASH_COMMAND"' ERR
-finish() {
-    local status=$?
-    rm -rf "$work"
-    if [ "$status" -ne 0 ] && [ -n "$failed_at" ]; then
-        echo "dump-restore ... FAILED: $failed_at (exit $status)"
-    fi
-}
-trap finish EXIT
-
-q() { psql -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
-fresh_db() {
-    psql -d postgres -XAtq -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
-        -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
-}
-
-# snapshot DB FILE [SWEEP_TIME]: every crm table, sorted on all its columns,
-# and every crm sequence, written to FILE
-snapshot() {
-    local db=$1 out=$2 sweep=${3:-}
-    q "$db" "SELECT c.oid::regclass, string_agg(
-                CASE WHEN a.atttypid = 'timestamptz'::regtype AND '$sweep' <> ''
-                     THEN format('CASE WHEN %I = %L THEN ''sweep'' ELSE %I::text END',
-                                 a.attname, '$sweep', a.attname)
-                     ELSE quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
-               FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
-                                                    AND NOT a.attisdropped
-              WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
-              GROUP BY c.oid ORDER BY 1::text" > "$work/tables.$db"
-    while IFS='|' read -r table columns; do
-        echo "\\echo == $table"
-        echo "COPY (SELECT $columns FROM $table ORDER BY $(seq -s, 1 "$(awk -F', ' '{print NF}' <<< "$columns")")) TO STDOUT;"
-    done < "$work/tables.$db" > "$work/copies.$db"
-    q "$db" "SELECT format('SELECT ''== %1\$s'', last_value, is_called FROM %1\$s;', c.oid::regclass)
-               FROM pg_class c WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'S'
-              ORDER BY 1" >> "$work/copies.$db"
-    psql -d "$db" -XAtq -v ON_ERROR_STOP=1 -f "$work/copies.$db" > "$out"
-}
 
 # pg_dump warns of the self-references of crm.account and crm.contact
 # (merged_into): it orders extension tables' data by their foreign keys and
@@ -70,19 +29,10 @@ without_self_reference_warnings() {
     grep -vE '^pg_dump: (warning: there are circular foreign-key constraints on this table:|detail: (account|contact)$|hint: You might not be able to restore the dump|hint: Consider using a full dump)'
 }
 
-# same WHAT A B: the snapshots A and B are equal, or the test fails showing how
-same() {
-    diff -u "$2" "$3" > "$work/diff" || {
-        head -c 3000 "$work/diff"
-        fail "$1: $(grep -c '^[-+][^-+]' "$work/diff") rows differ (first differences above)"
-    }
-}
-
 # the source database, busy
 fresh_db "$src"
 q "$src" "CREATE EXTENSION crm CASCADE"
-psql -d "$src" -Xq -v ON_ERROR_STOP=1 -f "$here/dump-restore-busy.sql" > /dev/null 2> "$work/err" ||
-    fail "the busy database: $(grep -m3 -E 'ERROR|DETAIL' "$work/err" | tr '\n' ' ')"
+run_sql "$src" "$here/dump-restore-busy.sql"
 
 # custom format through pg_restore, plain format through psql: exit 0, and
 # not a word on stderr

@@ -8,7 +8,10 @@
 # own throw-away cluster (scripts/cluster.sh) whose pg_cron belongs to
 # that suite's database: contrib_regression and isolation_regression.  Both
 # suites always run; the differences of whatever failed are printed, and the
-# last line says "tests: N passed, N failed".
+# last line says "tests: N passed, N failed".  Then the upgrade test
+# (scripts/upgrade-test.sh): release 1.0, built from git tag v1.0, with data
+# in it, through ALTER EXTENSION crm UPDATE to this checkout's build, in a
+# private PostgreSQL and cluster of its own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +45,12 @@ scripts/cluster.sh scripts/readme-test.sh 2>&1 | tee -a "$log"
 # (prints "dump-restore ... ok" or "dump-restore ... FAILED")
 scripts/cluster.sh scripts/dump-restore-test.sh 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# release 1.0 with data through ALTER EXTENSION crm UPDATE ("upgrade ... ok");
+# not under valgrind: it makes its own cluster
+if [ -z "${VALGRIND_LOGDIR:-}" ]; then
+    scripts/upgrade-test.sh 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
 
 if [ "$status" -ne 0 ]; then
     for diffs in regression.diffs output_iso/regression.diffs; do

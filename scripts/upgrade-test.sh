@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# scripts/upgrade-test.sh: a busy crm 1.0 database, made the way a DBA has
+# it (with the 1.0 build), goes through "ALTER EXTENSION crm UPDATE" to the
+# version this checkout builds, and the test proves:
+#   - crm--1.0.sql is release 1.0's byte for byte (it is frozen);
+#   - extversion is then crm.control's default_version;
+#   - the catalog equals a fresh install's, in another database of the same
+#     cluster: pg_dump --schema-only of both, with every member of crm
+#     detached first (pg_dump leaves extension members out), the shipped
+#     rows (what pg_extension_config_dump's conditions leave out of a dump)
+#     and pg_extension's extconfig and extcondition;
+#   - no row is lost: every 1.0 table, in its 1.0 columns ordered by its
+#     primary key, and every 1.0 sequence are unchanged (row counts and
+#     md5s printed; a table the upgrade is documented to change is listed
+#     in "kept" below with the rows it must keep);
+#   - ingestion works afterwards: crm.ingest of a new lead, of a re-send
+#     (outcome 'duplicate'), a COPY into crm.lead_inbox, and the sweep;
+#   - an EMPTY 1.0 database, made with the 1.0 build and made with the new
+#     one, updates to the same catalog and the same rows as a fresh install.
+#
+# Release 1.0 is built from git tag v1.0 (git archive) into a private copy
+# of PostgreSQL (scripts/private-pg.sh) in a temporary directory, the
+# server runs there (CRM_PG_ROOT, scripts/cluster.sh), is stopped, this
+# checkout's build is installed over 1.0 (make install DESTDIR=...), and the
+# server is started again.  Needs root (as scripts/cluster.sh with
+# CRM_PG_ROOT does), git with tag v1.0, and this checkout built (make).
+# Prints "upgrade ... ok" or "upgrade ... FAILED: why" (scripts/run-tests.sh
+# counts these).
+test_name=upgrade
+. "$(dirname "$0")/test-lib.sh"
+tree=$(cd "$(dirname "$0")/.." && pwd)
+released=1.0
+tag=v$released
+
+# The tables the upgrade is documented to change (install/README.md), each
+# with the SQL condition selecting the rows it must keep unchanged in their
+# 1.0 columns: kept[crm.table]='NOT shipped'.  A table not listed keeps
+# every row; a sequence listed (any condition) is not compared.
+declare -A kept=()
+
+# ---------------------------------------------------------------- outside
+if [ "${1:-}" != --inside ]; then
+    cd "$tree"
+    git rev-parse --git-dir > /dev/null 2>&1 ||
+        fail "$tree is not a git checkout: release $released is built from git tag $tag"
+    git rev-parse -q --verify "$tag^{commit}" > /dev/null ||
+        fail "git tag $tag (release $released) is not in this clone: fetch it with 'git fetch --tags --unshallow' (a shallow clone) or 'git fetch --tags'"
+    git show "$tag:crm--$released.sql" | cmp -s - "crm--$released.sql" ||
+        fail "crm--$released.sql is not release $released's (git diff $tag -- crm--$released.sql): a released script is frozen; put changes in install/*.sql"
+    [ -f crm.so ] || fail "build this checkout first (make)"
+
+    chmod a+rx "$work"    # the server (user postgres) reads the private root in it
+    "$tree/scripts/private-pg.sh" "$work/root"
+    mkdir "$work/old"
+    git archive "$tag" | tar -x -C "$work/old"
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$work/old" -s -j2 install DESTDIR="$work/root" > "$work/old.log" 2>&1 ||
+        fail "building release $released: $(tail -5 "$work/old.log")"
+
+    status=0
+    UPGRADE_ROOT=$work/root UPGRADE_OLD=$work/old CRM_PG_ROOT=$work/root \
+        "$tree/scripts/cluster.sh" "$tree/scripts/upgrade-test.sh" --inside 2>&1 | tee "$work/out" ||
+        status=${PIPESTATUS[0]}
+    if [ "$status" -ne 0 ] && ! grep -q "^$test_name \.\.\. " "$work/out"; then
+        fail "the cluster (scripts/cluster.sh) exited $status"
+    fi
+    exit "$status"
+fi
+
+# ----------------------------------------------------------------- inside
+# (scripts/cluster.sh runs this against the private root's server)
+bindir=$UPGRADE_ROOT/usr/lib/postgresql/15/bin
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+extversion() { q "$1" "SELECT extversion FROM pg_extension WHERE extname = 'crm'"; }
+
+# a lead sent again after the upgrade must be recognised as a re-send
+known='{"ref": "upgrade-known", "who": "欧阳娜", "mobile": "13912345678", "org": "苏州精诚精密仪器有限公司", "area": "320500"}'
+
+# the busy 1.0 database: 1.0's own busy data set (scripts/dump-restore-busy.sql
+# of tag v1.0: every table has rows, SLA state mid-way), then a known lead
+# and a COPY into the inbox with a row sent twice and a re-send
+fresh_db upgrade_busy
+q upgrade_busy "CREATE EXTENSION crm VERSION '$released' CASCADE"
+run_sql upgrade_busy "$UPGRADE_OLD/scripts/dump-restore-busy.sql"
+[ "$(q upgrade_busy "SELECT outcome FROM crm.ingest('expo_app', '$known')")" = new ] ||
+    fail "1.0: the known lead was not new"
+cat > "$work/copy.sql" <<EOF
+COPY crm.lead_inbox (channel, payload) FROM STDIN;
+expo_app	{"ref": "copy-1", "who": "郑州", "mobile": "13700001111", "area": "410100"}
+expo_app	{"ref": "copy-1", "who": "郑州", "mobile": "13700001111", "area": "410100"}
+expo_app	{"ref": "copy-2", "who": "鄭州", "mobile": "137 0000 1111", "org": "郑州宇通客车股份有限公司"}
+expo_app	$known
+expo_app	[3, 4]
+\.
+EOF
+run_sql upgrade_busy "$work/copy.sql"
+
+# empty 1.0 databases: one made now with the 1.0 build, one later with the new
+fresh_db upgrade_empty_old
+q upgrade_empty_old "CREATE EXTENSION crm VERSION '$released' CASCADE"
+for db in upgrade_busy upgrade_empty_old; do
+    [ "$(extversion $db)" = "$released" ] || fail "$db: crm is not at $released before the update"
+done
+
+# rows_of DB FILE: each crm table and sequence as 1.0 has it, in its 1.0
+# columns, ordered by its primary key, one file per relation in $work/rows.FILE/
+# and "relation rows md5" lines in FILE; the relation list is taken from DB
+# the first time (the 1.0 catalog) and reused after the update
+rows_of() {
+    local db=$1 out=$2
+    [ -f "$work/relations" ] || q "$db" "
+        SELECT c.oid::regclass, c.relkind,
+               CASE WHEN c.relkind = 'S' THEN 'last_value, is_called'
+                    ELSE string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) END,
+               coalesce((SELECT string_agg(quote_ident(pa.attname), ', ' ORDER BY k.n)
+                           FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(attnum, n), pg_attribute pa
+                          WHERE i.indrelid = c.oid AND i.indisprimary
+                            AND pa.attrelid = c.oid AND pa.attnum = k.attnum),
+                        string_agg(a.attnum::text, ', ' ORDER BY a.attnum))
+          FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+                                                   AND NOT a.attisdropped AND c.relkind <> 'S'
+         WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p', 'S')
+         GROUP BY c.oid ORDER BY c.oid::regclass::text" > "$work/relations"
+    mkdir -p "$work/rows.$out"
+    : > "$work/$out"
+    while IFS='|' read -r rel kind columns order; do
+        local where=true
+        [ -n "${kept[$rel]:-}" ] && { [ "$kind" = S ] && continue; where=${kept[$rel]}; }
+        if [ "$kind" = S ]; then
+            q "$db" "SELECT $columns FROM $rel" > "$work/rows.$out/$rel"
+        else
+            q "$db" "COPY (SELECT $columns FROM $rel WHERE $where ORDER BY $order) TO STDOUT" > "$work/rows.$out/$rel"
+        fi
+        echo "$rel $(wc -l < "$work/rows.$out/$rel") $(md5sum < "$work/rows.$out/$rel" | cut -c1-32)" >> "$work/$out"
+    done < "$work/relations"
+}
+rows_of upgrade_busy before
+
+# the DBA's upgrade: stop, install the new build, start, ALTER EXTENSION
+as_postgres "$bindir/pg_ctl" -D "$CRM_CLUSTER_DATA" -m fast -w stop > /dev/null
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$tree" -s install DESTDIR="$UPGRADE_ROOT" > "$work/new.log" 2>&1 ||
+    fail "installing this checkout: $(tail -5 "$work/new.log")"
+as_postgres "$bindir/pg_ctl" -D "$CRM_CLUSTER_DATA" -w -l "$CRM_CLUSTER_DATA/../restarted.log" restart \
+    > "$work/restart.log" 2>&1 || fail "restarting the server: $(tail -5 "$work/restart.log")"
+version=$(sed -n "s/^default_version = '\\(.*\\)'\$/\\1/p" "$tree/crm.control")
+fresh_db upgrade_empty_new
+q upgrade_empty_new "CREATE EXTENSION crm VERSION '$released' CASCADE"
+for db in upgrade_busy upgrade_empty_old upgrade_empty_new; do
+    q $db "ALTER EXTENSION crm UPDATE" 2> "$work/err" || fail "ALTER EXTENSION crm UPDATE in $db: $(head -3 "$work/err")"
+    [ "$(extversion $db)" = "$version" ] || fail "$db: extversion is $(extversion $db) after the update, not $version"
+done
+fresh_db upgrade_fresh
+q upgrade_fresh "CREATE EXTENSION crm CASCADE"
+[ "$(extversion upgrade_fresh)" = "$version" ] || fail "a fresh install is at $(extversion upgrade_fresh), not $version"
+
+# no row lost
+rows_of upgrade_busy after
+if ! cmp -s "$work/before" "$work/after"; then
+    diff "$work/before" "$work/after" | grep '^<' | while read -r _ rel _; do
+        echo "== $rel (< before the update, > after)"
+        diff "$work/rows.before/$rel" "$work/rows.after/$rel" | head -10
+    done
+    fail "rows of 1.0 tables changed by the update: $(diff "$work/before" "$work/after" | grep -c '^<') relations (first differences above)"
+fi
+tables=$(grep -c . "$work/before")
+rows=$(awk '{ n += $2 } END { print n }' "$work/before")
+
+# ingestion afterwards: a new lead, a re-send, COPY, the sweep
+[ "$(q upgrade_busy "SELECT outcome FROM crm.ingest('expo_app', '$known')")" = duplicate ] ||
+    fail "after the update, a re-send of a 1.0 lead is not a duplicate"
+[ "$(q upgrade_busy "SELECT outcome FROM crm.ingest('expo_app',
+        '{\"ref\": \"after-1\", \"who\": \"上官婉\", \"mobile\": \"13611112222\", \"area\": \"330100\"}')")" = new ] ||
+    fail "after the update, a new lead is not new"
+leads=$(q upgrade_busy "SELECT count(*) FROM crm.lead")
+sed 's/copy-\([12]\)/copy-after-\1/' "$work/copy.sql" > "$work/copy-after.sql"
+run_sql upgrade_busy "$work/copy-after.sql"
+[ "$(q upgrade_busy "SELECT count(*) - $leads FROM crm.lead")" -ge 2 ] ||
+    fail "after the update, COPY into crm.lead_inbox stored no new lead"
+q upgrade_busy "SELECT crm.run_timeouts()" > /dev/null
+
+# catalog: extconfig and extcondition, the shipped rows, then the schema
+# with every member of crm detached (pg_dump leaves members out)
+catalog() {
+    local db=$1
+    q "$db" "SELECT c::regclass, w FROM pg_extension e, unnest(e.extconfig, e.extcondition) u(c, w)
+              WHERE e.extname = 'crm' ORDER BY u.c::regclass::text" > "$work/extconfig.$db"
+    # shipped rows: those of a dumped table that its dump condition leaves
+    # out, compared as they are; and every row of a table not dumped (a
+    # fresh install's must all be there, beside rows derived from the
+    # user's, such as crm.calendar_window's for the user's calendars)
+    q "$db" "SELECT CASE WHEN u.c IS NULL
+                         THEN format('\\o $work/held.$db' || E'\\n' || 'COPY (SELECT %L, * FROM %s) TO STDOUT;',
+                                     c.oid::regclass, c.oid::regclass)
+                         ELSE format('\\o $work/shipped.$db' || E'\\n' || '\\qecho == %1\$s' || E'\\n'
+                                     || 'COPY (SELECT * FROM %1\$s WHERE NOT coalesce((%2\$s), false) ORDER BY %3\$s) TO STDOUT;',
+                                     c.oid::regclass, regexp_replace(u.w, '^\\s*WHERE\\s', '', 'i'),
+                                     (SELECT string_agg(a.attnum::text, ', ' ORDER BY a.attnum) FROM pg_attribute a
+                                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)) END
+               FROM pg_class c
+               LEFT JOIN (SELECT u.c, u.w FROM pg_extension e, unnest(e.extconfig, e.extcondition) u(c, w)
+                           WHERE e.extname = 'crm') u ON u.c = c.oid
+              WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p') AND coalesce(u.w, 'x') <> ''
+              ORDER BY u.c IS NULL, c.oid::regclass::text" > "$work/shipped.sql"
+    : > "$work/held.$db"
+    : > "$work/shipped.$db"
+    psql -d "$db" -XAtq -v ON_ERROR_STOP=1 -f "$work/shipped.sql"
+    sort -o "$work/held.$db" "$work/held.$db"
+    q "$db" "SELECT format('ALTER EXTENSION crm DROP %s %s;', o.type, o.identity)
+               FROM pg_depend d, pg_identify_object(d.classid, d.objid, d.objsubid) o
+              WHERE d.deptype = 'e' AND d.refclassid = 'pg_extension'::regclass
+                AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'crm')" > "$work/detach.$db"
+    run_sql "$db" "$work/detach.$db" -1
+    # (less the random key of pg_dump's \restrict line, new in 15.14)
+    pg_dump --schema-only -d "$db" 2> "$work/err" | grep -vE '^\\(un)?restrict ' > "$work/schema.$db" ||
+        fail "pg_dump of $db: $(head -3 "$work/err")"
+}
+for db in upgrade_fresh upgrade_busy upgrade_empty_old upgrade_empty_new; do catalog $db; done
+for db in upgrade_busy upgrade_empty_old upgrade_empty_new; do
+    same "$db against a fresh install: pg_extension's extconfig and extcondition" \
+        "$work/extconfig.upgrade_fresh" "$work/extconfig.$db"
+    same "$db against a fresh install: the shipped rows" "$work/shipped.upgrade_fresh" "$work/shipped.$db"
+    comm -23 "$work/held.upgrade_fresh" "$work/held.$db" > "$work/missing"
+    [ ! -s "$work/missing" ] || { head -20 "$work/missing"
+        fail "$db against a fresh install: $(wc -l < "$work/missing") rows of tables pg_dump does not keep are missing (first above)"; }
+    same "$db against a fresh install: pg_dump --schema-only" "$work/schema.upgrade_fresh" "$work/schema.$db"
+done
+# an empty database updated holds exactly what a fresh install holds
+snapshot upgrade_fresh "$work/all.upgrade_fresh"
+for db in upgrade_empty_old upgrade_empty_new; do
+    snapshot $db "$work/all.$db"
+    same "$db against a fresh install: every row and sequence" "$work/all.upgrade_fresh" "$work/all.$db"
+done
+
+echo "$test_name ... ok (scripts/upgrade-test.sh: $released to $version, $tables tables and sequences with $rows rows kept, catalog as a fresh install's)"
