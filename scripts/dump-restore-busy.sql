@@ -2,6 +2,8 @@
 -- scripts/dump-restore-test.sh.  Every table gets rows, and the SLA state is
 -- in the middle of things: timers open, met, breached and escalated, leads
 -- waiting for a rep, alarms open, messages pending, delivered and failed.
+-- scripts/upgrade-test.sh loads it into a crm 1.0 catalog, so it uses only
+-- the 1.0 surface; data for later areas goes into a file of its own.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 SET timezone = 'Asia/Shanghai';

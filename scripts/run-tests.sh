@@ -9,8 +9,8 @@
 # that suite's database: contrib_regression and isolation_regression.  Both
 # suites always run; the differences of whatever failed are printed, and the
 # last line says "tests: N passed, N failed".  Then the upgrade test
-# (scripts/upgrade-test.sh): release 1.0, built from git tag v1.0, with data
-# in it, through ALTER EXTENSION crm UPDATE to this checkout's build, in a
+# (scripts/upgrade-test.sh): a crm 1.0 catalog with data in it, through
+# ALTER EXTENSION crm UPDATE to this checkout's version, in a
 # private PostgreSQL and cluster of its own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
