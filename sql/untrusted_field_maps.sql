@@ -17,13 +17,20 @@ SELECT label, r.state, r.error, r.detail
     ('company an object',  '{"id": "t-5", "name": "王芳", "company": {"name": "某医院"}, "submitted_at": "2026-11-20"}'),
     ('phone an array',     '{"id": "t-6", "name": "王芳", "phone": ["13800138000"], "submitted_at": "2026-11-20"}'),
     ('phone a boolean',    '{"id": "t-7", "name": "王芳", "phone": true, "submitted_at": "2026-11-20"}'),
-    ('submitted_at true',  '{"id": "t-8", "name": "王芳", "submitted_at": true}')
+    ('submitted_at true',  '{"id": "t-8", "name": "王芳", "submitted_at": true}'),
+    -- a sign or a fraction is no part of a phone number (the normaliser
+    -- would read "-" and "." as separators), nor of a credit code
+    ('phone negative',     '{"id": "t-11", "name": "王芳", "phone": -13800138000, "submitted_at": "2026-11-20"}'),
+    ('phone a fraction',   '{"id": "t-12", "name": "王芳", "phone": 1380013800.0, "submitted_at": "2026-11-20"}'),
+    ('credit code signed', '{"id": "t-13", "name": "王芳", "phone": "13800138000", "credit_code": -911100006000373410, "submitted_at": "2026-11-20"}')
   ) t(label, payload),
   LATERAL pg_temp.outcome(format('SELECT crm.ingest(%L, %L)', 'website', t.payload)) r;
 -- numbers where they are ids, phone numbers and epoch times
 SELECT (crm.ingest('website', '{"id": 90211, "name": "王芳", "phone": 13800138000,
                                 "submitted_at": 1795136400}')).outcome;
 SELECT external_id, person_name, phone, created_at, warnings FROM crm.lead WHERE external_id = '90211';
+-- none of the refused numbers stored a lead
+SELECT count(*) AS refused_numbers_stored FROM crm.lead WHERE external_id IN ('t-11', 't-12', 't-13');
 -- in bulk the row is quarantined with the same SQLSTATE, the good row lands
 INSERT INTO crm.lead_inbox (channel, payload) VALUES
   ('website', '{"id": "t-9", "name": true, "phone": "13900139000", "submitted_at": "2026-11-20"}'),

@@ -38,21 +38,22 @@ typedef struct LeadField
 	const char *name;
 	bool		takes_number;	/* ids, phone numbers, codes and epoch times come as numbers */
 	bool		no_constant;	/* a default would give every lead one identity or one time */
+	bool		digits;			/* a number is read as its digits: only a whole one >= 0 is one */
 } LeadField;
 
 static const LeadField lead_fields[] = {
-	{"external_id", true, true},
-	{"person_name", false, false},
-	{"company_name", false, false},
-	{"phone", true, true},
-	{"email", false, true},
-	{"uscc", true, true},
-	{"region_code", true, false},
-	{"title", false, false},
-	{"product_line", false, false},
-	{"wechat_openid", false, true},
-	{"created_at", true, true},
-	{"notes", false, false},
+	{"external_id", true, true, false},
+	{"person_name", false, false, false},
+	{"company_name", false, false, false},
+	{"phone", true, true, true},
+	{"email", false, true, false},
+	{"uscc", true, true, true},
+	{"region_code", true, false, true},
+	{"title", false, false, false},
+	{"product_line", false, false, false},
+	{"wechat_openid", false, true, false},
+	{"created_at", true, true, false},
+	{"notes", false, false, false},
 };
 
 /* Fields any one of which identifies a person. */
@@ -388,6 +389,28 @@ lookup(Jsonb *payload, const MapEntry *entry)
 }
 
 /*
+ * A JSON number as a field's text.  Where the digits are the value (a phone
+ * number, a code), a sign or a fraction would be read as a separator by
+ * the normaliser: -13800138000 would become a customer's number.  Such a
+ * number is refused like a boolean; a string is taken as written.
+ */
+static char *
+number_text(const LeadField *field, const JsonbValue *v)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+
+	if (field->digits && strspn(text, "0123456789") != strlen(text))
+		ereport(ERROR,
+				(errcode(ERRCODE_SQL_JSON_ITEM_CANNOT_BE_CAST_TO_TARGET_TYPE),
+				 errmsg("lead field \"%s\" takes a number only as a whole number of 0 or more, not %s",
+						field->name, crm_quote_value(text)),
+				 errdetail("A number for %s is read as its digits; a sign or a fraction is no part of one.",
+						   field->name),
+				 errhint("The sender must send the digits it has, as a string or a whole number.")));
+	return text;
+}
+
+/*
  * A payload value as the field's text; NULL for JSON null.  A boolean,
  * an object or an array is no name, phone or code, and neither is a
  * number for a field of words: a sender's bug, which the SQL/JSON
@@ -415,7 +438,7 @@ field_text(const LeadField *field, const JsonbValue *v)
 		return NULL;
 	if (v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);
-	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	return number_text(field, v);
 }
 
 /*
