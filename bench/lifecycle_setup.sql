@@ -1,15 +1,10 @@
--- bench/lifecycle_setup.sql: the world of bench/lifecycle_run.  A round-the-
--- clock calendar (deadlines fall inside the run whatever the hour), 100
--- reps in 5 teams, and helpers the runner calls between measurements.
+-- bench/lifecycle_setup.sql: the world of bench/lifecycle_run: 100 reps in
+-- 5 teams on a round-the-clock calendar (bench_org.sql), and helpers the
+-- runner calls between measurements.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
-INSERT INTO crm.calendar (code, name) VALUES ('bench_always', 'always open');
-INSERT INTO crm.calendar_hours (calendar, isodow, opens, closes)
-SELECT 'bench_always', d, '00:00', '24:00' FROM generate_series(1, 7) d;
-INSERT INTO crm.team (code, name, manager, calendar)
-SELECT 'team' || t, 'team ' || t, 'mgr' || t, 'bench_always' FROM generate_series(1, 5) t;
-INSERT INTO crm.rep (login, name, team)
-SELECT 'rep' || r, 'rep ' || r, 'team' || (r % 5 + 1) FROM generate_series(1, 100) r;
+\set reps 100
+\ir bench_org.sql
 
 -- Leads already assigned: the lead trigger starts three timers for each.
 CREATE FUNCTION bench_add_assigned(n integer) RETURNS bigint LANGUAGE sql AS $$
