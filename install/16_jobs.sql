@@ -280,8 +280,6 @@ CREATE FUNCTION crm.schedule_jobs() RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_schedule_jobs'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION crm.schedule_jobs() IS
-'Registers the pg_cron jobs crm.job_definitions() lists, to run in this database as the calling user (names start with crm_; outside cron.database_name they end in @<database>), and removes this database''s crm_ jobs it no longer lists or that belong to another role; returns how many jobs were created, changed or removed, so a second call returns 0. Needs pg_cron preloaded and installed in cron.database_name, and a superuser or a role granted USAGE on schema cron and EXECUTE on cron.schedule_in_database()';
 CREATE FUNCTION crm.cron_setup_problems(use_background_workers boolean DEFAULT NULL, host text DEFAULT NULL,
                                         OUT setting text, OUT problem text, OUT hint text)
     RETURNS SETOF record
@@ -294,5 +292,66 @@ CREATE FUNCTION crm.unschedule_jobs() RETURNS integer
     AS 'MODULE_PATHNAME', 'crm_unschedule_jobs'
     LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY INVOKER
     SET search_path = pg_catalog, pg_temp;
+-- @since 1.1
+-- Which role registered this database's jobs.  pg_cron's row security
+-- shows a role its own jobs only, so a second role calling
+-- crm.schedule_jobs() would find none and register the work a second
+-- time: every sweep would run twice.  crm keeps the owner itself and
+-- refuses the others (crm.job_registration_claim()).
+CREATE TABLE crm.job_registration (
+    single        boolean PRIMARY KEY DEFAULT true CONSTRAINT job_registration_single CHECK (single),
+    registered_by name NOT NULL,
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('crm.job_registration', '');
+COMMENT ON TABLE crm.job_registration IS
+'The role whose pg_cron jobs run crm in this database: crm.schedule_jobs() records it and refuses any other role (42501) until crm.unschedule_jobs() removes the jobs; at most one row';
+COMMENT ON COLUMN crm.job_registration.single IS 'Always true: the table holds one row at most';
+COMMENT ON COLUMN crm.job_registration.registered_by IS
+'The role that called crm.schedule_jobs(): pg_cron runs the jobs as this role';
+COMMENT ON COLUMN crm.job_registration.registered_at IS 'When that role first registered the jobs';
+
+-- Called by crm.schedule_jobs() and crm.unschedule_jobs() before they touch
+-- pg_cron, in the caller's transaction.  One at a time (an advisory lock):
+-- two roles racing cannot both register.  A registration whose role was
+-- dropped is taken over (its jobs could not run anyway); a superuser may
+-- unschedule anyone's jobs (pg_cron shows it every role's).
+CREATE FUNCTION crm.job_registration_claim(unscheduling boolean) RETURNS void
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    holder name;
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(x'43524d'::integer, 2);
+    SELECT r.registered_by INTO holder FROM crm.job_registration r;
+    IF holder IS DISTINCT FROM current_user
+       AND EXISTS (SELECT FROM pg_catalog.pg_roles o WHERE o.rolname = holder)
+       AND NOT (unscheduling AND (SELECT u.rolsuper FROM pg_catalog.pg_roles u WHERE u.rolname = current_user)) THEN
+        RAISE EXCEPTION 'crm''s pg_cron jobs in database "%" belong to role "%"', pg_catalog.current_database(), holder
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('Role "%s" registered them at %s. pg_cron shows each role only its own jobs, so %s would register a second set, and every job would run twice.',
+                                             holder, (SELECT r.registered_at FROM crm.job_registration r),
+                                             CASE WHEN unscheduling THEN 'this role could not remove them; it'
+                                                  ELSE 'this role' END),
+                  HINT = CASE WHEN unscheduling
+                              THEN pg_catalog.format('Call crm.unschedule_jobs() as role "%s" or as a superuser.', holder)
+                              ELSE pg_catalog.format('Call crm.schedule_jobs() as role "%s"; to hand the jobs to another role, have "%s" (or a superuser) call crm.unschedule_jobs() first.',
+                                                     holder, holder) END;
+    END IF;
+    IF unscheduling THEN
+        DELETE FROM crm.job_registration;
+    ELSE
+        INSERT INTO crm.job_registration AS r (registered_by) VALUES (current_user)
+        ON CONFLICT (single) DO UPDATE SET registered_by = excluded.registered_by, registered_at = excluded.registered_at
+         WHERE r.registered_by <> excluded.registered_by;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.job_registration_claim(boolean) IS
+'Internal to crm.schedule_jobs() and crm.unschedule_jobs(): records the calling role as the jobs'' owner (or forgets it when unscheduling), and refuses any other role with 42501 and a hint naming the owner; a dropped owner''s registration is taken over, and a superuser may unschedule';
+COMMENT ON FUNCTION crm.schedule_jobs() IS
+'Registers the pg_cron jobs crm.job_definitions() lists, to run in this database as the calling user (names start with crm_; outside cron.database_name they end in @<database>), and removes this database''s crm_ jobs it no longer lists or that belong to another role; returns how many jobs were created, changed or removed, so a second call returns 0. The role is recorded in crm.job_registration: another role is refused (42501) until crm.unschedule_jobs() removes the jobs. Needs pg_cron preloaded and installed in cron.database_name, and a superuser or a role granted USAGE on schema cron and EXECUTE on cron.schedule_in_database()';
 COMMENT ON FUNCTION crm.unschedule_jobs() IS
-'Removes this database''s crm_ pg_cron jobs (a non-superuser only sees and removes its own); returns how many';
+'Removes this database''s crm_ pg_cron jobs and their owner''s record in crm.job_registration; returns how many jobs. Only the role that registered them, or a superuser, may (42501 otherwise)';
+-- @end

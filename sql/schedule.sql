@@ -9,6 +9,46 @@ SELECT crm.schedule_jobs() AS created_again;
 SELECT jobname, schedule, command, database = current_database() AS here, username = current_user AS as_me, active
   FROM cron.job ORDER BY jobname;
 
+-- The registering role is recorded; a second role is refused before it
+-- reaches pg_cron, whose row security would hide these jobs from it and
+-- let it register a second set (each job would run twice)
+SELECT registered_by = current_user AS registered_by_me FROM crm.job_registration;
+CREATE ROLE crm_second_scheduler;
+GRANT USAGE ON SCHEMA crm TO crm_second_scheduler;
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.job_registration TO crm_second_scheduler;
+CREATE FUNCTION pg_temp.refusal(statement text, OUT state text, OUT message text, OUT hint text)
+    LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    state := 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT;
+    -- the owner is whoever runs the suite
+    message := replace(message, session_user, '<owner>');
+    hint := replace(hint, session_user, '<owner>');
+END
+$$;
+SET ROLE crm_second_scheduler;
+SELECT * FROM pg_temp.refusal('SELECT crm.schedule_jobs()');
+SELECT * FROM pg_temp.refusal('SELECT crm.unschedule_jobs()');
+RESET ROLE;
+SELECT count(*) AS jobs, count(DISTINCT username) AS roles FROM cron.job;
+-- once the owner has unscheduled, the role may take the jobs over: it
+-- passes the claim and goes on to pg_cron (here it lacks pg_cron's grants)
+SELECT crm.unschedule_jobs() AS handed_over;
+SELECT count(*) AS registrations FROM crm.job_registration;
+SET ROLE crm_second_scheduler;
+SELECT state, message FROM pg_temp.refusal('SELECT crm.schedule_jobs()');
+RESET ROLE;
+SELECT count(*) AS registrations_after_failure FROM crm.job_registration;
+-- a registration whose role was dropped is taken over
+INSERT INTO crm.job_registration (registered_by) VALUES ('crm_second_scheduler');
+REVOKE ALL ON crm.job_registration FROM crm_second_scheduler;
+REVOKE ALL ON SCHEMA crm FROM crm_second_scheduler;
+DROP ROLE crm_second_scheduler;
+SELECT crm.schedule_jobs() AS created_again_by_me;
+SELECT registered_by = current_user AS registered_by_me FROM crm.job_registration;
+
 -- a lead whose first contact is overdue
 TRUNCATE crm.lead, crm.assignment_rule, crm.rep, crm.team, crm.outbox CASCADE;
 INSERT INTO crm.calendar (code, name) VALUES ('cron_always', '全天候');

@@ -15,6 +15,10 @@
  * that belong to another role, are removed.  The count returned is the
  * number of jobs created, changed or removed.
  *
+ * The role that registers them is recorded in crm.job_registration, and
+ * any other role refused: pg_cron's row security hides one role's jobs
+ * from another, which would otherwise register a second set.
+ *
  * Job names must be unique across the cluster (pg_cron upserts on jobname
  * and username), so with crm in several databases the ones outside the
  * cron database carry their database's name: crm_run_timeouts@sales.
@@ -622,6 +626,24 @@ run_in_worker(const CronRequest *req, Oid cron_dboid, const char *cron_database)
  * SQL
  * --------------------------------------------------------------------- */
 
+/*
+ * The caller becomes, or must already be, the role whose jobs these are
+ * (crm.job_registration): pg_cron would let a second role register a
+ * second set unseen.  In crm's database, in the caller's transaction.
+ */
+static void
+claim_registration(bool unschedule)
+{
+	Oid			types[1] = {BOOLOID};
+	Datum		args[1] = {BoolGetDatum(unschedule)};
+	int			nest = crm_pin_search_path();
+
+	if (SPI_execute_with_args("SELECT crm.job_registration_claim($1)",
+							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "crm: crm.job_registration_claim() failed");
+	crm_unpin_search_path(nest);
+}
+
 static int
 crm_cron_sync(bool unschedule, const char *what)
 {
@@ -638,6 +660,7 @@ crm_cron_sync(bool unschedule, const char *what)
 	req.unschedule = unschedule;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "crm: SPI_connect failed");
+	claim_registration(unschedule);
 	if (!unschedule)
 		read_job_definitions(&req, !here);
 	if (here)
