@@ -32,6 +32,7 @@ without_self_reference_warnings() {
 # the source database, busy
 fresh_db "$src"
 q "$src" "CREATE EXTENSION crm CASCADE"
+run_sql "$src" "$here/dump-restore-busy-1.1.sql"
 run_sql "$src" "$here/dump-restore-busy.sql"
 
 # custom format through pg_restore, plain format through psql: exit 0, and
