@@ -152,8 +152,12 @@ CREATE TABLE crm.lead_quarantine (
     fix_by      text GENERATED ALWAYS AS (crm.quarantine_fix_by(sqlstate, reason)) STORED,
     received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     retries     integer NOT NULL DEFAULT 0,
-    retried_at  timestamptz
+    retried_at  timestamptz,
+    raw_payload text
 );
+-- @upgrade 1.1
+ALTER TABLE crm.lead_quarantine ADD COLUMN raw_payload text;
+-- @end
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.lead_quarantine_id_seq', '');
 CREATE INDEX lead_quarantine_batch_idx ON crm.lead_quarantine (batch_id);
@@ -166,6 +170,10 @@ COMMENT ON COLUMN crm.lead_quarantine.fix_by IS
 COMMENT ON COLUMN crm.lead_quarantine.retries IS
 'How many times crm.retry_quarantined replayed the row and it failed again; sqlstate, reason, detail and context are those of the last try';
 COMMENT ON COLUMN crm.lead_quarantine.retried_at IS 'When crm.retry_quarantined last replayed it';
+-- @since 1.1
+COMMENT ON COLUMN crm.lead_quarantine.raw_payload IS
+'A line of crm.lead_inbox_text that is not JSON, as it came (payload is then NULL): fix it here and crm.retry_quarantined parses it again';
+-- @end
 
 CREATE TABLE crm.lead_quarantine_release (
     quarantine_id bigint PRIMARY KEY,
@@ -203,6 +211,28 @@ CREATE TRIGGER lead_inbox_begin BEFORE INSERT ON crm.lead_inbox
 CREATE TRIGGER lead_inbox_end AFTER INSERT ON crm.lead_inbox
     FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_inbox_statement();
 
+-- @since 1.1
+-- The same ingestion, the payload as text: a COPY whose lines are not all
+-- JSON ingests the good ones.  Into crm.lead_inbox, PostgreSQL reads the
+-- jsonb column before crm sees the row, and one bad line fails the whole
+-- COPY; here the trigger parses each line in the row's subtransaction and
+-- quarantines one that is not JSON (22P02) with the line as it came.
+CREATE TABLE crm.lead_inbox_text (
+    channel text,
+    payload text
+);
+COMMENT ON TABLE crm.lead_inbox_text IS
+'Bulk ingestion as crm.lead_inbox, the payload as text: INSERT or COPY (channel, payload) rows; a payload that is not JSON is quarantined (22P02) with the line in crm.lead_quarantine.raw_payload, and the other rows are ingested. Always empty';
+COMMENT ON COLUMN crm.lead_inbox_text.channel IS 'The channel (crm.channel.code)';
+COMMENT ON COLUMN crm.lead_inbox_text.payload IS 'The lead as JSON text, parsed by crm row by row';
+CREATE TRIGGER lead_inbox_text_ingest BEFORE INSERT ON crm.lead_inbox_text
+    FOR EACH ROW EXECUTE FUNCTION crm.lead_inbox_ingest();
+CREATE TRIGGER lead_inbox_text_begin BEFORE INSERT ON crm.lead_inbox_text
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_inbox_statement();
+CREATE TRIGGER lead_inbox_text_end AFTER INSERT ON crm.lead_inbox_text
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.lead_inbox_statement();
+-- @end
+
 CREATE FUNCTION crm.lead_inbox_counts(OUT ingested bigint, OUT quarantined bigint,
                                       OUT duplicates bigint, OUT batch_id bigint)
     AS 'MODULE_PATHNAME', 'crm_lead_inbox_counts'
@@ -216,7 +246,8 @@ COMMENT ON FUNCTION crm.lead_inbox_counts() IS
 -- error that is not the row's (a cancel, a deadlock or serialization
 -- failure, exhausted resources, an internal error, the caller's missing
 -- rights) ends the retry, as it ends a bulk statement.
-CREATE FUNCTION crm.retry_quarantined(batch_id bigint DEFAULT NULL, channel text DEFAULT NULL,
+-- @since 1.1
+CREATE OR REPLACE FUNCTION crm.retry_quarantined(batch_id bigint DEFAULT NULL, channel text DEFAULT NULL,
                                       ids bigint[] DEFAULT NULL,
                                       OUT retried bigint, OUT ingested bigint,
                                       OUT duplicates bigint, OUT quarantined bigint)
@@ -249,7 +280,9 @@ BEGIN
     LOOP
         retried := retried + 1;
         BEGIN
-            result := crm.ingest(q.channel, q.payload);
+            -- a line of crm.lead_inbox_text that was not JSON is parsed
+            -- again: 22P02 until it is fixed
+            result := crm.ingest(q.channel, coalesce(q.payload, q.raw_payload::jsonb));
             DELETE FROM crm.lead_quarantine WHERE id = q.id;
             INSERT INTO crm.lead_quarantine_release (quarantine_id, batch_id, channel, lead_id, outcome)
             VALUES (q.id, q.batch_id, q.channel, result.lead_id, result.outcome);
@@ -275,6 +308,7 @@ BEGIN
         END;
     END LOOP;
 END $$;
+-- @end
 COMMENT ON FUNCTION crm.retry_quarantined(bigint, text, bigint[]) IS
 'Replays the quarantined rows of a batch, a channel and/or a list of ids (all rows when none is given) through crm.ingest: a row that ingests leaves the quarantine (crm.lead_quarantine_release keeps which lead it became), one that fails again stays with its new reason. Rows another retry holds are skipped. Returns how many rows were retried, ingested, found to be duplicates of stored leads, and quarantined again';
 

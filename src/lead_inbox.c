@@ -14,6 +14,12 @@
  * subtransaction, and a failed one again in halves until the lead at
  * fault is found.  The statement holds every
  * matching lock from its first row, so rows need none of their own.
+ *
+ * crm.lead_inbox_text takes the payload as text, so that a line that is
+ * not JSON fails alone: PostgreSQL would refuse it while reading the COPY
+ * into crm.lead_inbox's jsonb column, and the whole statement with it.
+ * Here it is parsed in the row's subtransaction, and a line that does not
+ * parse is quarantined as it came (raw_payload), to be fixed and replayed.
  */
 #include "postgres.h"
 
@@ -56,6 +62,16 @@ CRM_KEPT_PLAN(insert_quarantine) = {
 	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
 	7, {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
 };
+/*
+ * A line of crm.lead_inbox_text that is not JSON.  A statement of its own:
+ * this library also serves a 1.0 catalog until ALTER EXTENSION crm UPDATE,
+ * whose quarantine has no raw_payload (and which has no text inbox).
+ */
+CRM_KEPT_PLAN(insert_quarantine_raw) = {
+	"INSERT INTO crm.lead_quarantine (batch_id, channel, payload, sqlstate, reason, detail, context, raw_payload)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	8, {INT8OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+};
 CRM_KEPT_PLAN(next_batch_id) = {
 	"SELECT nextval('crm.lead_quarantine_batch_seq')", 0, {InvalidOid}
 };
@@ -79,11 +95,12 @@ batch_id(void)
 	return current.batch_id;
 }
 
+/* raw: the text payload that did not parse, else NULL */
 static void
-quarantine(const char *channel, Jsonb *payload, const ErrorData *e)
+quarantine(const char *channel, Jsonb *payload, const char *raw, const ErrorData *e)
 {
-	Datum		args[7];
-	char		nulls[7] = {' '};
+	Datum		args[8];
+	char		nulls[8] = {' '};
 
 	args[0] = Int64GetDatum(batch_id());
 	args[1] = opt_text(channel, &nulls[1]);
@@ -93,24 +110,38 @@ quarantine(const char *channel, Jsonb *payload, const ErrorData *e)
 	args[4] = opt_text(e->message, &nulls[4]);
 	args[5] = opt_text(e->detail ? e->detail : e->hint, &nulls[5]);
 	args[6] = opt_text(e->context, &nulls[6]);
-	(void) crm_plan_run(&insert_quarantine, args, nulls, 0, SPI_OK_INSERT);
+	args[7] = opt_text(raw, &nulls[7]);
+	(void) crm_plan_run(raw ? &insert_quarantine_raw : &insert_quarantine, args, nulls, 0, SPI_OK_INSERT);
 	current.quarantined++;
 }
 
-/* The prepared lead, or NULL when the row went to quarantine. */
+/* A text payload as JSON; 22P02 when it is not. */
+static Jsonb *
+parse_payload(const char *raw)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(raw)));
+}
+
+/*
+ * The prepared lead, or NULL when the row went to quarantine.  raw: a text
+ * payload, parsed here (payload is then NULL).
+ */
 static Lead *
-prepare_or_quarantine(const char *channel, Jsonb *payload)
+prepare_or_quarantine(const char *channel, Jsonb *payload, const char *raw)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	Lead	   *lead = NULL;
+	Jsonb	   *volatile parsed = payload;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		crm_ingest_require_input(channel != NULL, payload != NULL);
-		lead = crm_ingest_prepare(channel, payload);
+		if (raw != NULL)
+			parsed = parse_payload(raw);
+		crm_ingest_require_input(channel != NULL, parsed != NULL);
+		lead = crm_ingest_prepare(channel, parsed);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -123,7 +154,7 @@ prepare_or_quarantine(const char *channel, Jsonb *payload)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		quarantine(channel, payload, e);
+		quarantine(channel, parsed, parsed ? NULL : raw, e);
 		return NULL;
 	}
 	PG_END_TRY();
@@ -158,6 +189,13 @@ column(TriggerData *td, int attnum, bool jsonb)
 	return jsonb ? (void *) DatumGetJsonbPCopy(d) : (void *) TextDatumGetCString(d);
 }
 
+/* Whether the inbox takes its payload as jsonb (crm.lead_inbox), else as text. */
+static bool
+payload_is_jsonb(TriggerData *td)
+{
+	return TupleDescAttr(td->tg_relation->rd_att, 1)->atttypid == JSONBOID;
+}
+
 /*
  * The row prepared as a lead, in a context of its own inside the batch:
  * kept until the batch is stored, or freed at once when the row goes to
@@ -169,7 +207,9 @@ prepare_row(TriggerData *td)
 	MemoryContext row = AllocSetContextCreate(crm_batch_context(batch), "crm lead inbox row",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(row);
-	Lead	   *lead = prepare_or_quarantine(column(td, 1, false), column(td, 2, true));
+	bool		jsonb = payload_is_jsonb(td);
+	Lead	   *lead = prepare_or_quarantine(column(td, 1, false), jsonb ? column(td, 2, true) : NULL,
+											 jsonb ? NULL : column(td, 2, false));
 
 	MemoryContextSwitchTo(old);
 	if (lead == NULL)
@@ -195,7 +235,7 @@ begin_statement(void)
 static void
 quarantine_lead(const Lead *lead, ErrorData *error)
 {
-	quarantine(lead->channel, lead->payload, error);
+	quarantine(lead->channel, lead->payload, NULL, error);
 }
 
 static void
@@ -248,8 +288,8 @@ crm_lead_inbox_statement(PG_FUNCTION_ARGS)
 	last = current;
 	if (last.quarantined > 0)
 		ereport(WARNING,
-				(errmsg("crm.lead_inbox: " INT64_FORMAT " rows ingested, " INT64_FORMAT " quarantined",
-						last.ingested, last.quarantined),
+				(errmsg("crm.%s: " INT64_FORMAT " rows ingested, " INT64_FORMAT " quarantined",
+						RelationGetRelationName(td->tg_relation), last.ingested, last.quarantined),
 				 errhint("The reasons are in crm.lead_quarantine, under the batch_id that crm.lead_inbox_counts() reports.")));
 	return PointerGetDatum(NULL);
 }
