@@ -50,3 +50,84 @@ BEGIN
               FROM unnest(times) x);
 END
 $$;
+
+-- crm.work_list as it was before crm.work_list_key (1.0, with the finite
+-- no-deadline key for comparable keysets): a rep's open leads through
+-- lead_open_owner_idx, each one's timers summed, then sorted
+CREATE VIEW bench_old_work_list AS
+SELECT l.id AS lead_id, l.owner, l.team, l.status AS state,
+       coalesce((SELECT c.name FROM crm.contact c WHERE c.id = l.contact_id), l.person_name) AS customer_name,
+       coalesce((SELECT a.name FROM crm.account a WHERE a.id = l.account_id), l.company_name) AS company_name,
+       coalesce((SELECT p.value FROM crm.contact_point p
+                  WHERE p.contact_id = l.contact_id AND p.kind = 'phone' AND p.is_primary), l.phone) AS phone,
+       l.score, l.assigned_at,
+       crm.next_milestone(l.id) AS next_milestone, s.next_due_at,
+       coalesce(s.red, false) AS red, coalesce(s.escalation, 0) AS escalation,
+       crm.escalation_level(s.escalation) AS level,
+       coalesce(s.next_due_at, crm.work_list_no_deadline()) AS due_key
+  FROM crm.lead l CROSS JOIN LATERAL crm.lead_timers(l.id) s
+ WHERE l.status IN ('assigned', 'contacted');
+
+-- The owner meets all three milestones of n of a rep's assigned leads, as
+-- an application records them (one activity per statement): those leads
+-- have no open deadline and sort last in the work list
+CREATE FUNCTION bench_finish(rep_login text, n integer) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    lead bigint;
+BEGIN
+    FOR lead IN SELECT id FROM crm.lead WHERE owner = rep_login AND status = 'assigned' ORDER BY id LIMIT n LOOP
+        INSERT INTO crm.lead_activity (lead_id, kind, actor) VALUES (lead, 'first_contact', rep_login);
+        INSERT INTO crm.lead_activity (lead_id, kind, body, actor) VALUES (lead, 'needs_summary', '需要CT', rep_login);
+        INSERT INTO crm.lead_activity (lead_id, kind, next_step, next_step_at, actor)
+        VALUES (lead, 'follow_up_plan', '报价', now() + interval '2 days', rep_login);
+    END LOOP;
+END
+$$;
+
+-- The write paths the work list's keys add to, timed in milliseconds and
+-- rolled back: n first contacts ('meet'), or n leads handed to another rep
+-- of the same team ('reassign'), one statement each as an application
+-- writes them, over the leads of reps 1-990
+CREATE FUNCTION bench_writes(kind text, n integer) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+    owners text[];
+    t0 timestamptz;
+    ms numeric;
+BEGIN
+    SELECT array_agg(id ORDER BY id), array_agg(owner ORDER BY id) INTO ids, owners
+      FROM (SELECT id, owner FROM crm.lead
+             WHERE status = 'assigned' AND owner <> 'rep1000' AND substr(owner, 4)::integer <= 990
+             ORDER BY id LIMIT n) l;
+    BEGIN
+        t0 := clock_timestamp();
+        FOR i IN 1..cardinality(ids) LOOP
+            IF kind = 'meet' THEN
+                INSERT INTO crm.lead_activity (lead_id, kind, actor) VALUES (ids[i], 'first_contact', owners[i]);
+            ELSE
+                UPDATE crm.lead SET owner = 'rep' || (substr(owners[i], 4)::integer + 5) WHERE id = ids[i];
+            END IF;
+        END LOOP;
+        ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+        RAISE EXCEPTION 'rolled back' USING ERRCODE = 'assert_failure';
+    EXCEPTION WHEN assert_failure THEN
+        NULL;
+    END;
+    RETURN round(ms, 1);
+END
+$$;
+
+-- "Before": crm.work_list_update() made a no-op, as if the keys did not
+-- exist (true), or its own body back (false)
+CREATE TABLE bench_saved_update (def text);
+INSERT INTO bench_saved_update SELECT pg_get_functiondef('crm.work_list_update(bigint[])'::regprocedure);
+CREATE FUNCTION bench_keys_off(off boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF off THEN
+        CREATE OR REPLACE FUNCTION crm.work_list_update(leads bigint[]) RETURNS void
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'BEGIN END';
+    ELSE
+        EXECUTE (SELECT def FROM bench_saved_update);
+    END IF;
+END
+$$;

@@ -100,28 +100,133 @@ COMMENT ON COLUMN crm.lead_sla.level IS
 'escalation by name, as the outbox messages of topics sla_breach and sla_escalation write it in "level": owner, manager, director; NULL for 0';
 COMMENT ON COLUMN crm.lead_sla.next_milestone IS 'The milestone due at next_due_at (first_contact, needs_summary, follow_up_plan); NULL when none is open';
 
--- A rep's screen.  One rep's page starts from lead_open_owner_idx and reads
--- each open lead's timers through sla_timer_lead_idx: its cost follows the
--- rep's open leads, and no index is added on a column the sweep or a met
--- milestone writes (those updates stay HOT).  The customer's details are
--- subqueries, which the planner evaluates after the sort and the LIMIT:
--- for the page's rows only.  due_key is never NULL, so that
--- (due_key, lead_id) is a total order a client can page by.
-CREATE VIEW crm.work_list AS
-SELECT l.id AS lead_id, l.owner, l.team, l.status AS state,
+-- @since 1.1
+-- A rep's screen, whose cost follows the page.  psycopg2 and other
+-- drivers turn 'infinity' into their own largest time (datetime.max),
+-- which is not infinity when passed back, so a lead with no open deadline
+-- sorts under a finite key every driver round-trips: 9999-12-31 00:00 UTC
+-- is still 9999-12-31 or 9999-12-30 in any time zone.
+CREATE FUNCTION crm.work_list_no_deadline() RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '9999-12-31 00:00:00+00'::timestamptz;
+COMMENT ON FUNCTION crm.work_list_no_deadline() IS
+'The due_key of crm.work_list for a lead with no open SLA milestone: 9999-12-31 00:00 UTC, later than any deadline, finite so that every driver reads it and passes it back unchanged';
+
+-- One row per open lead (assigned or contacted): its owner and sort key,
+-- kept by crm.work_list_update() where crm changes them: the lead triggers
+-- (a lead handed over, reassigned, closed) and the activity trigger (a
+-- milestone met).  A page of crm.work_list is a range of
+-- work_list_page_idx, whatever the rep's open leads.  Nothing else writes
+-- it: sla_timer keeps its HOT updates, and a timer changed by hand is put
+-- right by crm.work_list_refresh().
+CREATE TABLE crm.work_list_key (
+    lead_id     bigint PRIMARY KEY REFERENCES crm.lead (id) ON DELETE CASCADE,
+    owner       text NOT NULL,
+    due_key     timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('crm.work_list_key', '');
+CREATE INDEX work_list_page_idx ON crm.work_list_key (owner, due_key, lead_id);
+COMMENT ON TABLE crm.work_list_key IS
+'The sort key of each open lead (assigned or contacted) in crm.work_list, indexed by owner, due_key and lead_id; kept by crm''s lead and activity triggers (crm.work_list_update), repaired by crm.work_list_refresh() after a hand edit of crm.sla_timer';
+COMMENT ON COLUMN crm.work_list_key.lead_id IS 'The open lead (crm.lead.id)';
+COMMENT ON COLUMN crm.work_list_key.owner IS 'Its owner (crm.lead.owner)';
+COMMENT ON COLUMN crm.work_list_key.due_key IS
+'The earliest deadline of its SLA timers neither met nor cancelled, or crm.work_list_no_deadline() when none is open';
+
+-- What the keys of these leads should be: an open lead's owner and next
+-- deadline, no row for any other.
+CREATE FUNCTION crm.work_list_keys(leads bigint[])
+    RETURNS TABLE (lead_id bigint, owner text, due_key timestamptz)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT l.id, l.owner,
+           coalesce((SELECT min(t.due_at) FROM crm.sla_timer t
+                      WHERE t.lead_id OPERATOR(pg_catalog.=) l.id AND t.met_at IS NULL AND t.cancelled_at IS NULL),
+                    crm.work_list_no_deadline())
+      FROM crm.lead l
+     WHERE l.id OPERATOR(pg_catalog.=) ANY ($1)
+       AND l.status IN ('assigned', 'contacted') AND l.owner IS NOT NULL;
+END;
+COMMENT ON FUNCTION crm.work_list_keys(bigint[]) IS
+'Internal to crm.work_list_update(): the work-list key (owner, next open deadline or crm.work_list_no_deadline()) each of these leads should have; none for a lead that is not open';
+
+-- The keys of leads whose owner, state or timers crm has just changed, in
+-- lead order (the callers hold the leads' locks).  SECURITY DEFINER: the
+-- keys are derived data that an application role, which may not delete
+-- rows, keeps by changing leads; it only ever writes what the leads say.
+CREATE FUNCTION crm.work_list_update(leads bigint[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM crm.work_list_key k
+     WHERE k.lead_id = ANY (leads)
+       AND NOT EXISTS (SELECT FROM crm.work_list_keys(leads) w WHERE w.lead_id = k.lead_id);
+    INSERT INTO crm.work_list_key AS k (lead_id, owner, due_key)
+    SELECT w.lead_id, w.owner, w.due_key FROM crm.work_list_keys(leads) w ORDER BY w.lead_id
+    ON CONFLICT (lead_id) DO UPDATE SET owner = excluded.owner, due_key = excluded.due_key
+     WHERE (k.owner, k.due_key) IS DISTINCT FROM (excluded.owner, excluded.due_key);
+END
+$$;
+COMMENT ON FUNCTION crm.work_list_update(bigint[]) IS
+'Internal to the lead and activity triggers: brings the crm.work_list_key rows of these leads in line with their owner, state and open timers';
+
+-- All keys recomputed, for after a hand edit of crm.sla_timer or crm.lead
+-- with crm's triggers off.  The table is locked against crm's triggers
+-- meanwhile (they wait), so that no key is written from an older snapshot.
+CREATE FUNCTION crm.work_list_refresh() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    changed bigint;
+BEGIN
+    LOCK TABLE crm.work_list_key IN SHARE ROW EXCLUSIVE MODE;
+    WITH expected AS MATERIALIZED (
+        SELECT l.id AS lead_id, l.owner, coalesce(t.due, crm.work_list_no_deadline()) AS due_key
+          FROM crm.lead l
+          LEFT JOIN (SELECT s.lead_id, min(s.due_at) AS due FROM crm.sla_timer s
+                      WHERE s.met_at IS NULL AND s.cancelled_at IS NULL GROUP BY s.lead_id) t ON t.lead_id = l.id
+         WHERE l.status IN ('assigned', 'contacted') AND l.owner IS NOT NULL
+    ), removed AS (
+        DELETE FROM crm.work_list_key k
+         WHERE NOT EXISTS (SELECT FROM expected e WHERE e.lead_id = k.lead_id)
+        RETURNING 1
+    ), written AS (
+        INSERT INTO crm.work_list_key AS k (lead_id, owner, due_key)
+        SELECT e.lead_id, e.owner, e.due_key FROM expected e ORDER BY e.lead_id
+        ON CONFLICT (lead_id) DO UPDATE SET owner = excluded.owner, due_key = excluded.due_key
+         WHERE (k.owner, k.due_key) IS DISTINCT FROM (excluded.owner, excluded.due_key)
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM removed) + (SELECT count(*) FROM written) INTO changed;
+    RETURN changed;
+END
+$$;
+COMMENT ON FUNCTION crm.work_list_refresh() IS
+'Recomputes every crm.work_list_key row from the leads and their open SLA timers and returns how many it added, changed or removed (0 when all were right). crm''s triggers keep the keys; call it after changing crm.sla_timer by hand';
+
+-- The page reads work_list_page_idx from the client's key on, in order,
+-- and for the page's rows only the lead, its timers (sla_timer_lead_idx)
+-- and the customer's details: its cost follows the page, not the rep's
+-- open leads nor the timers in the table.  The lead's state is checked
+-- again, so a closed lead never shows even if its key were stale.
+CREATE OR REPLACE VIEW crm.work_list AS
+SELECT k.lead_id, k.owner, l.team, l.status AS state,
        coalesce((SELECT c.name FROM crm.contact c WHERE c.id = l.contact_id), l.person_name) AS customer_name,
        coalesce((SELECT a.name FROM crm.account a WHERE a.id = l.account_id), l.company_name) AS company_name,
        coalesce((SELECT p.value FROM crm.contact_point p
                   WHERE p.contact_id = l.contact_id AND p.kind = 'phone' AND p.is_primary), l.phone) AS phone,
        l.score, l.assigned_at,
-       crm.next_milestone(l.id) AS next_milestone, s.next_due_at,
+       crm.next_milestone(k.lead_id) AS next_milestone, s.next_due_at,
        coalesce(s.red, false) AS red, coalesce(s.escalation, 0) AS escalation,
        crm.escalation_level(s.escalation) AS level,
-       coalesce(s.next_due_at, 'infinity') AS due_key
-  FROM crm.lead l CROSS JOIN LATERAL crm.lead_timers(l.id) s
+       k.due_key
+  FROM crm.work_list_key k JOIN crm.lead l ON l.id = k.lead_id
+ CROSS JOIN LATERAL crm.lead_timers(k.lead_id) s
  WHERE l.status IN ('assigned', 'contacted');
 COMMENT ON VIEW crm.work_list IS
-'Each open lead (assigned or contacted) with its owner, customer, next SLA milestone and due time. A rep''s page: WHERE owner = $1 ORDER BY due_key, lead_id LIMIT n; the next page adds AND (due_key, lead_id) > ($last_due_key, $last_lead_id)';
+'Each open lead (assigned or contacted) with its owner, customer, next SLA milestone and due time. A rep''s page: WHERE owner = $1 ORDER BY due_key, lead_id LIMIT n; the next page adds AND (due_key, lead_id) > ($last_due_key, $last_lead_id). A page reads crm.work_list_key''s index: its cost follows the page';
 COMMENT ON COLUMN crm.work_list.lead_id IS 'The lead (crm.lead.id); unique, the tie-break of the sort key';
 COMMENT ON COLUMN crm.work_list.owner IS 'Login of the rep who owns the lead (crm.rep.login)';
 COMMENT ON COLUMN crm.work_list.team IS 'The owner''s team the lead was assigned into (crm.team.code)';
@@ -137,7 +242,12 @@ COMMENT ON COLUMN crm.work_list.red IS 'An SLA milestone of the lead was breache
 COMMENT ON COLUMN crm.work_list.escalation IS 'Highest escalation reached: 0 none, 1 owner notified, 2 manager, 3 director';
 COMMENT ON COLUMN crm.work_list.level IS 'escalation by name as the outbox writes it: owner, manager, director; NULL for 0';
 COMMENT ON COLUMN crm.work_list.due_key IS
-'Sort key with lead_id: next_due_at, or infinity when no milestone is open (those leads come last, by lead_id); never NULL';
+'Sort key with lead_id: next_due_at, or crm.work_list_no_deadline() (9999-12-31 00:00 UTC, finite so that drivers pass it back unchanged) when no milestone is open (those leads come last, by lead_id); never NULL';
+-- @end
+-- @upgrade 1.1
+-- the keys of the leads open before the update
+SELECT crm.work_list_refresh();
+-- @end
 
 CREATE TABLE crm.lead_activity (
     id          bigserial PRIMARY KEY,

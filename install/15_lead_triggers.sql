@@ -64,12 +64,14 @@ COMMENT ON FUNCTION crm.customers_follow_leads(crm.lead_move[]) IS
 'Internal to crm.leads_moved(): the contacts and accounts of leads handed to a rep take that rep as owner when they have none, when their owner left (inactive), or when their owner let the lead go without ever having worked one of their leads';
 
 -- Counters, SLA timers and assignment for leads that changed state or owner.
-CREATE FUNCTION crm.leads_moved(moves crm.lead_move[]) RETURNS void
+-- @since 1.1
+CREATE OR REPLACE FUNCTION crm.leads_moved(moves crm.lead_move[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     handed crm.lead_move[];
+    keyed bigint[];
     to_assign bigint[];
 BEGIN
     -- reps in login order: two statements moving leads of the same reps
@@ -124,12 +126,26 @@ BEGIN
         PERFORM crm.customers_follow_leads(handed);
     END IF;
 
+    -- the work list's keys (crm.work_list_key): leads that opened, closed,
+    -- changed owner or were handed over again (new timers).  A first
+    -- contact (assigned to contacted, same owner) changes none here; the
+    -- activity trigger keeps the key of a met milestone.
+    keyed := ARRAY(SELECT m.id FROM unnest(moves) m
+                    WHERE coalesce(m.old_status IN ('assigned', 'contacted') OR m.new_status IN ('assigned', 'contacted'), false)
+                      AND NOT coalesce(m.old_status = 'assigned' AND m.new_status = 'contacted'
+                                       AND m.old_owner IS NOT DISTINCT FROM m.new_owner, false)
+                    ORDER BY m.id);
+    IF cardinality(keyed) > 0 THEN
+        PERFORM crm.work_list_update(keyed);
+    END IF;
+
     to_assign := ARRAY(SELECT m.id FROM unnest(moves) m WHERE m.new_status = 'scored');
     IF cardinality(to_assign) > 0 THEN
         PERFORM crm.assign_leads(to_assign, false);
     END IF;
 END
 $$;
+-- @end
 COMMENT ON FUNCTION crm.leads_moved(crm.lead_move[]) IS
 'Internal to the lead triggers: open-lead counts, daily loads, SLA timers of the new owner, and assignment of leads that entered state scored';
 
@@ -225,13 +241,15 @@ END;
 COMMENT ON FUNCTION crm.activity_refusal(crm.lead_activity[]) IS
 'Internal to crm.lead_activity_inserted(): the first of the activities that may not be recorded, and why (future, state, unknown, early, inactive, not_owner)';
 
-CREATE FUNCTION crm.lead_activity_inserted() RETURNS trigger
+-- @since 1.1
+CREATE OR REPLACE FUNCTION crm.lead_activity_inserted() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     bad record;
     deputies text;
+    met_leads bigint[];
 BEGIN
     PERFORM FROM crm.lead l WHERE l.id IN (SELECT a.lead_id FROM new_activities a WHERE a.kind <> 'note')
       ORDER BY l.id FOR NO KEY UPDATE;
@@ -280,16 +298,25 @@ BEGIN
         END CASE;
     END IF;
     -- the owner's timers: a reassigned lead's earlier ones were cancelled
-    UPDATE crm.sla_timer t SET met_at = a.at
-      FROM (SELECT lead_id, kind, min(at) AS at FROM new_activities GROUP BY 1, 2) a, crm.lead l
-     WHERE t.lead_id = a.lead_id AND t.milestone = a.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL
-       AND l.id = a.lead_id AND t.owner = l.owner;
+    WITH met AS (
+        UPDATE crm.sla_timer t SET met_at = a.at
+          FROM (SELECT lead_id, kind, min(at) AS at FROM new_activities GROUP BY 1, 2) a, crm.lead l
+         WHERE t.lead_id = a.lead_id AND t.milestone = a.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL
+           AND l.id = a.lead_id AND t.owner = l.owner
+        RETURNING t.lead_id
+    )
+    SELECT array_agg(DISTINCT met.lead_id) INTO met_leads FROM met;
     UPDATE crm.lead l SET status = 'contacted', first_response_at = a.at
       FROM (SELECT lead_id, min(at) AS at FROM new_activities WHERE kind = 'first_contact' GROUP BY 1) a
      WHERE l.id = a.lead_id AND l.status = 'assigned';
+    -- their next deadline moved on: the work list's keys
+    IF met_leads IS NOT NULL THEN
+        PERFORM crm.work_list_update(met_leads);
+    END IF;
     RETURN NULL;
 END
 $$;
+-- @end
 COMMENT ON FUNCTION crm.lead_activity_inserted() IS
 'Trigger: a milestone activity meets its owner''s SLA timer (escalations stop) and a first contact moves the lead to state contacted; refused unless the actor is the lead''s active owner or its team''s manager or director, at a time from the assignment to now (a minute of clock skew); notes need only a time not in the future';
 -- A restore brings the met timers and the leads' states (crm.restoring()).

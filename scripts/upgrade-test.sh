@@ -17,6 +17,7 @@
 #   - a 1.0 dump restores into the new version with every 1.0 row;
 #   - ingestion works afterwards: crm.ingest of a new lead, of a re-send
 #     (outcome 'duplicate'), a COPY into crm.lead_inbox, and the sweep;
+#     the work list's keys of the 1.0 leads need no repair;
 #   - an EMPTY 1.0 database updates to the same catalog and the same rows
 #     as a fresh install.
 #
@@ -200,6 +201,13 @@ run_sql upgrade_busy "$work/copy-after.sql"
 [ "$(q upgrade_busy "SELECT count(*) - $leads FROM crm.lead")" -ge 2 ] ||
     fail "after the update, COPY into crm.lead_inbox stored no new lead"
 q upgrade_busy "SELECT crm.run_timeouts()" > /dev/null
+# the work list's keys (crm.work_list_key, new in 1.1): the update wrote one
+# per open 1.0 lead, and crm's triggers kept them since, so that
+# crm.work_list_refresh() finds nothing to repair
+[ "$(q upgrade_busy "SELECT count(*) FROM crm.work_list_key")" -gt 0 ] ||
+    fail "after the update, crm.work_list_key is empty"
+[ "$(q upgrade_busy "SELECT crm.work_list_refresh()")" = 0 ] ||
+    fail "after the update, crm.work_list_refresh() found keys to repair"
 
 # catalog: extconfig and extcondition, the shipped rows, then the schema
 # with every member of crm detached (pg_dump leaves members out)

@@ -50,11 +50,14 @@ WITH overdue AS (
 UPDATE crm.sla_wakeup w SET fire_at = o.due_at FROM overdue o WHERE w.timer_id = o.id;
 SELECT (crm.run_timeouts()).timers_fired AS breached, (crm.run_timeouts()).timers_fired AS to_manager;
 SELECT (crm.run_timeouts()).timers_fired AS to_director;
-VACUUM ANALYZE crm.lead, crm.sla_timer, crm.contact, crm.contact_point, crm.account;
+-- the timers were changed by hand, past crm's triggers: the work list's
+-- keys of those leads are stale until crm.work_list_refresh() repairs them
+-- (50 with milestones met, 10 overdue), and then right
+SELECT crm.work_list_refresh() AS keys_repaired, crm.work_list_refresh() AS keys_repaired_again;
+VACUUM ANALYZE crm.lead, crm.sla_timer, crm.contact, crm.contact_point, crm.account, crm.work_list_key;
 
--- True when the plan of the query reads sla_timer through its lead index
--- and reads no table whole
-CREATE FUNCTION pg_temp.plan_uses_indexes(query text) RETURNS TABLE (timers_by_lead boolean, seq_scans text)
+-- The plan of a query, as text
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text
     LANGUAGE plpgsql AS $$
 DECLARE
     plan text := '';
@@ -63,6 +66,16 @@ BEGIN
     FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
         plan := plan || line || E'\n';
     END LOOP;
+    RETURN plan;
+END
+$$;
+-- True when the plan of the query reads sla_timer through its lead index
+-- and reads no table whole
+CREATE FUNCTION pg_temp.plan_uses_indexes(query text) RETURNS TABLE (timers_by_lead boolean, seq_scans text)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    plan text := pg_temp.plan_of(query);
+BEGIN
     RETURN QUERY SELECT plan LIKE '%Index Scan using sla_timer_lead_idx on sla_timer%',
                         coalesce(string_agg(m[1], ', '), 'none')
                    FROM regexp_matches(plan, 'Seq Scan on (\w+)', 'g') m;
@@ -112,11 +125,31 @@ SELECT s.next_milestone, count(*) FROM crm.lead_sla s JOIN crm.lead l ON l.id = 
 ------------------------------------------------------------------------
 -- crm.work_list: keyset pages
 ------------------------------------------------------------------------
-SELECT * FROM pg_temp.plan_uses_indexes($$
+-- A page is a range of work_list_page_idx, read in order from the key on
+-- (no sort of the rep's leads), then the page's leads and their timers by
+-- their indexes: the first page, the next, and the one from the last
+-- deadline into the leads with none
+CREATE FUNCTION pg_temp.page_plan(query text, OUT by_key_index boolean, OUT sorts boolean,
+                                  OUT timers_by_lead boolean, OUT seq_scans text)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    plan text := pg_temp.plan_of(query);
+BEGIN
+    by_key_index := plan ~ 'Index (Only )?Scan using work_list_page_idx on work_list_key'
+                AND plan ~ 'Index Cond: \(+owner = ''rep07''::text\)'
+                AND (query NOT LIKE '%(due_key, lead_id) >%' OR plan ~ 'Index Cond: [^\n]*ROW\(due_key, lead_id\) > ROW');
+    sorts := plan LIKE '%Sort%';
+    SELECT t.timers_by_lead, t.seq_scans INTO timers_by_lead, seq_scans FROM pg_temp.plan_uses_indexes(query) t;
+END
+$$;
+SELECT * FROM pg_temp.page_plan($$
     SELECT * FROM crm.work_list WHERE owner = 'rep07' ORDER BY due_key, lead_id LIMIT 7$$);
-SELECT * FROM pg_temp.plan_uses_indexes($$
+SELECT * FROM pg_temp.page_plan($$
     SELECT * FROM crm.work_list WHERE owner = 'rep07'
        AND (due_key, lead_id) > ('2026-11-20 10:00+08', 12345) ORDER BY due_key, lead_id LIMIT 7$$);
+SELECT * FROM pg_temp.page_plan($$
+    SELECT * FROM crm.work_list WHERE owner = 'rep07'
+       AND (due_key, lead_id) > (now() + interval '30 days', 0) ORDER BY due_key, lead_id LIMIT 7$$);
 
 -- page through rep07's list, seven at a time, with the documented clause
 CREATE TEMP TABLE paged (page integer, pos integer, lead_id bigint, due_key timestamptz);
@@ -151,17 +184,61 @@ SELECT (SELECT count(*) FROM paged) AS paged, (SELECT count(DISTINCT lead_id) FR
        (SELECT max(page) FROM paged) AS pages,
        (SELECT count(*) FROM whole FULL JOIN walked USING (n) WHERE whole.lead_id IS DISTINCT FROM walked.lead_id) AS out_of_order,
        (SELECT count(*) FROM (SELECT due_key FROM paged GROUP BY 1 HAVING count(*) > 7) t) AS keys_tied_across_pages;
-SELECT state, next_milestone, red, escalation, level, due_key = 'infinity' AS no_deadline,
+SELECT state, next_milestone, red, escalation, level, due_key = crm.work_list_no_deadline() AS no_deadline,
        count(*) AS leads, count(customer_name) AS named, count(phone) AS with_phone
   FROM crm.work_list WHERE owner = 'rep07'
  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4;
 -- a lead without a contact shows the name it gave
 SELECT customer_name, company_name, phone FROM crm.work_list WHERE lead_id = 10;
 SELECT lead_id, customer_name, company_name, phone FROM crm.work_list WHERE lead_id = 11;
+-- a lead with no open deadline sorts under a finite key, 9999-12-31 00:00
+-- UTC, a date in every time zone, that a driver reads and passes back unchanged
+SELECT crm.work_list_no_deadline() AT TIME ZONE 'UTC' AS no_deadline_utc,
+       crm.work_list_no_deadline() < 'infinity' AS finite,
+       (crm.work_list_no_deadline() AT TIME ZONE 'Pacific/Kiritimati')::date AS kiritimati,
+       (crm.work_list_no_deadline() AT TIME ZONE 'Pacific/Pago_Pago')::date AS pago_pago;
 -- leads leave the list when they close
 UPDATE crm.lead SET status = 'contacted' WHERE id = 7;
 UPDATE crm.lead SET status = 'disqualified' WHERE id = 7;
 SELECT count(*) AS closed_listed FROM crm.work_list WHERE lead_id = 7;
+
+-- crm's triggers keep the keys: milestones met (several in a statement),
+-- a reassignment, a lead closed, one handed back to assignment and
+-- assigned again, a new lead assigned.  Each key is then what
+-- crm.work_list_refresh() would write (it changes nothing), and the list
+-- holds the rows of the 1.0 view, computed from the timers.
+SELECT set_config('crm.actor', 'rep07', false) IS NOT NULL AS acting;
+INSERT INTO crm.lead_activity (lead_id, kind)
+SELECT id, 'first_contact' FROM crm.lead WHERE owner = 'rep07' AND status = 'assigned' ORDER BY id LIMIT 3;
+INSERT INTO crm.lead_activity (lead_id, kind, body)
+SELECT id, 'needs_summary', '需要CT' FROM crm.lead WHERE owner = 'rep07' AND status = 'contacted' ORDER BY id LIMIT 2;
+INSERT INTO crm.lead_activity (lead_id, kind, next_step, next_step_at)
+SELECT id, 'follow_up_plan', '报价', now() + interval '1 day' FROM crm.lead WHERE owner = 'rep07' AND status = 'contacted'
+ ORDER BY id LIMIT 1;
+RESET crm.actor;
+UPDATE crm.lead SET owner = 'rep08' WHERE id = (SELECT min(id) FROM crm.lead WHERE owner = 'rep07' AND status = 'assigned');
+UPDATE crm.lead SET status = 'qualified' WHERE id = (SELECT min(id) FROM crm.lead WHERE owner = 'rep07' AND status = 'contacted');
+UPDATE crm.lead SET status = 'scored', previous_owner = owner, owner = NULL
+ WHERE id = (SELECT max(id) FROM crm.lead WHERE owner = 'rep09' AND status = 'assigned');
+UPDATE crm.lead SET status = 'assigned', owner = 'rep10', team = 'screen'
+ WHERE id = (SELECT max(id) FROM crm.lead WHERE status = 'scored');
+INSERT INTO crm.lead (channel, source_label, payload, outcome, status, owner, team)
+VALUES ('website', '官网表单', '{}', 'new', 'assigned', 'rep11', 'screen');
+SELECT crm.work_list_refresh() AS keys_wrong_after_triggers;
+CREATE TEMP VIEW work_list_1_0 AS
+SELECT l.id AS lead_id, l.owner, s.next_due_at, coalesce(s.next_due_at, crm.work_list_no_deadline()) AS due_key
+  FROM crm.lead l LEFT JOIN grouped_sla s ON s.lead_id = l.id
+ WHERE l.status IN ('assigned', 'contacted');
+SELECT (SELECT count(*) FROM work_list_1_0) AS open_leads,
+       (SELECT count(*) FROM (SELECT lead_id, owner, next_due_at, due_key FROM crm.work_list
+                              EXCEPT SELECT * FROM work_list_1_0) d) AS not_in_1_0,
+       (SELECT count(*) FROM (SELECT * FROM work_list_1_0
+                              EXCEPT SELECT lead_id, owner, next_due_at, due_key FROM crm.work_list) d) AS missing;
+-- keys made wrong by hand are found and put right
+UPDATE crm.work_list_key SET due_key = due_key + interval '1 day'
+ WHERE lead_id IN (SELECT lead_id FROM crm.work_list_key ORDER BY lead_id LIMIT 2);
+DELETE FROM crm.work_list_key WHERE lead_id = (SELECT max(lead_id) FROM crm.work_list_key);
+SELECT crm.work_list_refresh() AS keys_repaired;
 
 ------------------------------------------------------------------------
 -- crm.find_customer

@@ -194,8 +194,8 @@ SELECT format('REVOKE CREATE ON DATABASE %I FROM crm_planter', current_database(
 DROP ROLE crm_planter;
 
 -- Every crm function ran.  Not counted: functions that are inlined
--- (job_definitions, and escalation_level and lead_timers in the views and
--- the sweep), and calls that end in an error (guard_shipped_mark,
+-- (job_definitions, work_list_keys in crm.work_list_update, and
+-- escalation_level and lead_timers in the views and the sweep), and calls that end in an error (guard_shipped_mark,
 -- which only ever refuses outside the install script).
 SELECT pg_stat_force_next_flush();
 SELECT pg_sleep(0.1);

@@ -105,15 +105,24 @@ def webhooks(conn):
     return first["lead_id"]
 
 
-def work_list(conn, rep, page=7):
-    """Every open lead of the rep, page by page, by the keyset README gives."""
+def work_list(conn, rep, page=7, finished=()):
+    """Every open lead of the rep, page by page, by the keyset README gives:
+    due_key is passed back as psycopg2 read it.  A lead with no open
+    deadline has crm.work_list_no_deadline(), a time psycopg2 reads and
+    writes unchanged (infinity came back as datetime.max, which is not
+    infinity, and the last page was served again and again)."""
     seen = []
     with conn, conn.cursor() as cur:
+        cur.execute("SELECT crm.work_list_no_deadline()")
+        no_deadline, = cur.fetchone()
+        cur.execute("SELECT %s::timestamptz = crm.work_list_no_deadline()", (no_deadline,))
+        expect("the no-deadline key round-trips", cur.fetchone()[0], True)
         cur.execute("SELECT lead_id, due_key FROM crm.work_list WHERE owner = %s"
                     " ORDER BY due_key, lead_id LIMIT %s", (rep, page))
         rows = cur.fetchall()
         while rows:
             seen += rows
+            expect(f"{rep}'s list ends", len(seen) <= 1000, True)
             last_id, last_key = rows[-1]
             cur.execute("SELECT lead_id, due_key FROM crm.work_list WHERE owner = %s"
                         " AND (due_key, lead_id) > (%s, %s) ORDER BY due_key, lead_id LIMIT %s",
@@ -124,6 +133,26 @@ def work_list(conn, rep, page=7):
     ids = [r[0] for r in seen]
     expect(f"{rep}'s pages hold each open lead once", (sorted(ids), len(ids)), (sorted(open_leads), len(open_leads)))
     expect(f"{rep}'s pages are in order", [(k, i) for i, k in seen], sorted((k, i) for i, k in seen))
+    expect(f"{rep}'s leads with no open deadline, last", [i for i, k in seen if k == no_deadline],
+           sorted(finished))
+    return ids
+
+
+def finish_milestones(conn, owner, n, keep):
+    """The owner meets all three milestones of n of their leads (not keep):
+    those leads have no open deadline left."""
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('crm.actor', %s, true)", (owner,))
+        cur.execute("SELECT id FROM crm.lead WHERE owner = %s AND status = 'assigned' AND id <> %s"
+                    " ORDER BY id LIMIT %s", (owner, keep, n))
+        ids = [r[0] for r in cur.fetchall()]
+        for lead in ids:
+            cur.execute("INSERT INTO crm.lead_activity (lead_id, kind) VALUES (%s, 'first_contact')", (lead,))
+            cur.execute("INSERT INTO crm.lead_activity (lead_id, kind, body) VALUES (%s, 'needs_summary', %s)",
+                        (lead, "需要一台CT"))
+            cur.execute("INSERT INTO crm.lead_activity (lead_id, kind, next_step, next_step_at)"
+                        " VALUES (%s, 'follow_up_plan', %s, now() + interval '2 days')", (lead, "发报价"))
+    expect(f"{owner}'s finished leads", len(ids), n)
     return ids
 
 
@@ -133,8 +162,11 @@ def rep_screen(conn, lead_id):
         owner, = cur.fetchone()
         cur.execute("SELECT login FROM crm.rep WHERE login <> %s ORDER BY login LIMIT 1", (owner,))
         other, = cur.fetchone()
-    for rep in (owner, other):
-        work_list(conn, rep)
+    # nine leads with every milestone met: more than a page of them, after
+    # the page that crosses from the last deadline into them
+    finished = finish_milestones(conn, owner, 9, lead_id)
+    work_list(conn, owner, finished=finished)
+    work_list(conn, other)
     # another rep cannot meet the owner's milestone ...
     expect_refused("another rep's first contact", conn, codes.INSUFFICIENT_PRIVILEGE,
                    ("SELECT set_config('crm.actor', %s, true)", (other,)),
