@@ -1,4 +1,67 @@
 ------------------------------------------------------------------------------
+-- Match weights: the m/u of each field's comparison levels (C, src/match_weight.c)
+------------------------------------------------------------------------------
+
+-- @since 1.1
+-- The fields and their levels are those src/match_weight.c compares on;
+-- the statement trigger refuses a row it does not know, and a table that
+-- leaves a field nothing to disagree with.
+CREATE TABLE crm.match_weight (
+    field       text NOT NULL,
+    level       text NOT NULL,
+    m           double precision NOT NULL CONSTRAINT match_weight_m_range CHECK (m > 0 AND m < 1),
+    u           double precision NOT NULL CONSTRAINT match_weight_u_range CHECK (u > 0 AND u < 1),
+    note        text,
+    shipped     boolean NOT NULL DEFAULT false,
+    CONSTRAINT match_weight_once PRIMARY KEY (field, level, shipped)
+);
+COMMENT ON TABLE crm.match_weight IS
+'How much each field''s level of agreement says about a lead and a stored contact being one person: the match adds log2(m/u) per field (disagreement: log2((1 - sum of m) / (1 - sum of u)); a field either side lacks: 0). A row of your own (shipped = false) replaces the shipped row of its field and level; crm.match_weights() lists what is in force';
+COMMENT ON COLUMN crm.match_weight.field IS 'phone, email, wechat_openid, name or account';
+COMMENT ON COLUMN crm.match_weight.level IS 'agree (every field) or partial (name: same pinyin only; account: one of the lead''s candidate accounts)';
+COMMENT ON COLUMN crm.match_weight.m IS 'How often one person''s two records show this level, above 0 and below 1';
+COMMENT ON COLUMN crm.match_weight.u IS 'How often two different people''s records show this level, above 0 and below 1';
+COMMENT ON COLUMN crm.match_weight.note IS 'Why: where the figure comes from';
+COMMENT ON COLUMN crm.match_weight.shipped IS 'true: shipped with crm (read-only, replaced by an update of crm, left out of pg_dump); false: a data steward''s';
+SELECT pg_catalog.pg_extension_config_dump('crm.match_weight', 'WHERE NOT shipped');
+
+CREATE FUNCTION crm.match_weight_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_match_weight_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION crm.match_weight_changed() IS
+'Trigger: crm.match_weight changed; refuses a field or level the match does not compare (22023) and levels whose m or u add up to 1 or more (23514), then every session reloads the weights (at commit, or at once in this session)';
+CREATE TRIGGER match_weight_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.match_weight
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.match_weight_changed();
+CREATE TRIGGER match_weight_shipped_guard BEFORE UPDATE OR DELETE ON crm.match_weight
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('match weight of field', 'field',
+        'Add a row of your own for the field and level: INSERT INTO crm.match_weight (field, level, m, u, note) VALUES ({key_literal}, ''agree'', 0.8, 0.0001, ''why''); it replaces the shipped one, and deleting it brings the shipped one back.');
+CREATE TRIGGER match_weight_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.match_weight
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
+
+-- Estimates from the benchmark world and CRM practice: a person keeps a
+-- phone number 85% of the time between two leads, two people share one
+-- about once in ten thousand pairs; names agree exactly for one person 82%
+-- of the time and by pinyin only 17.7%, so a different name is strong
+-- evidence.  An openid belongs to one WeChat user: it outweighs a nickname.
+INSERT INTO crm.match_weight (field, level, m, u, note, shipped) VALUES
+    ('phone', 'agree', 0.85, 1e-4, 'one of the contact''s numbers; people change numbers, rarely share one', true),
+    ('email', 'agree', 0.90, 1e-4, 'one of the contact''s addresses', true),
+    ('wechat_openid', 'agree', 0.99, 1e-9, 'an openid is one WeChat user''s', true),
+    ('name', 'agree', 0.82, 0.002, 'the same key (crm.norm_person_name)', true),
+    ('name', 'partial', 0.177, 0.005, 'the same pinyin only: a traditional spelling, a homophone typo', true),
+    ('account', 'agree', 0.85, 0.01, 'the lead''s account', true),
+    ('account', 'partial', 0.05, 0.01, 'one of the lead''s candidate accounts', true);
+
+CREATE FUNCTION crm.match_weights(OUT field text, OUT level text, OUT m double precision,
+                                  OUT u double precision, OUT weight double precision, OUT origin text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'crm_match_weights_sql'
+    LANGUAGE C STABLE;
+COMMENT ON FUNCTION crm.match_weights() IS
+'The weights a match adds up now, every level of every field: agree and partial from crm.match_weight (origin shipped, or steward for a row of your own), disagree derived from them, unknown 0 (m and u NULL). weight is log2(m/u)';
+-- @end
+
+------------------------------------------------------------------------------
 -- Duplicates already stored: scan, clusters, bulk merge
 ------------------------------------------------------------------------------
 

@@ -85,6 +85,13 @@ typedef struct BatchLead
 	IngestResult result;
 } BatchLead;
 
+/* The rules a batch is decided by: read once per batch, not per lead. */
+typedef struct BatchRules
+{
+	const ScoreModel *model;	/* NULL: not scored on ingest */
+	const MatchWeights *weights;
+} BatchRules;
+
 struct IngestBatch
 {
 	MemoryContext cxt;
@@ -770,7 +777,7 @@ force_merge(BatchLead *bl)
 }
 
 static void
-decide(BatchLead *bl)
+decide(BatchLead *bl, const MatchWeights *weights)
 {
 	initStringInfo(&bl->changes);
 	initStringInfo(&bl->added_points);
@@ -779,7 +786,7 @@ decide(BatchLead *bl)
 		force_merge(bl);
 		return;
 	}
-	bl->match = crm_match_decide(bl->lead, &bl->accounts, bl->cands, bl->n_cands);
+	bl->match = crm_match_decide(weights, bl->lead, &bl->accounts, bl->cands, bl->n_cands);
 	if (bl->match.outcome != MATCH_NEW)
 	{
 		attach_to_candidate(bl);
@@ -1321,8 +1328,9 @@ put_review(CrmColumn *r, const BatchLead *bl)
 		crm_put_text(&r[0], "contact");
 		crm_put_int8(&r[2], c->id, false);
 		crm_put(&r[3], Float4GetDatum((float4) c->score), false);
-		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c, bl->cands,
-														 bl->n_cands, bl->reviews_account)), false);
+		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->match.weights, bl->lead, &bl->accounts,
+														 c, bl->cands, bl->n_cands,
+														 bl->reviews_account)), false);
 		crm_put(&r[5], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 	}
 	else
@@ -1543,7 +1551,7 @@ quarantine_resend_conflict(const BatchLead *bl, CrmBatchQuarantine quarantine)
  * many were duplicates.
  */
 static int
-settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine quarantine)
+settle_wave(BatchLead **wave, int n, const BatchRules *rules, CrmBatchQuarantine quarantine)
 {
 	BatchLead **ready = palloc(sizeof(BatchLead *) * n);
 	int			m = 0,
@@ -1562,9 +1570,9 @@ settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine
 			quarantine_resend_conflict(wave[i], quarantine);
 		if (wave[i]->existing)
 			continue;
-		decide(wave[i]);
-		if (model && wave[i]->stored_id == 0)
-			score(wave[i], model);
+		decide(wave[i], rules->weights);
+		if (rules->model && wave[i]->stored_id == 0)
+			score(wave[i], rules->model);
 		ready[m++] = wave[i];
 	}
 	plan_writes(ready, m);
@@ -1688,7 +1696,7 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	BatchLead **fresh = palloc(sizeof(BatchLead *) * Max(b->n, 1));
-	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
+	BatchRules	rules = {crm_score_on_ingest ? crm_score_model() : NULL, crm_match_weights()};
 	int			duplicates = 0;
 
 	keep_ids(b);
@@ -1709,7 +1717,7 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 			read_candidates(fresh, m);
 		}
 		mark_waiting(wave, n);
-		duplicates += settle_wave(wave, n, model, quarantine);
+		duplicates += settle_wave(wave, n, &rules, quarantine);
 	}
 	if (results)
 		read_owners(b);

@@ -24,6 +24,7 @@
 
 #include "company.h"
 #include "match.h"
+#include "match_weight.h"
 #include "normalize.h"
 #include "spi_plan.h"
 
@@ -31,70 +32,6 @@
 
 static double merge_threshold = 12.0;
 static double review_threshold = 0.0;
-
-typedef enum Comparison
-{
-	CMP_UNKNOWN,				/* one side is missing the field */
-	CMP_AGREE,
-	CMP_PARTIAL,				/* same pinyin, or one of several accounts */
-	CMP_DISAGREE
-} Comparison;
-
-static const char *const comparison_names[] = {"unknown", "agree", "partial", "disagree"};
-
-/*
- * m and u of each level; the disagreement level takes what is left.  The
- * figures are estimates from the benchmark world and CRM practice: a
- * person keeps a phone number 85% of the time between two leads, two
- * people share one about once in ten thousand pairs; names agree exactly
- * for one person 82% of the time and by pinyin only (traditional spelling,
- * homophone typo) 17.7%, so a different name is strong evidence.  An
- * openid belongs to one WeChat user: it outweighs a nickname.
- */
-typedef struct FieldModel
-{
-	const char *field;
-	double		m_agree,
-				u_agree,
-				m_partial,
-				u_partial;
-} FieldModel;
-
-typedef enum Field
-{
-	F_PHONE,
-	F_EMAIL,
-	F_OPENID,
-	F_NAME,
-	F_ACCOUNT,
-	N_FIELDS
-} Field;
-
-static const FieldModel models[N_FIELDS] = {
-	{"phone", 0.85, 1e-4, 0, 0},
-	{"email", 0.90, 1e-4, 0, 0},
-	{"wechat_openid", 0.99, 1e-9, 0, 0},
-	{"name", 0.82, 0.002, 0.177, 0.005},
-	{"account", 0.85, 0.01, 0.05, 0.01},
-};
-
-static double
-weight(Field f, Comparison c)
-{
-	const FieldModel *m = &models[f];
-
-	switch (c)
-	{
-		case CMP_AGREE:
-			return log2(m->m_agree / m->u_agree);
-		case CMP_PARTIAL:
-			return log2(m->m_partial / m->u_partial);
-		case CMP_DISAGREE:
-			return log2((1 - m->m_agree - m->m_partial) / (1 - m->u_agree - m->u_partial));
-		default:
-			return 0;
-	}
-}
 
 void
 crm_match_init(void)
@@ -369,56 +306,56 @@ crm_match_in_list(const char *value, List *values)
 	return false;
 }
 
-static Comparison
+static MatchLevel
 compare_with_list(const char *value, List *stored)
 {
 	if (value == NULL || stored == NIL)
-		return CMP_UNKNOWN;
-	return crm_match_in_list(value, stored) ? CMP_AGREE : CMP_DISAGREE;
+		return LEVEL_UNKNOWN;
+	return crm_match_in_list(value, stored) ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
-static Comparison
+static MatchLevel
 compare_name(const Lead *lead, const Candidate *c)
 {
 	if (lead->name_key == NULL || c->name_key == NULL)
-		return CMP_UNKNOWN;
+		return LEVEL_UNKNOWN;
 	if (strcmp(lead->name_key, c->name_key) == 0)
-		return CMP_AGREE;
+		return LEVEL_AGREE;
 	if (lead->name_pinyin && c->name_pinyin && strcmp(lead->name_pinyin, c->name_pinyin) == 0)
-		return CMP_PARTIAL;
-	return CMP_DISAGREE;
+		return LEVEL_PARTIAL;
+	return LEVEL_DISAGREE;
 }
 
-static Comparison
+static MatchLevel
 compare_openid(const Lead *lead, const Candidate *c)
 {
 	if (lead->wechat_openid == NULL || c->wechat_openid == NULL)
-		return CMP_UNKNOWN;
-	return strcmp(lead->wechat_openid, c->wechat_openid) == 0 ? CMP_AGREE : CMP_DISAGREE;
+		return LEVEL_UNKNOWN;
+	return strcmp(lead->wechat_openid, c->wechat_openid) == 0 ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
-static Comparison
+static MatchLevel
 compare_account(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 {
 	if (c->account_id == 0 || (lead->company_key == NULL && lead->uscc == NULL))
-		return CMP_UNKNOWN;
+		return LEVEL_UNKNOWN;
 	for (int i = 0; i < accounts->n; i++)
 		if (accounts->accounts[i].id == c->account_id)
-			return i == accounts->resolved ? CMP_AGREE : CMP_PARTIAL;
-	return CMP_DISAGREE;
+			return i == accounts->resolved ? LEVEL_AGREE : LEVEL_PARTIAL;
+	return LEVEL_DISAGREE;
 }
 
 bool
 crm_match_shares_identifier(const Lead *lead, const Candidate *c)
 {
-	return compare_with_list(lead->phone, c->phones) == CMP_AGREE ||
-		compare_with_list(lead->email, c->emails) == CMP_AGREE ||
-		compare_openid(lead, c) == CMP_AGREE;
+	return compare_with_list(lead->phone, c->phones) == LEVEL_AGREE ||
+		compare_with_list(lead->email, c->emails) == LEVEL_AGREE ||
+		compare_openid(lead, c) == LEVEL_AGREE;
 }
 
 static void
 compare_all(const Lead *lead, const AccountMatch *accounts, const Candidate *c,
-			Comparison cmp[N_FIELDS])
+			MatchLevel cmp[N_MATCH_FIELDS])
 {
 	cmp[F_PHONE] = compare_with_list(lead->phone, c->phones);
 	cmp[F_EMAIL] = compare_with_list(lead->email, c->emails);
@@ -428,14 +365,14 @@ compare_all(const Lead *lead, const AccountMatch *accounts, const Candidate *c,
 }
 
 static double
-score(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
+score(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 {
-	Comparison	cmp[N_FIELDS];
+	MatchLevel	cmp[N_MATCH_FIELDS];
 	double		total = 0;
 
 	compare_all(lead, accounts, c, cmp);
-	for (int f = 0; f < N_FIELDS; f++)
-		total += weight((Field) f, cmp[f]);
+	for (int f = 0; f < N_MATCH_FIELDS; f++)
+		total += w->weight[f][cmp[f]];
 	return total;
 }
 
@@ -448,19 +385,19 @@ score(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
  * review would offer, kept for when the lead turns out to be a new person.
  */
 Jsonb *
-crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candidate *cand,
+crm_match_evidence(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts, const Candidate *cand,
 				   const Candidate *cands, int n, bool account_review)
 {
-	Comparison	cmp[N_FIELDS];
+	MatchLevel	cmp[N_MATCH_FIELDS];
 	StringInfoData buf;
 	const char *sep = "";
 
 	compare_all(lead, accounts, cand, cmp);
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	for (int f = 0; f < N_FIELDS; f++)
+	for (int f = 0; f < N_MATCH_FIELDS; f++)
 		appendStringInfo(&buf, "\"%s\": {\"comparison\": \"%s\", \"weight\": %.2f}, ",
-						 models[f].field, comparison_names[cmp[f]], weight((Field) f, cmp[f]));
+						 crm_match_field_names[f], crm_match_level_names[cmp[f]], w->weight[f][cmp[f]]);
 	appendStringInfo(&buf, "\"score\": %.2f, \"alternatives\": [", cand->score);
 	for (int i = 0; i < n; i++)
 		if (&cands[i] != cand && cands[i].score >= review_threshold)
@@ -491,15 +428,16 @@ require_ordered_thresholds(void)
 }
 
 MatchDecision
-crm_match_decide(const Lead *lead, const AccountMatch *accounts, Candidate *cands, int n)
+crm_match_decide(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts,
+				 Candidate *cands, int n)
 {
-	MatchDecision d = {MATCH_NEW, NULL, false, 0};
+	MatchDecision d = {MATCH_NEW, NULL, false, 0, w};
 	double		runner_up = -INFINITY;
 
 	require_ordered_thresholds();
 	for (int i = 0; i < n; i++)
 	{
-		cands[i].score = score(lead, accounts, &cands[i]);
+		cands[i].score = score(w, lead, accounts, &cands[i]);
 		if (d.best == NULL || cands[i].score > d.best->score)
 		{
 			if (d.best)

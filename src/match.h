@@ -13,6 +13,8 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
+#include "match_weight.h"
+
 /* A lead's fields as mapped, with the keys the match needs. */
 typedef struct Lead
 {
@@ -90,6 +92,7 @@ typedef struct MatchDecision
 	Candidate  *best;			/* NULL when no candidate was found */
 	bool		has_score;
 	double		score;
+	const MatchWeights *weights;	/* it was scored with */
 } MatchDecision;
 
 /* More candidates than this for one key: the key is too common to block on. */
@@ -146,9 +149,9 @@ extern void crm_match_resolve_accounts(const Lead *lead, AccountMatch *m);
  */
 extern int	crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **evidence);
 
-/* Score the candidates and decide: merged, review or new. */
-extern MatchDecision crm_match_decide(const Lead *lead, const AccountMatch *accounts,
-									  Candidate *cands, int n);
+/* Score the candidates with the weights w and decide: merged, review or new. */
+extern MatchDecision crm_match_decide(const MatchWeights *w, const Lead *lead,
+									  const AccountMatch *accounts, Candidate *cands, int n);
 
 /* Whether value is one of the strings in values. */
 extern bool crm_match_in_list(const char *value, List *values);
@@ -161,7 +164,8 @@ extern bool crm_match_shares_identifier(const Lead *lead, const Candidate *c);
  * other candidates above the review threshold; with account_review, also
  * the account review the lead's organisation calls for if it is rejected.
  */
-extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
+extern Jsonb *crm_match_evidence(const MatchWeights *w, const Lead *lead,
+								 const AccountMatch *accounts,
 								 const Candidate *cand, const Candidate *cands, int n,
 								 bool account_review);
 
