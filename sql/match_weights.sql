@@ -47,6 +47,12 @@ INSERT INTO crm.lead_inbox (channel, payload) VALUES ('website', '{"id": "mw3", 
   "company": "杭州明远医疗器械有限公司", "phone": "13900004444", "submitted_at": "2026-11-20"}');
 SELECT * FROM weights_view WHERE external_id IN ('mw2', 'mw3') ORDER BY external_id;
 
+-- What a reviewer sees: each candidate's fields, levels and weights in
+-- force, the score and what it gives against the thresholds
+SELECT name, lead_contact, field, level, round(weight::numeric, 2) AS weight,
+       round(score::numeric, 2) AS score, outcome
+  FROM crm.explain_match((SELECT id FROM crm.lead WHERE external_id = 'mw2'));
+
 -- A steward's row can be changed and deleted; the shipped one comes back
 UPDATE crm.match_weight SET m = 0.9 WHERE field = 'phone' AND NOT shipped;
 SELECT round(weight::numeric, 2) AS phone_disagree FROM crm.match_weights()
@@ -54,6 +60,11 @@ SELECT round(weight::numeric, 2) AS phone_disagree FROM crm.match_weights()
 DELETE FROM crm.match_weight WHERE NOT shipped;
 SELECT outcome, round(match_score::numeric, 2) AS score FROM crm.ingest('website', '{"id": "mw4", "name": "李娜",
   "company": "杭州明远医疗器械有限公司", "phone": "13900005555", "submitted_at": "2026-11-20"}');
+
+-- ... and with the shipped weights again, the same lead would merge
+SELECT DISTINCT round(score::numeric, 2) AS score, outcome
+  FROM crm.explain_match((SELECT id FROM crm.lead WHERE external_id = 'mw2'));
+SELECT crm.explain_match(424242);
 
 -- Refused: m or u outside (0, 1), a field or level the match does not
 -- compare, levels leaving nothing to disagreement, shipped rows
@@ -75,6 +86,52 @@ SELECT s AS statement, o.state, o.error
     $$INSERT INTO crm.match_weight (field, level, m, u, shipped) VALUES ('email', 'agree', 0.8, 1e-4, true)$$
   ]) s, pg_temp.outcome(s) o;
 SELECT count(*) AS rows, bool_and(shipped) AS all_shipped FROM crm.match_weight;
+
+-- crm.scan_duplicates() compares as ingestion does.  Organisations: by
+-- region division (330106, a district of Hangzhou, is in 330100), else by
+-- the region their names give
+SELECT a, b, crm.compare_regions(a, NULL, b, NULL) AS by_code
+  FROM (VALUES ('330100', '330106'), ('330000', '330106'), ('330100', '310100')) v(a, b);
+SELECT crm.compare_regions(NULL, '杭州', '330106', NULL) AS one_code,
+       crm.compare_regions(NULL, '杭州', NULL, '杭州') AS by_name,
+       crm.compare_regions(NULL, '杭州', NULL, '上海') AS other_name;
+SELECT crm.compare_regions('3301', NULL, NULL, NULL);
+INSERT INTO crm.account (name, region_code) VALUES
+    ('明远医疗器械有限公司', '330106'),      -- Xihu district: the Hangzhou one
+    ('明远医疗器械股份有限公司', '310100');  -- Shanghai: another company
+-- a lead from Xihu district finds the Hangzhou organisations, not Shanghai's
+SELECT outcome FROM crm.ingest('baidu_sem', '{"clue_id": "mw5", "name": "周涛", "company": "明远医疗器械",
+  "region_code": "330106", "mobile": "13900006666", "commit_time": "2026-11-20 10:00:00"}');
+SELECT l.account_id, cardinality(l.warnings) AS warnings, (SELECT array_agg(a.name ORDER BY a.id) FROM unnest(crm.offered_accounts(r)) o
+                                    JOIN crm.account a ON a.id = o) AS offered
+  FROM crm.lead l JOIN crm.match_review r ON r.lead_id = l.id WHERE l.external_id = 'mw5';
+
+-- Contacts: each pair scored with the weights in force, queued from the
+-- review threshold on, red when it shares an identifier and would merge
+INSERT INTO crm.contact (name, account_id)
+SELECT v.name, (SELECT id FROM crm.account WHERE name = v.account)
+  FROM (VALUES ('高峰', '杭州明远医疗器械有限公司'), ('高峰（先生）', NULL), ('钱伟', '明远医疗器械股份有限公司'),
+               ('孙丽', '杭州明远医疗器械有限公司'), ('孙丽', '杭州明远医疗器械有限公司')) v(name, account);
+INSERT INTO crm.contact_point (contact_id, kind, value)
+SELECT id, 'phone', '+8613911112222' FROM crm.contact WHERE name LIKE '高峰%' OR name = '钱伟';
+INSERT INTO crm.contact_point (contact_id, kind, value)
+SELECT k.id, 'email', v.email FROM crm.contact k
+  JOIN (VALUES ('高峰', 'gaofeng@a.cn'), ('钱伟', 'qianwei@b.cn')) v(name, email) ON v.name = k.name;
+SELECT crm.scan_duplicates() AS queued;
+SELECT r.entity, coalesce(k1.name, a1.name) AS one, coalesce(k2.name, a2.name) AS other, r.red,
+       round(r.score::numeric, 2) AS score, r.evidence -> 'shared' AS shared,
+       coalesce(r.evidence #>> '{name,comparison}', r.evidence ->> 'region') AS name_or_region
+  FROM crm.match_review r
+  LEFT JOIN crm.contact k1 ON r.entity = 'contact' AND k1.id = r.candidate_id
+  LEFT JOIN crm.contact k2 ON r.entity = 'contact' AND k2.id = r.other_id
+  LEFT JOIN crm.account a1 ON r.entity = 'account' AND a1.id = r.candidate_id
+  LEFT JOIN crm.account a2 ON r.entity = 'account' AND a2.id = r.other_id
+ WHERE r.other_id IS NOT NULL ORDER BY r.entity, r.score DESC NULLS LAST, one, other;
+-- 钱伟 shares 高峰's phone, but not his name, his e-mail nor his
+-- organisation: scored below the review threshold, not queued
+SELECT round(score::numeric, 2) AS score, outcome, shares_identifier
+  FROM crm.compare_contacts(ARRAY(SELECT id FROM crm.contact WHERE name = '高峰'),
+                            ARRAY(SELECT id FROM crm.contact WHERE name = '钱伟'));
 
 \c :regression_database
 DROP DATABASE crm_match_weights;

@@ -518,6 +518,19 @@ read_candidates(BatchLead **wave, int n)
 	read_rare_namesakes(wave, n);
 }
 
+int
+crm_batch_find(Lead *lead, AccountMatch *accounts, Candidate **cands)
+{
+	BatchLead  *bl = palloc0(sizeof(BatchLead));
+
+	bl->lead = lead;
+	read_accounts(&bl, 1);
+	read_candidates(&bl, 1);
+	*accounts = bl->accounts;
+	*cands = bl->cands;
+	return bl->n_cands;
+}
+
 /* ---------------------------------------------------------------------
  * Waves: which leads may be decided together
  * --------------------------------------------------------------------- */

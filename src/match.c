@@ -103,25 +103,30 @@ same_division(const char *a, const char *b)
 	return strncmp(a, b, province ? 2 : 4) == 0;
 }
 
-typedef enum RegionMatch
-{
-	REGION_UNKNOWN,				/* one side names no region */
-	REGION_SAME,
-	REGION_OTHER
-} RegionMatch;
-
 /*
- * The lead's region against the account's: "上海康泰医疗器械" is not
+ * Two places: by region code when both have one (the same division), else
+ * by the region their names give; "上海康泰医疗器械" is not
  * "杭州康泰医疗器械", though their keys are one.
  */
-static RegionMatch
+MatchRegion
+crm_match_compare_places(const char *code_a, const char *name_region_a,
+						 const char *code_b, const char *name_region_b)
+{
+	if (code_a && code_b)
+		return same_division(code_a, code_b) ? REGION_SAME : REGION_OTHER;
+	if (name_region_a == NULL || name_region_b == NULL)
+		return REGION_UNKNOWN;
+	return strcmp(name_region_a, name_region_b) == 0 ? REGION_SAME : REGION_OTHER;
+}
+
+const char *const crm_match_region_names[] = {"unknown", "same", "other"};
+
+/* The lead's region against the account's. */
+static MatchRegion
 compare_regions(const Lead *lead, const Account *a)
 {
-	if (lead->region_code && a->region_code)
-		return same_division(lead->region_code, a->region_code) ? REGION_SAME : REGION_OTHER;
-	if (lead->company_region == NULL || a->name_region == NULL)
-		return REGION_UNKNOWN;
-	return strcmp(a->name_region, lead->company_region) == 0 ? REGION_SAME : REGION_OTHER;
+	return crm_match_compare_places(lead->region_code, lead->company_region,
+									a->region_code, a->name_region);
 }
 
 static bool
@@ -199,14 +204,12 @@ append_json_field(StringInfo buf, const char *field, const char *value)
 static void
 append_account_json(StringInfo buf, const Lead *lead, const Account *a)
 {
-	static const char *const region_names[] = {"unknown", "same", "other"};
-
 	appendStringInfo(buf, "{\"account_id\": " INT64_FORMAT, a->id);
 	append_json_field(buf, "code", a->code);
 	append_json_field(buf, "name", a->name);
 	append_json_field(buf, "region_code", a->region_code);
 	append_json_field(buf, "owner", a->owner);
-	appendStringInfo(buf, ", \"region\": \"%s\"}", region_names[compare_regions(lead, a)]);
+	appendStringInfo(buf, ", \"region\": \"%s\"}", crm_match_region_names[compare_regions(lead, a)]);
 }
 
 /*
@@ -306,6 +309,7 @@ crm_match_in_list(const char *value, List *values)
 	return false;
 }
 
+/* A value against a list: agree if it is one of them. */
 static MatchLevel
 compare_with_list(const char *value, List *stored)
 {
@@ -314,26 +318,45 @@ compare_with_list(const char *value, List *stored)
 	return crm_match_in_list(value, stored) ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
+/* Two lists: agree if they share a value. */
 static MatchLevel
-compare_name(const Lead *lead, const Candidate *c)
+compare_lists(List *values, List *stored)
 {
-	if (lead->name_key == NULL || c->name_key == NULL)
+	ListCell   *lc;
+
+	if (values == NIL || stored == NIL)
 		return LEVEL_UNKNOWN;
-	if (strcmp(lead->name_key, c->name_key) == 0)
-		return LEVEL_AGREE;
-	if (lead->name_pinyin && c->name_pinyin && strcmp(lead->name_pinyin, c->name_pinyin) == 0)
-		return LEVEL_PARTIAL;
+	foreach(lc, values)
+		if (crm_match_in_list(lfirst(lc), stored))
+			return LEVEL_AGREE;
 	return LEVEL_DISAGREE;
 }
 
 static MatchLevel
-compare_openid(const Lead *lead, const Candidate *c)
+compare_values(const char *a, const char *b)
 {
-	if (lead->wechat_openid == NULL || c->wechat_openid == NULL)
+	if (a == NULL || b == NULL)
 		return LEVEL_UNKNOWN;
-	return strcmp(lead->wechat_openid, c->wechat_openid) == 0 ? LEVEL_AGREE : LEVEL_DISAGREE;
+	return strcmp(a, b) == 0 ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
+/* Names: the same key, else the same pinyin only. */
+static MatchLevel
+compare_names(const char *key_a, const char *pinyin_a, const char *key_b, const char *pinyin_b)
+{
+	if (key_a == NULL || key_b == NULL)
+		return LEVEL_UNKNOWN;
+	if (strcmp(key_a, key_b) == 0)
+		return LEVEL_AGREE;
+	if (pinyin_a && pinyin_b && strcmp(pinyin_a, pinyin_b) == 0)
+		return LEVEL_PARTIAL;
+	return LEVEL_DISAGREE;
+}
+
+/*
+ * The lead's organisation against the candidate's: the account it
+ * resolves to, or one of several it may be.
+ */
 static MatchLevel
 compare_account(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 {
@@ -345,35 +368,68 @@ compare_account(const Lead *lead, const AccountMatch *accounts, const Candidate 
 	return LEVEL_DISAGREE;
 }
 
+void
+crm_match_compare(const Lead *lead, const AccountMatch *accounts, const Candidate *c,
+				  MatchLevel cmp[N_MATCH_FIELDS])
+{
+	cmp[F_PHONE] = compare_with_list(lead->phone, c->phones);
+	cmp[F_EMAIL] = compare_with_list(lead->email, c->emails);
+	cmp[F_OPENID] = compare_values(lead->wechat_openid, c->wechat_openid);
+	cmp[F_NAME] = compare_names(lead->name_key, lead->name_pinyin, c->name_key, c->name_pinyin);
+	cmp[F_ACCOUNT] = compare_account(lead, accounts, c);
+}
+
+void
+crm_match_compare_contacts(const Candidate *a, const Candidate *b, MatchLevel cmp[N_MATCH_FIELDS])
+{
+	cmp[F_PHONE] = compare_lists(a->phones, b->phones);
+	cmp[F_EMAIL] = compare_lists(a->emails, b->emails);
+	cmp[F_OPENID] = compare_values(a->wechat_openid, b->wechat_openid);
+	cmp[F_NAME] = compare_names(a->name_key, a->name_pinyin, b->name_key, b->name_pinyin);
+	cmp[F_ACCOUNT] = a->account_id == 0 || b->account_id == 0 ? LEVEL_UNKNOWN :
+		a->account_id == b->account_id ? LEVEL_AGREE : LEVEL_DISAGREE;
+}
+
 bool
 crm_match_shares_identifier(const Lead *lead, const Candidate *c)
 {
 	return compare_with_list(lead->phone, c->phones) == LEVEL_AGREE ||
 		compare_with_list(lead->email, c->emails) == LEVEL_AGREE ||
-		compare_openid(lead, c) == LEVEL_AGREE;
+		compare_values(lead->wechat_openid, c->wechat_openid) == LEVEL_AGREE;
 }
 
-static void
-compare_all(const Lead *lead, const AccountMatch *accounts, const Candidate *c,
-			MatchLevel cmp[N_MATCH_FIELDS])
+bool
+crm_match_levels_share_identifier(const MatchLevel cmp[N_MATCH_FIELDS])
 {
-	cmp[F_PHONE] = compare_with_list(lead->phone, c->phones);
-	cmp[F_EMAIL] = compare_with_list(lead->email, c->emails);
-	cmp[F_OPENID] = compare_openid(lead, c);
-	cmp[F_NAME] = compare_name(lead, c);
-	cmp[F_ACCOUNT] = compare_account(lead, accounts, c);
+	return cmp[F_PHONE] == LEVEL_AGREE || cmp[F_EMAIL] == LEVEL_AGREE ||
+		cmp[F_OPENID] == LEVEL_AGREE;
+}
+
+double
+crm_match_score(const MatchWeights *w, const MatchLevel cmp[N_MATCH_FIELDS])
+{
+	double		total = 0;
+
+	for (int f = 0; f < N_MATCH_FIELDS; f++)
+		total += w->weight[f][cmp[f]];
+	return total;
 }
 
 static double
 score(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 {
 	MatchLevel	cmp[N_MATCH_FIELDS];
-	double		total = 0;
 
-	compare_all(lead, accounts, c, cmp);
+	crm_match_compare(lead, accounts, c, cmp);
+	return crm_match_score(w, cmp);
+}
+
+void
+crm_match_append_levels(StringInfo buf, const MatchWeights *w, const MatchLevel cmp[N_MATCH_FIELDS])
+{
 	for (int f = 0; f < N_MATCH_FIELDS; f++)
-		total += w->weight[f][cmp[f]];
-	return total;
+		appendStringInfo(buf, "\"%s\": {\"comparison\": \"%s\", \"weight\": %.2f}, ",
+						 crm_match_field_names[f], crm_match_level_names[cmp[f]], w->weight[f][cmp[f]]);
 }
 
 /*
@@ -392,12 +448,10 @@ crm_match_evidence(const MatchWeights *w, const Lead *lead, const AccountMatch *
 	StringInfoData buf;
 	const char *sep = "";
 
-	compare_all(lead, accounts, cand, cmp);
+	crm_match_compare(lead, accounts, cand, cmp);
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	for (int f = 0; f < N_MATCH_FIELDS; f++)
-		appendStringInfo(&buf, "\"%s\": {\"comparison\": \"%s\", \"weight\": %.2f}, ",
-						 crm_match_field_names[f], crm_match_level_names[cmp[f]], w->weight[f][cmp[f]]);
+	crm_match_append_levels(&buf, w, cmp);
 	appendStringInfo(&buf, "\"score\": %.2f, \"alternatives\": [", cand->score);
 	for (int i = 0; i < n; i++)
 		if (&cands[i] != cand && cands[i].score >= review_threshold)
@@ -427,6 +481,14 @@ require_ordered_thresholds(void)
 				 errhint("Leads scoring between the two go to review, so the review threshold must be the lower one.")));
 }
 
+MatchOutcome
+crm_match_outcome_of(double score)
+{
+	require_ordered_thresholds();
+	return score >= merge_threshold ? MATCH_MERGED :
+		score >= review_threshold ? MATCH_REVIEW : MATCH_NEW;
+}
+
 MatchDecision
 crm_match_decide(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts,
 				 Candidate *cands, int n)
@@ -451,10 +513,9 @@ crm_match_decide(const MatchWeights *w, const Lead *lead, const AccountMatch *ac
 		return d;
 	d.has_score = true;
 	d.score = d.best->score;
+	d.outcome = crm_match_outcome_of(d.score);
 	/* two stored contacts both look like this person: a human decides */
-	if (d.score >= merge_threshold && runner_up < merge_threshold)
-		d.outcome = MATCH_MERGED;
-	else if (d.score >= review_threshold)
+	if (d.outcome == MATCH_MERGED && runner_up >= merge_threshold)
 		d.outcome = MATCH_REVIEW;
 	return d;
 }

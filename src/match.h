@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
@@ -98,7 +99,7 @@ typedef struct MatchDecision
 /* More candidates than this for one key: the key is too common to block on. */
 #define CRM_MATCH_MAX_CANDIDATES 50
 
-/* The columns crm_match_read_account and crm_match_read_candidate read. */
+/* The columns crm_match_read_account and crm_match_read_candidate read, and how many. */
 #define CRM_ACCOUNT_COLUMNS "a.id, a.code, a.name, a.uscc, a.region_code, a.owner, a.name_region"
 #define CRM_CANDIDATE_COLUMNS \
 	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
@@ -107,6 +108,7 @@ typedef struct MatchDecision
 	"   WHERE p.contact_id = k.id AND p.kind = 'phone')," \
 	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
 	"   WHERE p.contact_id = k.id AND p.kind = 'email')"
+#define CRM_CANDIDATE_NCOLUMNS 12
 
 extern void crm_match_init(void);
 
@@ -152,6 +154,45 @@ extern int	crm_match_account_review(const Lead *lead, const AccountMatch *m, Jso
 /* Score the candidates with the weights w and decide: merged, review or new. */
 extern MatchDecision crm_match_decide(const MatchWeights *w, const Lead *lead,
 									  const AccountMatch *accounts, Candidate *cands, int n);
+
+/* Two places, each a region code and the region its name gives (either NULL). */
+typedef enum MatchRegion
+{
+	REGION_UNKNOWN,				/* one side names no region */
+	REGION_SAME,
+	REGION_OTHER
+} MatchRegion;
+
+/* "unknown", "same", "other" */
+extern const char *const crm_match_region_names[];
+
+/*
+ * By region code when both have one (the same province for a province's
+ * code, else the same city), else by the regions their names give.
+ */
+extern MatchRegion crm_match_compare_places(const char *code_a, const char *name_region_a,
+											const char *code_b, const char *name_region_b);
+
+/* Each field's level of agreement between a lead and a candidate. */
+extern void crm_match_compare(const Lead *lead, const AccountMatch *accounts,
+							  const Candidate *c, MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* ... and between two stored contacts, by the same rules. */
+extern void crm_match_compare_contacts(const Candidate *a, const Candidate *b,
+									   MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* The sum of the levels' weights. */
+extern double crm_match_score(const MatchWeights *w, const MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* What a score alone gives against the thresholds (no runner-up rule). */
+extern MatchOutcome crm_match_outcome_of(double score);
+
+/* "field": {"comparison": level, "weight": w}, for each field, into buf. */
+extern void crm_match_append_levels(StringInfo buf, const MatchWeights *w,
+									const MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* Phone, e-mail or openid agree. */
+extern bool crm_match_levels_share_identifier(const MatchLevel cmp[N_MATCH_FIELDS]);
 
 /* Whether value is one of the strings in values. */
 extern bool crm_match_in_list(const char *value, List *values);
