@@ -74,6 +74,8 @@ compare_some(ReturnSetInfo *rsinfo, const MatchWeights *w, Datum *keep, Datum *o
 			 int from, int to)
 {
 	CrmColumn	c[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID));
+	CandidateColumns a_cols,
+				b_cols;
 	uint64		rows;
 
 	for (int i = from; i < to; i++)
@@ -82,13 +84,15 @@ compare_some(ReturnSetInfo *rsinfo, const MatchWeights *w, Datum *keep, Datum *o
 		crm_put(&c[1], other[i], false);
 	}
 	rows = crm_run_columns(&contact_pairs, c, SPI_OK_SELECT);
+	if (rows > 0)
+		(void) crm_match_candidate_columns(crm_match_candidate_columns(1, &a_cols), &b_cols);
 	for (uint64 r = 0; r < rows; r++)
 	{
 		Candidate	a,
 					b;
 
-		crm_match_read_candidate(r, 1, &a);
-		crm_match_read_candidate(r, 1 + CRM_CANDIDATE_NCOLUMNS, &b);
+		crm_match_read_candidate(r, &a_cols, &a);
+		crm_match_read_candidate(r, &b_cols, &b);
 		put_pair(rsinfo, w, &a, &b);
 	}
 }

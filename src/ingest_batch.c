@@ -349,6 +349,10 @@ read_existing(BatchLead **wave, int n)
 static void
 collect_accounts(BatchLead **wave, uint64 rows)
 {
+	AccountColumns cols;
+
+	if (rows > 0)
+		(void) crm_match_account_columns(2, &cols);
 	for (uint64 r = 0; r < rows; r++)
 	{
 		AccountMatch *m = &wave[row_index(r)]->accounts;
@@ -356,7 +360,7 @@ collect_accounts(BatchLead **wave, uint64 rows)
 		if (m->accounts == NULL)
 			m->accounts = palloc0(sizeof(Account) * (CRM_MATCH_MAX_CANDIDATES + 1));
 		if (m->n <= CRM_MATCH_MAX_CANDIDATES)
-			crm_match_read_account(r, 2, &m->accounts[m->n++]);
+			crm_match_read_account(r, &cols, &m->accounts[m->n++]);
 	}
 }
 
@@ -423,13 +427,13 @@ candidate_by_id(BatchLead *bl, int64 id)
 
 /* Read result row r as a candidate of bl, unless bl has it or has enough. */
 static void
-add_candidate(BatchLead *bl, uint64 r)
+add_candidate(BatchLead *bl, uint64 r, const CandidateColumns *cols)
 {
 	Candidate	cand;
 
 	if (bl->n_cands >= CRM_MATCH_MAX_CANDIDATES)
 		return;
-	crm_match_read_candidate(r, 2, &cand);
+	crm_match_read_candidate(r, cols, &cand);
 	if (candidate_by_id(bl, cand.id))
 		return;
 	if (bl->cands == NULL)
@@ -440,8 +444,12 @@ add_candidate(BatchLead *bl, uint64 r)
 static void
 collect_candidates(BatchLead **wave, uint64 rows)
 {
+	CandidateColumns cols;
+
+	if (rows > 0)
+		(void) crm_match_candidate_columns(2, &cols);
 	for (uint64 r = 0; r < rows; r++)
-		add_candidate(wave[row_index(r)], r);
+		add_candidate(wave[row_index(r)], r, &cols);
 }
 
 /* Add the holders of a rare name to the candidates of leads without an organisation. */
@@ -449,6 +457,7 @@ static void
 read_rare_namesakes(BatchLead **wave, int n)
 {
 	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID));
+	CandidateColumns cols;
 	uint64		rows;
 
 	for (int i = 0; i < n; i++)
@@ -464,6 +473,8 @@ read_rare_namesakes(BatchLead **wave, int n)
 	if (c[0].state == NULL)
 		return;
 	rows = crm_run_columns(&namesakes, c, SPI_OK_SELECT);
+	if (rows > 0)
+		(void) crm_match_candidate_columns(2, &cols);
 	for (uint64 r = 0, next; r < rows; r = next)
 	{
 		int			i = row_index(r);
@@ -473,7 +484,7 @@ read_rare_namesakes(BatchLead **wave, int n)
 			;
 		bl->common_name = next - r > RARE_NAME_HOLDERS;
 		for (uint64 k = r; !bl->common_name && k < next; k++)
-			add_candidate(bl, k);
+			add_candidate(bl, k, &cols);
 	}
 }
 

@@ -75,16 +75,35 @@ crm_match_blocking_keys(const Lead *lead, BlockingKey *keys)
 	return n;
 }
 
-void
-crm_match_read_account(uint64 row, int col, Account *a)
+/* cols->f: the column named f from column from on; last: the highest so far */
+#define FIND_COLUMN(cols, f, from, last) \
+	((cols)->f = crm_spi_column(#f, (from)), (last) = Max((last), (cols)->f))
+
+int
+crm_match_account_columns(int from, AccountColumns *cols)
 {
-	(void) crm_spi_int8(row, col, &a->id);
-	a->code = crm_spi_text(row, col + 1);
-	a->name = crm_spi_text(row, col + 2);
-	a->uscc = crm_spi_text(row, col + 3);
-	a->region_code = crm_spi_text(row, col + 4);
-	a->owner = crm_spi_text(row, col + 5);
-	a->name_region = crm_spi_text(row, col + 6);
+	int			last = from;
+
+	FIND_COLUMN(cols, id, from, last);
+	FIND_COLUMN(cols, code, from, last);
+	FIND_COLUMN(cols, name, from, last);
+	FIND_COLUMN(cols, uscc, from, last);
+	FIND_COLUMN(cols, region_code, from, last);
+	FIND_COLUMN(cols, owner, from, last);
+	FIND_COLUMN(cols, name_region, from, last);
+	return last + 1;
+}
+
+void
+crm_match_read_account(uint64 row, const AccountColumns *cols, Account *a)
+{
+	(void) crm_spi_int8(row, cols->id, &a->id);
+	a->code = crm_spi_text(row, cols->code);
+	a->name = crm_spi_text(row, cols->name);
+	a->uscc = crm_spi_text(row, cols->uscc);
+	a->region_code = crm_spi_text(row, cols->region_code);
+	a->owner = crm_spi_text(row, cols->owner);
+	a->name_region = crm_spi_text(row, cols->name_region);
 }
 
 /* A lead's credit code names another organisation than an account's. */
@@ -275,22 +294,42 @@ split_words(char *s)
 	return words;
 }
 
+int
+crm_match_candidate_columns(int from, CandidateColumns *cols)
+{
+	int			last = from;
+
+	FIND_COLUMN(cols, id, from, last);
+	FIND_COLUMN(cols, code, from, last);
+	FIND_COLUMN(cols, account_id, from, last);
+	FIND_COLUMN(cols, name, from, last);
+	FIND_COLUMN(cols, name_key, from, last);
+	FIND_COLUMN(cols, name_pinyin, from, last);
+	FIND_COLUMN(cols, title, from, last);
+	FIND_COLUMN(cols, wechat_openid, from, last);
+	FIND_COLUMN(cols, owner, from, last);
+	FIND_COLUMN(cols, verified_fields, from, last);
+	FIND_COLUMN(cols, phones, from, last);
+	FIND_COLUMN(cols, emails, from, last);
+	return last + 1;
+}
+
 void
-crm_match_read_candidate(uint64 row, int col, Candidate *c)
+crm_match_read_candidate(uint64 row, const CandidateColumns *cols, Candidate *c)
 {
 	memset(c, 0, sizeof(*c));
-	(void) crm_spi_int8(row, col, &c->id);
-	c->code = crm_spi_text(row, col + 1);
-	(void) crm_spi_int8(row, col + 2, &c->account_id);
-	c->name = crm_spi_text(row, col + 3);
-	c->name_key = crm_spi_text(row, col + 4);
-	c->name_pinyin = crm_spi_text(row, col + 5);
-	c->title = crm_spi_text(row, col + 6);
-	c->wechat_openid = crm_spi_text(row, col + 7);
-	c->owner = crm_spi_text(row, col + 8);
-	c->verified_fields = split_words(crm_spi_text(row, col + 9));
-	c->phones = split_words(crm_spi_text(row, col + 10));
-	c->emails = split_words(crm_spi_text(row, col + 11));
+	(void) crm_spi_int8(row, cols->id, &c->id);
+	c->code = crm_spi_text(row, cols->code);
+	(void) crm_spi_int8(row, cols->account_id, &c->account_id);
+	c->name = crm_spi_text(row, cols->name);
+	c->name_key = crm_spi_text(row, cols->name_key);
+	c->name_pinyin = crm_spi_text(row, cols->name_pinyin);
+	c->title = crm_spi_text(row, cols->title);
+	c->wechat_openid = crm_spi_text(row, cols->wechat_openid);
+	c->owner = crm_spi_text(row, cols->owner);
+	c->verified_fields = split_words(crm_spi_text(row, cols->verified_fields));
+	c->phones = split_words(crm_spi_text(row, cols->phones));
+	c->emails = split_words(crm_spi_text(row, cols->emails));
 }
 
 /* ---------------------------------------------------------------------

@@ -99,16 +99,48 @@ typedef struct MatchDecision
 /* More candidates than this for one key: the key is too common to block on. */
 #define CRM_MATCH_MAX_CANDIDATES 50
 
-/* The columns crm_match_read_account and crm_match_read_candidate read, and how many. */
+/*
+ * The columns of an account and of a candidate contact, selected in one
+ * place and read by name: a statement selects CRM_ACCOUNT_COLUMNS or
+ * CRM_CANDIDATE_COLUMNS (from crm.account a, crm.contact k) among its
+ * own, and its result is read through AccountColumns or CandidateColumns,
+ * resolved once per result.
+ */
 #define CRM_ACCOUNT_COLUMNS "a.id, a.code, a.name, a.uscc, a.region_code, a.owner, a.name_region"
 #define CRM_CANDIDATE_COLUMNS \
 	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
-	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ')," \
+	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ') AS verified_fields," \
 	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
-	"   WHERE p.contact_id = k.id AND p.kind = 'phone')," \
+	"   WHERE p.contact_id = k.id AND p.kind = 'phone') AS phones," \
 	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
-	"   WHERE p.contact_id = k.id AND p.kind = 'email')"
-#define CRM_CANDIDATE_NCOLUMNS 12
+	"   WHERE p.contact_id = k.id AND p.kind = 'email') AS emails"
+
+typedef struct AccountColumns
+{
+	int			id,
+				code,
+				name,
+				uscc,
+				region_code,
+				owner,
+				name_region;
+} AccountColumns;
+
+typedef struct CandidateColumns
+{
+	int			id,
+				code,
+				account_id,
+				name,
+				name_key,
+				name_pinyin,
+				title,
+				wechat_openid,
+				owner,
+				verified_fields,
+				phones,
+				emails;
+} CandidateColumns;
 
 extern void crm_match_init(void);
 
@@ -134,9 +166,17 @@ typedef struct BlockingKey
 /* The lead's blocking keys, into keys[CRM_MAX_BLOCKING_KEYS]; how many. */
 extern int	crm_match_blocking_keys(const Lead *lead, BlockingKey *keys);
 
-/* An account or a candidate from SPI result row, its columns from col on. */
-extern void crm_match_read_account(uint64 row, int col, Account *a);
-extern void crm_match_read_candidate(uint64 row, int col, Candidate *c);
+/*
+ * Where the last SPI result has an account's or a candidate's columns,
+ * the first of each name from column from on; returns the column after
+ * the last of them (where a second set may start).
+ */
+extern int	crm_match_account_columns(int from, AccountColumns *cols);
+extern int	crm_match_candidate_columns(int from, CandidateColumns *cols);
+
+/* An account or a candidate from row of the last SPI result. */
+extern void crm_match_read_account(uint64 row, const AccountColumns *cols, Account *a);
+extern void crm_match_read_candidate(uint64 row, const CandidateColumns *cols, Candidate *c);
 
 /*
  * Of the accounts a lead's credit code or company name found, drop those
