@@ -101,16 +101,24 @@ level_of(MatchField f, const char *name)
 }
 
 static void
+set_weight(MatchWeights *w, bool seen[N_MATCH_FIELDS][N_MATCH_LEVELS], MatchField f,
+		   MatchLevel l, double m, double u, bool steward)
+{
+	w->m[f][l] = m;
+	w->u[f][l] = u;
+	w->steward[f][l] = steward;
+	seen[f][l] = true;
+}
+
+static void
 read_row(MatchWeights *w, bool seen[N_MATCH_FIELDS][N_MATCH_LEVELS], uint64 row)
 {
 	MatchField	f = field_of(crm_spi_text(row, 1));
 	MatchLevel	l = level_of(f, crm_spi_text(row, 2));
 	bool		isnull;
 
-	w->m[f][l] = DatumGetFloat8(crm_spi_datum(row, 3, &isnull));
-	w->u[f][l] = DatumGetFloat8(crm_spi_datum(row, 4, &isnull));
-	w->steward[f][l] = crm_spi_bool(row, 5);
-	seen[f][l] = true;
+	set_weight(w, seen, f, l, DatumGetFloat8(crm_spi_datum(row, 3, &isnull)),
+			   DatumGetFloat8(crm_spi_datum(row, 4, &isnull)), crm_spi_bool(row, 5));
 }
 
 /* A disagreement needs something left: each field's m and u below 1 in sum. */
@@ -148,6 +156,20 @@ require_weighed(bool seen[N_MATCH_FIELDS][N_MATCH_LEVELS], MatchField f)
 					 errhint("The shipped rows stay: a row of your own (shipped = false) replaces one.")));
 }
 
+/* Each field's disagreement and every level's weight, once all are read. */
+static void
+derive_weights(MatchWeights *w, bool seen[N_MATCH_FIELDS][N_MATCH_LEVELS])
+{
+	for (int f = 0; f < N_MATCH_FIELDS; f++)
+	{
+		require_weighed(seen, (MatchField) f);
+		derive_disagreement(w, (MatchField) f);
+		for (int l = LEVEL_AGREE; l < N_MATCH_LEVELS; l++)
+			if (w->u[f][l] > 0)
+				w->weight[f][l] = log2(w->m[f][l] / w->u[f][l]);
+	}
+}
+
 /* The table as it is now, checked; in the current memory context. */
 static MatchWeights *
 load_weights(void)
@@ -158,21 +180,51 @@ load_weights(void)
 
 	for (uint64 r = 0; r < rows; r++)
 		read_row(w, seen, r);
-	for (int f = 0; f < N_MATCH_FIELDS; f++)
-	{
-		require_weighed(seen, (MatchField) f);
-		derive_disagreement(w, (MatchField) f);
-		for (int l = LEVEL_AGREE; l < N_MATCH_LEVELS; l++)
-			if (w->u[f][l] > 0)
-				w->weight[f][l] = log2(w->m[f][l] / w->u[f][l]);
-	}
+	derive_weights(w, seen);
 	return w;
 }
+
+/*
+ * Release 1.0's weights, which it compiled in: a database not yet updated
+ * from 1.0 (this library installed, ALTER EXTENSION crm UPDATE not yet
+ * run) has no crm.match_weight, and matches as 1.0 did.  The update ships
+ * the same figures as rows.
+ */
+static const struct
+{
+	MatchField	field;
+	MatchLevel	level;
+	double		m,
+				u;
+}			release_1_0_weights[] = {
+	{F_PHONE, LEVEL_AGREE, 0.85, 1e-4},
+	{F_EMAIL, LEVEL_AGREE, 0.90, 1e-4},
+	{F_OPENID, LEVEL_AGREE, 0.99, 1e-9},
+	{F_NAME, LEVEL_AGREE, 0.82, 0.002},
+	{F_NAME, LEVEL_PARTIAL, 0.177, 0.005},
+	{F_ACCOUNT, LEVEL_AGREE, 0.85, 0.01},
+	{F_ACCOUNT, LEVEL_PARTIAL, 0.05, 0.01},
+};
+
+static MatchWeights *
+release_weights(void)
+{
+	MatchWeights *w = palloc0(sizeof(MatchWeights));
+	bool		seen[N_MATCH_FIELDS][N_MATCH_LEVELS] = {{false}};
+
+	for (size_t i = 0; i < lengthof(release_1_0_weights); i++)
+		set_weight(w, seen, release_1_0_weights[i].field, release_1_0_weights[i].level,
+				   release_1_0_weights[i].m, release_1_0_weights[i].u, false);
+	derive_weights(w, seen);
+	return w;
+}
+
+static CrmTableCache weight_cache;
 
 static void *
 load_weights_cached(void)
 {
-	return load_weights();
+	return crm_table_cache_tables_exist(&weight_cache) ? load_weights() : release_weights();
 }
 
 static CrmTableCache weight_cache = {
