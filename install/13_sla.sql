@@ -159,11 +159,16 @@ CREATE FUNCTION crm.work_list_update(leads bigint[]) RETURNS void
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM crm.work_list_key k
-     WHERE k.lead_id = ANY (leads)
-       AND NOT EXISTS (SELECT FROM crm.work_list_keys(leads) w WHERE w.lead_id = k.lead_id);
+    -- one statement, the wanted keys read once: the rows it deletes (leads
+    -- no longer open) and those it writes are never the same
+    WITH wanted AS MATERIALIZED (
+        SELECT w.lead_id, w.owner, w.due_key FROM crm.work_list_keys(leads) w
+    ), gone AS (
+        DELETE FROM crm.work_list_key k
+         WHERE k.lead_id = ANY (leads) AND NOT EXISTS (SELECT FROM wanted w WHERE w.lead_id = k.lead_id)
+    )
     INSERT INTO crm.work_list_key AS k (lead_id, owner, due_key)
-    SELECT w.lead_id, w.owner, w.due_key FROM crm.work_list_keys(leads) w ORDER BY w.lead_id
+    SELECT w.lead_id, w.owner, w.due_key FROM wanted w ORDER BY w.lead_id
     ON CONFLICT (lead_id) DO UPDATE SET owner = excluded.owner, due_key = excluded.due_key
      WHERE (k.owner, k.due_key) IS DISTINCT FROM (excluded.owner, excluded.due_key);
 END
