@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
+#include "kept_cache.h"
 #include "lead_time.h"
 #include "match.h"
 #include "normalize.h"
@@ -24,6 +25,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	crm_kept_cache_init();
 	crm_normalize_init();
 	crm_match_init();
 	crm_score_init();
