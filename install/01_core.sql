@@ -38,18 +38,6 @@ COMMENT ON FUNCTION crm.guard_shipped_mark() IS
 'Trigger: only crm''s own install script marks a row shipped; pg_dump leaves shipped rows out, so a user row marked so would be lost in a restore';
 
 -- @since 1.1
-------------------------------------------------------------------------------
--- Rules kept in memory (C, src/kept_cache.c)
-------------------------------------------------------------------------------
-
--- Each session keeps rules a hot path reads (lead transitions) in memory
--- between calls; a statement trigger running this on each of their tables
--- tells every session to read them again.
-CREATE FUNCTION crm.kept_rows_changed() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'crm_kept_rows_changed' LANGUAGE C;
-COMMENT ON FUNCTION crm.kept_rows_changed() IS
-'Statement trigger: rows that sessions keep in memory changed; every session reads them again (at commit, or at once in the session that changed them)';
-
 -- A TRUNCATE fires no row trigger: on a table with shipped rows it would
 -- take them too, past crm.guard_shipped_row().
 CREATE FUNCTION crm.guard_shipped_truncate() RETURNS trigger

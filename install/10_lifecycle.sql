@@ -74,8 +74,14 @@ CREATE TRIGGER lead_transition_shipped_set BEFORE INSERT OR UPDATE OF shipped ON
     FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
 CREATE TRIGGER lead_transition_no_truncate BEFORE TRUNCATE ON crm.lead_transition
     FOR EACH STATEMENT EXECUTE FUNCTION crm.guard_shipped_truncate();
+-- Each session keeps the transitions in memory between state changes; a
+-- change to the table tells them all to read it again.
+CREATE FUNCTION crm.transitions_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_transitions_changed' LANGUAGE C;
+COMMENT ON FUNCTION crm.transitions_changed() IS
+'Statement trigger on a table of allowed state changes (crm.lead_transition): every session reads it again (at commit, or at once in the session that changed it)';
 CREATE TRIGGER lead_transition_changed AFTER INSERT OR UPDATE OR DELETE ON crm.lead_transition
-    FOR EACH STATEMENT EXECUTE FUNCTION crm.kept_rows_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.transitions_changed();
 
 CREATE VIEW crm.lead_transition_allowed AS
 SELECT t.from_state, t.to_state, t.note, t.shipped

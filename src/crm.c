@@ -11,7 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
-#include "kept_cache.h"
+#include "lead_state.h"
 #include "lead_time.h"
 #include "match.h"
 #include "normalize.h"
@@ -25,10 +25,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	crm_kept_cache_init();
 	crm_normalize_init();
 	crm_match_init();
 	crm_score_init();
+	crm_lead_state_init();
 	crm_lead_time_init();
 	crm_spi_plan_init();
 	crm_actor_init();

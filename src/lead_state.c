@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "lead_state.h"
 #include "quote.h"
 #include "transition.h"
 
@@ -42,9 +43,24 @@ CRM_KEPT_PLAN(lead_transition_rows_1_0) = {
 	0, {InvalidOid}
 };
 
-static CrmTransitionCache lead_transitions =
-CRM_TRANSITION_CACHE("crm lead transitions", &lead_transition_rows, &lead_transition_rows_1_0,
-					 "lead_transition");
+static void *load_lead_transitions(void);
+
+static CrmTransitionCache lead_transitions = {
+	{"crm lead transitions", {"lead_transition"}, load_lead_transitions},
+	&lead_transition_rows, &lead_transition_rows_1_0
+};
+
+static void *
+load_lead_transitions(void)
+{
+	return crm_transitions_load(&lead_transitions);
+}
+
+void
+crm_lead_state_init(void)
+{
+	crm_table_cache_register(&lead_transitions.cache);
+}
 
 static bool
 is_closed(const char *status)

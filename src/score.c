@@ -12,25 +12,19 @@
 
 #include <math.h>
 
-#include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
-#include "kept_cache.h"
 #include "score.h"
 #include "spi_plan.h"
+#include "table_cache.h"
 
 bool		crm_score_on_ingest = true;
 
@@ -186,23 +180,24 @@ load_model(void)
  * The model kept across calls
  *
  * A single crm.ingest would otherwise read every rule and count again.
- * The trigger crm.score_model_changed() on both tables drops it
- * (kept_cache.h).
+ * The trigger crm.score_model_changed() on both tables tells every
+ * backend to read them again (src/table_cache.c).
  * --------------------------------------------------------------------- */
 
 static void *
-load_model_cache(CrmKeptCache *cache)
+load_model_cached(void)
 {
 	return load_model();
 }
 
-static CrmKeptCache score_model_cache =
-CRM_KEPT_CACHE("crm score model", load_model_cache, "score_rule", "win_stats");
+static CrmTableCache model_cache = {
+	"crm score model", {"score_rule", "win_stats"}, load_model_cached
+};
 
 const ScoreModel *
 crm_score_model(void)
 {
-	return crm_kept_cache_get(&score_model_cache);
+	return crm_table_cache_get(&model_cache);
 }
 
 void
@@ -213,6 +208,7 @@ crm_score_init(void)
 							 "Off leaves leads in state new for the minute sweep to score and "
 							 "assign: for a bulk import that must go as fast as possible.",
 							 &crm_score_on_ingest, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	crm_table_cache_register(&model_cache);
 }
 
 PG_FUNCTION_INFO_V1(crm_score_model_changed);
@@ -221,7 +217,8 @@ PG_FUNCTION_INFO_V1(crm_score_model_changed);
 Datum
 crm_score_model_changed(PG_FUNCTION_ARGS)
 {
-	return crm_kept_cache_changed(fcinfo, "crm.score_model_changed()");
+	crm_table_cache_changed(fcinfo, "crm.score_model_changed()");
+	return PointerGetDatum(NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -510,6 +507,17 @@ input_of_stored_lead(HeapTupleHeader lead, double event_points, ScoreInput *in)
 	in->event_points = event_points;
 }
 
+static const ScoreModel *
+model_for_call(void)
+{
+	const ScoreModel *model;
+
+	SPI_connect();
+	model = crm_score_model();
+	SPI_finish();
+	return model;
+}
+
 PG_FUNCTION_INFO_V1(crm_lead_features);
 
 Datum
@@ -557,7 +565,7 @@ crm_lead_score(PG_FUNCTION_ARGS)
 						   -MAX_EVENT_POINTS, MAX_EVENT_POINTS),
 				 errhint("crm.event_points() gives a lead's points.")));
 	input_of_stored_lead(PG_GETARG_HEAPTUPLEHEADER(0), event_points, &in);
-	crm_score_lead(crm_score_model(), &in, &score);
+	crm_score_lead(model_for_call(), &in, &score);
 	values[0] = Int32GetDatum(score.score);
 	values[1] = Float4GetDatum(score.win_probability);
 	nulls[1] = !score.has_probability;

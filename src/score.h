@@ -40,8 +40,8 @@ extern bool crm_score_on_ingest;
 extern void crm_score_init(void);
 
 /*
- * The rules and counts as stored now, kept across calls until they change
- * (kept_cache.h).  Valid until the end of the transaction.
+ * The rules and counts as stored now, kept across calls until they change;
+ * needs SPI_connect.  Valid until the end of the transaction.
  */
 extern const ScoreModel *crm_score_model(void);
 

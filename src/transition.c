@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 
 #include "quote.h"
@@ -53,17 +55,11 @@ compare_pairs(const void *pa, const void *pb)
 	return c != 0 ? c : strcmp(a->to, b->to);
 }
 
-void *
-crm_transitions_load(CrmKeptCache *kept)
+static void
+read_pairs(CrmPlan *plan, Transitions *t)
 {
-	CrmTransitionCache *cache = (CrmTransitionCache *) kept;
-	CrmPlan    *plan = crm_kept_cache_tables_exist(kept) ? cache->rows : cache->rows_before_tables;
-	Transitions *t = palloc0(sizeof(Transitions));
-	uint64		rows;
+	uint64		rows = crm_plan_run(plan, NULL, NULL, 0, SPI_OK_SELECT);
 
-	if (plan == NULL)
-		elog(ERROR, "crm: the tables of %s do not exist", kept->name);
-	rows = crm_plan_run(plan, NULL, NULL, 0, SPI_OK_SELECT);
 	t->pairs = palloc(sizeof(Transition) * Max(rows, 1));
 	for (uint64 r = 0; r < rows; r++)
 	{
@@ -75,8 +71,34 @@ crm_transitions_load(CrmKeptCache *kept)
 		if (p->from != NULL && p->to != NULL)
 			t->n++;
 	}
+}
+
+void *
+crm_transitions_load(CrmTransitionCache *tc)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	CrmPlan    *plan = crm_table_cache_tables_exist(&tc->cache) ? tc->rows : tc->rows_before_tables;
+	Transitions *t = palloc0(sizeof(Transitions));
+
+	if (plan == NULL)
+		elog(ERROR, "crm: the tables of %s do not exist", tc->cache.name);
+	/* SPI_connect switches to its own context; what is read is the cache's */
+	SPI_connect();
+	MemoryContextSwitchTo(cxt);
+	read_pairs(plan, t);
+	SPI_finish();
 	qsort(t->pairs, t->n, sizeof(Transition), compare_pairs);
 	return t;
+}
+
+PG_FUNCTION_INFO_V1(crm_transitions_changed);
+
+/* Trigger crm.transitions_changed(): every backend reads the table again. */
+Datum
+crm_transitions_changed(PG_FUNCTION_ARGS)
+{
+	crm_table_cache_changed(fcinfo, "crm.transitions_changed()");
+	return PointerGetDatum(NULL);
 }
 
 /* The first pair out of (scope, from), or NULL. */
@@ -106,10 +128,10 @@ same_origin(const Transitions *t, const Transition *p, const Transition *first)
 }
 
 bool
-crm_transition_allowed(CrmTransitionCache *cache, const char *scope,
+crm_transition_allowed(CrmTransitionCache *tc, const char *scope,
 					   const char *from, const char *to)
 {
-	const Transitions *t = crm_kept_cache_get(&cache->kept);
+	const Transitions *t = crm_table_cache_get(&tc->cache);
 	const Transition *first = first_out_of(t, scope, from);
 
 	for (const Transition *p = first; p && same_origin(t, p, first); p++)
@@ -119,9 +141,9 @@ crm_transition_allowed(CrmTransitionCache *cache, const char *scope,
 }
 
 char *
-crm_transition_next_states(CrmTransitionCache *cache, const char *scope, const char *from)
+crm_transition_next_states(CrmTransitionCache *tc, const char *scope, const char *from)
 {
-	const Transitions *t = crm_kept_cache_get(&cache->kept);
+	const Transitions *t = crm_table_cache_get(&tc->cache);
 	const Transition *first = first_out_of(t, scope, from);
 	StringInfoData list;
 
