@@ -77,6 +77,14 @@ COMMENT ON COLUMN crm.duplicate_clusters.member_id IS 'crm.contact.id or crm.acc
 COMMENT ON COLUMN crm.duplicate_clusters.code IS 'The member''s customer code';
 COMMENT ON COLUMN crm.duplicate_clusters.name IS 'The member''s name as stored';
 COMMENT ON COLUMN crm.duplicate_clusters.red IS 'true: some pair of the cluster is a sure duplicate (crm.merge_duplicates() merges red clusters); false: only probable ones';
+-- @since 1.1
+-- Only contact pairs are ever red: accounts never share a credit code (it is
+-- unique), and crm.scan_duplicates() and ingestion queue account pairs as
+-- probable only.
+COMMENT ON VIEW crm.duplicate_clusters IS
+'Open duplicate pairs of crm.match_review grouped into clusters (cluster_id: the oldest member); red when two contacts of the cluster share a phone or an e-mail. Account clusters are never red: two accounts never share a credit code, and a shared company name is only probable';
+COMMENT ON COLUMN crm.duplicate_clusters.red IS 'true: some pair of the cluster is a sure duplicate (crm.merge_duplicates() merges red clusters; contacts only); false: only probable ones';
+-- @end
 
 CREATE FUNCTION crm.merge_duplicates(entity text DEFAULT 'contact', red_only boolean DEFAULT true)
     RETURNS bigint

@@ -3,7 +3,8 @@
  *
  * A lead is mapped through its channel's field map and normalised
  * (crm_ingest_prepare, which writes nothing, so the bulk path can
- * quarantine a bad row), then matched and stored (crm_ingest_store):
+ * quarantine a bad row), then matched and stored by the batch engine as
+ * a batch of one (crm_batch_add and crm_batch_flush, src/ingest_batch.c):
  * the account its credit code or company name finds, the contact the
  * match decides on, the profile filled from the lead, the lead row, and a
  * review entry or merge history as the outcome requires.
