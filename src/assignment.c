@@ -94,10 +94,10 @@ CRM_KEPT_PLAN(active_rules) = {
 
 /* SKIP LOCKED: a lead another session is assigning is that session's. */
 CRM_KEPT_PLAN(waiting_leads) = {
-	"SELECT l.id, l.channel, l.region_code, l.product_line, l.score, l.status = 'assigned', l.owner,"
-	"  l.assignment_rule, l.previous_owner, l.waiting_reason,"
+	"SELECT l.id, l.channel, l.region_code, l.product_line, l.score, l.status = 'assigned' AS assigned,"
+	"  l.owner, l.assignment_rule, l.previous_owner, l.waiting_reason,"
 	"  coalesce((SELECT k.owner FROM crm.contact k WHERE k.id = l.contact_id),"
-	"           (SELECT a.owner FROM crm.account a WHERE a.id = l.account_id))"
+	"           (SELECT a.owner FROM crm.account a WHERE a.id = l.account_id)) AS customer_owner"
 	" FROM crm.lead l WHERE l.id = ANY ($1)"
 	"  AND (l.status = 'scored' OR ($2 AND l.status = 'assigned' AND l.first_response_at IS NULL))"
 	" ORDER BY l.created_at, l.id FOR UPDATE OF l SKIP LOCKED",
@@ -167,23 +167,35 @@ read_leads(Assignment *a, ArrayType *ids, bool reroute)
 	Datum		args[2] = {PointerGetDatum(ids), BoolGetDatum(reroute)};
 	uint64		rows = crm_plan_run(&waiting_leads, args, NULL, 0, SPI_OK_SELECT);
 
+	int			id = crm_spi_column("id"),
+				channel = crm_spi_column("channel"),
+				region_code = crm_spi_column("region_code"),
+				product_line = crm_spi_column("product_line"),
+				score = crm_spi_column("score"),
+				assigned = crm_spi_column("assigned"),
+				owner = crm_spi_column("owner"),
+				rule = crm_spi_column("assignment_rule"),
+				previous_owner = crm_spi_column("previous_owner"),
+				waiting_reason = crm_spi_column("waiting_reason"),
+				customer_owner = crm_spi_column("customer_owner");
+
 	a->leads = palloc0(sizeof(WaitingLead) * Max(rows, 1));
 	a->n_leads = (int) rows;
 	for (uint64 r = 0; r < rows; r++)
 	{
 		WaitingLead *l = &a->leads[r];
 
-		(void) crm_spi_int8(r, 1, &l->id);
-		l->channel = crm_spi_text(r, 2);
-		l->region_code = crm_spi_text(r, 3);
-		l->product_line = crm_spi_text(r, 4);
-		l->has_score = crm_spi_int4(r, 5, &l->score);
-		l->assigned = crm_spi_bool(r, 6);
-		l->owner = crm_spi_text(r, 7);
-		l->rule = crm_spi_text(r, 8);
-		l->previous_owner = crm_spi_text(r, 9);
-		l->waiting_reason = crm_spi_text(r, 10);
-		l->customer_owner = crm_spi_text(r, 11);
+		(void) crm_spi_int8(r, id, &l->id);
+		l->channel = crm_spi_text(r, channel);
+		l->region_code = crm_spi_text(r, region_code);
+		l->product_line = crm_spi_text(r, product_line);
+		l->has_score = crm_spi_int4(r, score, &l->score);
+		l->assigned = crm_spi_bool(r, assigned);
+		l->owner = crm_spi_text(r, owner);
+		l->rule = crm_spi_text(r, rule);
+		l->previous_owner = crm_spi_text(r, previous_owner);
+		l->waiting_reason = crm_spi_text(r, waiting_reason);
+		l->customer_owner = crm_spi_text(r, customer_owner);
 	}
 }
 

@@ -287,6 +287,16 @@ crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 	return SPI_processed;
 }
 
+int
+crm_spi_column(const char *name)
+{
+	int			col = SPI_fnumber(SPI_tuptable->tupdesc, name);
+
+	if (col <= 0)
+		elog(ERROR, "crm: the statement's result has no column \"%s\"", name);
+	return col;
+}
+
 Datum
 crm_spi_datum(uint64 row, int col, bool *isnull)
 {

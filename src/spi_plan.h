@@ -71,6 +71,12 @@ extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 						   long tcount, int expected);
 
 /*
+ * The number of the last result's column of that name, for the readers
+ * below: a result read by name, once per result rather than per row.
+ */
+extern int	crm_spi_column(const char *name);
+
+/*
  * Column n (1-based) of result row i, as text (NULL when null), or as an
  * integer (0 and false when null) or a boolean (false when null).
  */
