@@ -167,17 +167,17 @@ read_leads(Assignment *a, ArrayType *ids, bool reroute)
 	Datum		args[2] = {PointerGetDatum(ids), BoolGetDatum(reroute)};
 	uint64		rows = crm_plan_run(&waiting_leads, args, NULL, 0, SPI_OK_SELECT);
 
-	int			id = crm_spi_column("id"),
-				channel = crm_spi_column("channel"),
-				region_code = crm_spi_column("region_code"),
-				product_line = crm_spi_column("product_line"),
-				score = crm_spi_column("score"),
-				assigned = crm_spi_column("assigned"),
-				owner = crm_spi_column("owner"),
-				rule = crm_spi_column("assignment_rule"),
-				previous_owner = crm_spi_column("previous_owner"),
-				waiting_reason = crm_spi_column("waiting_reason"),
-				customer_owner = crm_spi_column("customer_owner");
+	int			id = crm_spi_column("id", 1),
+				channel = crm_spi_column("channel", 1),
+				region_code = crm_spi_column("region_code", 1),
+				product_line = crm_spi_column("product_line", 1),
+				score = crm_spi_column("score", 1),
+				assigned = crm_spi_column("assigned", 1),
+				owner = crm_spi_column("owner", 1),
+				rule = crm_spi_column("assignment_rule", 1),
+				previous_owner = crm_spi_column("previous_owner", 1),
+				waiting_reason = crm_spi_column("waiting_reason", 1),
+				customer_owner = crm_spi_column("customer_owner", 1);
 
 	a->leads = palloc0(sizeof(WaitingLead) * Max(rows, 1));
 	a->n_leads = (int) rows;

@@ -15,6 +15,7 @@
 #include "lead_state.h"
 #include "lead_time.h"
 #include "match.h"
+#include "match_weight.h"
 #include "normalize.h"
 #include "score.h"
 #include "spi_plan.h"
@@ -28,6 +29,7 @@ _PG_init(void)
 {
 	crm_normalize_init();
 	crm_match_init();
+	crm_match_weight_init();
 	crm_ingest_batch_init();
 	crm_score_init();
 	crm_lead_state_init();

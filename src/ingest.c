@@ -3,8 +3,7 @@
  *
  * A lead is mapped through its channel's field map and normalised
  * (crm_ingest_prepare, which writes nothing, so the bulk path can
- * quarantine a bad row), then matched and stored by the batch engine as
- * a batch of one (crm_batch_add and crm_batch_flush, src/ingest_batch.c):
+ * quarantine a bad row), then matched and stored (crm_batch_flush):
  * the account its credit code or company name finds, the contact the
  * match decides on, the profile filled from the lead, the lead row, and a
  * review entry or merge history as the outcome requires.
@@ -296,6 +295,16 @@ crm_ingest_require_input(bool has_channel, bool has_payload)
 				 errhint("A lead needs a channel of crm.channel and a JSON object payload.")));
 }
 
+/* The lead's fields as mapped: checked and normalised. */
+static void
+read_fields(Lead *lead, Jsonb *fields)
+{
+	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
+		crm_lead_value(lead, &crm_lead_fields[f]) = mapped_value(fields, &crm_lead_fields[f]);
+	normalise_lead(lead, fields);
+	require_usable_identity(lead, fields);
+}
+
 Lead *
 crm_ingest_prepare(const char *channel, Jsonb *payload)
 {
@@ -309,12 +318,36 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->channel = pstrdup(channel);
 	lead->source_label = source_label;
 	lead->payload = payload;
-	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
-		crm_lead_value(lead, &crm_lead_fields[f]) = mapped_value(fields, &crm_lead_fields[f]);
-	normalise_lead(lead, fields);
-	require_usable_identity(lead, fields);
+	read_fields(lead, fields);
 	/* after the identity check, whose detail lists unusable values only */
 	lead->warnings = list_concat(map_warnings, lead->warnings);
+	return lead;
+}
+
+/* A stored lead's fields, as its field map gave them (normalised values are again). */
+CRM_KEPT_PLAN(stored_fields) = {
+	"SELECT channel, jsonb_strip_nulls(jsonb_build_object('external_id', external_id,"
+	"   'person_name', person_name, 'company_name', company_name, 'phone', phone, 'email', email,"
+	"   'uscc', uscc, 'region_code', region_code, 'title', title, 'product_line', product_line,"
+	"   'wechat_openid', wechat_openid)), contact_id"
+	" FROM crm.lead WHERE id = $1",
+	1, {INT8OID}
+};
+
+Lead *
+crm_ingest_stored_lead(int64 lead_id, int64 *contact_id)
+{
+	Datum		arg = Int64GetDatum(lead_id);
+	Lead	   *lead = palloc0(sizeof(Lead));
+	bool		isnull;
+
+	if (crm_plan_run(&stored_fields, &arg, NULL, 1, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("lead " INT64_FORMAT " does not exist", lead_id)));
+	lead->channel = crm_spi_text(0, 1);
+	(void) crm_spi_int8(0, 3, contact_id);
+	read_fields(lead, DatumGetJsonbPCopy(crm_spi_datum(0, 2, &isnull)));
 	return lead;
 }
 
@@ -480,9 +513,9 @@ load_lead(int64 lead_id)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("lead " INT64_FORMAT " does not exist", lead_id)));
 	for (size_t i = 0; i < lengthof(fields); i++)
-		crm_lead_value(lead, crm_lead_field(fields[i])) = crm_spi_text(0, crm_spi_column(fields[i]));
-	lead->name_key = crm_spi_text(0, crm_spi_column("name_key"));
-	(void) crm_spi_int8(0, crm_spi_column("account_id"), &lead->account_id);
+		crm_lead_value(lead, crm_lead_field(fields[i])) = crm_spi_text(0, crm_spi_column(fields[i], 1));
+	lead->name_key = crm_spi_text(0, crm_spi_column("name_key", 1));
+	(void) crm_spi_int8(0, crm_spi_column("account_id", 1), &lead->account_id);
 	return lead;
 }
 

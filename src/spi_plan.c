@@ -287,20 +287,21 @@ crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 	return SPI_processed;
 }
 
-int
-crm_spi_column(const char *name)
-{
-	int			col = SPI_fnumber(SPI_tuptable->tupdesc, name);
-
-	if (col <= 0)
-		elog(ERROR, "crm: the statement's result has no column \"%s\"", name);
-	return col;
-}
-
 Datum
 crm_spi_datum(uint64 row, int col, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+int
+crm_spi_column(const char *name, int from)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	for (int col = from; col <= desc->natts; col++)
+		if (strcmp(NameStr(TupleDescAttr(desc, col - 1)->attname), name) == 0)
+			return col;
+	elog(ERROR, "crm: no column \"%s\" from column %d of the result", name, from);
 }
 
 char *

@@ -71,16 +71,16 @@ extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
 						   long tcount, int expected);
 
 /*
- * The number of the last result's column of that name, for the readers
- * below: a result read by name, once per result rather than per row.
- */
-extern int	crm_spi_column(const char *name);
-
-/*
  * Column n (1-based) of result row i, as text (NULL when null), or as an
  * integer (0 and false when null) or a boolean (false when null).
  */
 extern char *crm_spi_text(uint64 row, int col);
+
+/*
+ * The number (1-based) of the first column of the last result named name,
+ * from column from on: results are read by name, resolved once per result.
+ */
+extern int	crm_spi_column(const char *name, int from);
 extern bool crm_spi_int8(uint64 row, int col, int64 *out);
 extern bool crm_spi_int4(uint64 row, int col, int32 *out);
 extern bool crm_spi_bool(uint64 row, int col);
