@@ -104,6 +104,19 @@ CRM_KEPT_PLAN(waiting_leads) = {
 	2, {INT8ARRAYOID, BOOLOID}
 };
 
+/* waiting_leads' columns, read by name */
+enum
+{
+	W_ID, W_CHANNEL, W_REGION_CODE, W_PRODUCT_LINE, W_SCORE, W_ASSIGNED, W_OWNER, W_RULE,
+	W_PREVIOUS_OWNER, W_WAITING_REASON, W_CUSTOMER_OWNER, N_WAITING
+};
+static const char *const waiting_columns[N_WAITING] = {
+	[W_ID] = "id", [W_CHANNEL] = "channel", [W_REGION_CODE] = "region_code",
+	[W_PRODUCT_LINE] = "product_line", [W_SCORE] = "score", [W_ASSIGNED] = "assigned",
+	[W_OWNER] = "owner", [W_RULE] = "assignment_rule", [W_PREVIOUS_OWNER] = "previous_owner",
+	[W_WAITING_REASON] = "waiting_reason", [W_CUSTOMER_OWNER] = "customer_owner"
+};
+
 CRM_KEPT_PLAN(lock_teams) = {
 	"SELECT t.code FROM crm.team t"
 	" WHERE t.code = ANY ($1) OR t.code IN (SELECT r.team FROM crm.rep r WHERE r.login = ANY ($2))"
@@ -166,36 +179,26 @@ read_leads(Assignment *a, ArrayType *ids, bool reroute)
 {
 	Datum		args[2] = {PointerGetDatum(ids), BoolGetDatum(reroute)};
 	uint64		rows = crm_plan_run(&waiting_leads, args, NULL, 0, SPI_OK_SELECT);
+	int			col[N_WAITING];
 
-	int			id = crm_spi_column("id", 1),
-				channel = crm_spi_column("channel", 1),
-				region_code = crm_spi_column("region_code", 1),
-				product_line = crm_spi_column("product_line", 1),
-				score = crm_spi_column("score", 1),
-				assigned = crm_spi_column("assigned", 1),
-				owner = crm_spi_column("owner", 1),
-				rule = crm_spi_column("assignment_rule", 1),
-				previous_owner = crm_spi_column("previous_owner", 1),
-				waiting_reason = crm_spi_column("waiting_reason", 1),
-				customer_owner = crm_spi_column("customer_owner", 1);
-
+	crm_spi_columns(waiting_columns, N_WAITING, col);
 	a->leads = palloc0(sizeof(WaitingLead) * Max(rows, 1));
 	a->n_leads = (int) rows;
 	for (uint64 r = 0; r < rows; r++)
 	{
 		WaitingLead *l = &a->leads[r];
 
-		(void) crm_spi_int8(r, id, &l->id);
-		l->channel = crm_spi_text(r, channel);
-		l->region_code = crm_spi_text(r, region_code);
-		l->product_line = crm_spi_text(r, product_line);
-		l->has_score = crm_spi_int4(r, score, &l->score);
-		l->assigned = crm_spi_bool(r, assigned);
-		l->owner = crm_spi_text(r, owner);
-		l->rule = crm_spi_text(r, rule);
-		l->previous_owner = crm_spi_text(r, previous_owner);
-		l->waiting_reason = crm_spi_text(r, waiting_reason);
-		l->customer_owner = crm_spi_text(r, customer_owner);
+		(void) crm_spi_int8(r, col[W_ID], &l->id);
+		l->channel = crm_spi_text(r, col[W_CHANNEL]);
+		l->region_code = crm_spi_text(r, col[W_REGION_CODE]);
+		l->product_line = crm_spi_text(r, col[W_PRODUCT_LINE]);
+		l->has_score = crm_spi_int4(r, col[W_SCORE], &l->score);
+		l->assigned = crm_spi_bool(r, col[W_ASSIGNED]);
+		l->owner = crm_spi_text(r, col[W_OWNER]);
+		l->rule = crm_spi_text(r, col[W_RULE]);
+		l->previous_owner = crm_spi_text(r, col[W_PREVIOUS_OWNER]);
+		l->waiting_reason = crm_spi_text(r, col[W_WAITING_REASON]);
+		l->customer_owner = crm_spi_text(r, col[W_CUSTOMER_OWNER]);
 	}
 }
 

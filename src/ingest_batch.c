@@ -305,19 +305,25 @@ resend_conflict(const Lead *lead, uint64 r, const ResendColumns *cols)
 	return differ.len ? differ.data : NULL;
 }
 
+/* existing_leads' columns that are not lead fields, read by name */
+enum
+{
+	E_ID, E_CONTACT_ID, E_ACCOUNT_ID, E_CUSTOMER_CODE, E_MATCH_SCORE, E_SCORE, E_OWNER, N_EXISTING
+};
+static const char *const existing_columns[N_EXISTING] = {
+	[E_ID] = "id", [E_CONTACT_ID] = "contact_id", [E_ACCOUNT_ID] = "account_id",
+	[E_CUSTOMER_CODE] = "customer_code", [E_MATCH_SCORE] = "match_score", [E_SCORE] = "score",
+	[E_OWNER] = "owner"
+};
+
 /* What a re-sent lead's result says: the stored lead as it is now. */
 static void
 read_existing_rows(BatchLead **wave, uint64 rows)
 {
 	ResendColumns resend;
-	int			id = crm_spi_column("id", 1),
-				contact_id = crm_spi_column("contact_id", 1),
-				account_id = crm_spi_column("account_id", 1),
-				customer_code = crm_spi_column("customer_code", 1),
-				match_score = crm_spi_column("match_score", 1),
-				score = crm_spi_column("score", 1),
-				owner = crm_spi_column("owner", 1);
+	int			col[N_EXISTING];
 
+	crm_spi_columns(existing_columns, N_EXISTING, col);
 	resend_columns(&resend);
 	for (uint64 r = 0; r < rows; r++)
 	{
@@ -328,16 +334,16 @@ read_existing_rows(BatchLead **wave, uint64 rows)
 
 		bl->existing = true;
 		bl->resend_conflict = resend_conflict(bl->lead, r, &resend);
-		(void) crm_spi_int8(r, id, &res->lead_id);
-		(void) crm_spi_int8(r, contact_id, &res->contact_id);
-		(void) crm_spi_int8(r, account_id, &res->account_id);
-		res->customer_code = crm_spi_text(r, customer_code);
+		(void) crm_spi_int8(r, col[E_ID], &res->lead_id);
+		(void) crm_spi_int8(r, col[E_CONTACT_ID], &res->contact_id);
+		(void) crm_spi_int8(r, col[E_ACCOUNT_ID], &res->account_id);
+		res->customer_code = crm_spi_text(r, col[E_CUSTOMER_CODE]);
 		res->outcome = "duplicate";
-		d = crm_spi_datum(r, match_score, &isnull);
+		d = crm_spi_datum(r, col[E_MATCH_SCORE], &isnull);
 		res->has_match_score = !isnull;
 		res->match_score = isnull ? 0 : DatumGetFloat4(d);
-		res->has_lead_score = crm_spi_int4(r, score, &res->lead_score);
-		res->owner = crm_spi_text(r, owner);
+		res->has_lead_score = crm_spi_int4(r, col[E_SCORE], &res->lead_score);
+		res->owner = crm_spi_text(r, col[E_OWNER]);
 	}
 }
 
