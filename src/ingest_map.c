@@ -27,34 +27,12 @@
 #include "checkcode.h"
 #include "ingest_map.h"
 #include "lead_time.h"
+#include "lead_fields.h"
 #include "map_path.h"
 #include "quote.h"
 
 PG_FUNCTION_INFO_V1(crm_map_payload);
 PG_FUNCTION_INFO_V1(crm_check_field_map);
-
-typedef struct LeadField
-{
-	const char *name;
-	bool		takes_number;	/* ids, phone numbers, codes and epoch times come as numbers */
-	bool		no_constant;	/* a default would give every lead one identity or one time */
-	bool		digits;			/* a number is read as its digits: only a whole one >= 0 is one */
-} LeadField;
-
-static const LeadField lead_fields[] = {
-	{"external_id", true, true, false},
-	{"person_name", false, false, false},
-	{"company_name", false, false, false},
-	{"phone", true, true, true},
-	{"email", false, true, false},
-	{"uscc", true, true, true},
-	{"region_code", true, false, true},
-	{"title", false, false, false},
-	{"product_line", false, false, false},
-	{"wechat_openid", false, true, false},
-	{"created_at", true, true, false},
-	{"notes", false, false, false},
-};
 
 /* Fields any one of which identifies a person. */
 static const char *const identifying_fields[] = {
@@ -77,17 +55,17 @@ map_error_context(void *arg)
 		errcontext("lead field %s from %s", crm_quote_value(ctx->field), ctx->source);
 }
 
-static const LeadField *
+static const LeadFieldInfo *
 lead_field(const char *name)
 {
-	for (size_t i = 0; i < lengthof(lead_fields); i++)
-		if (strcmp(name, lead_fields[i].name) == 0)
-			return &lead_fields[i];
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("field map names unknown lead field %s", crm_quote_value(name)),
-			 errhint("Lead fields are external_id, person_name, company_name, phone, email, uscc, region_code, title, product_line, wechat_openid, created_at and notes.")));
-	return NULL;				/* keep compiler quiet */
+	const LeadFieldInfo *field = crm_lead_field(name);
+
+	if (field == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field map names unknown lead field %s", crm_quote_value(name)),
+				 errhint("Lead fields are %s.", crm_lead_field_names())));
+	return field;
 }
 
 static const char *
@@ -107,7 +85,7 @@ json_type_name(const JsonbValue *v)
 
 /* Whether a lead field can take a JSON value of this type (null: none). */
 static bool
-type_fits(const LeadField *field, const JsonbValue *v)
+type_fits(const LeadFieldInfo *field, const JsonbValue *v)
 {
 	return v->type == jbvNull || v->type == jbvString ||
 		(v->type == jbvNumeric && field->takes_number);
@@ -115,7 +93,7 @@ type_fits(const LeadField *field, const JsonbValue *v)
 
 /* What a field takes, for messages. */
 static const char *
-what_field_takes(const LeadField *field)
+what_field_takes(const LeadFieldInfo *field)
 {
 	return field->takes_number ? "a string or a number" : "a string";
 }
@@ -123,7 +101,7 @@ what_field_takes(const LeadField *field)
 /* One parsed entry of a field map. */
 typedef struct MapEntry
 {
-	const LeadField *field;
+	const LeadFieldInfo *field;
 	char	   *source;			/* top-level key, or a path starting with '$' */
 	List	   *members;		/* a path that only names members: their keys */
 	bool		has_default;
@@ -394,12 +372,19 @@ lookup(Jsonb *payload, const MapEntry *entry)
  * the normaliser: -13800138000 would become a customer's number.  Such a
  * number is refused like a boolean; a string is taken as written.
  */
+static bool
+number_is_digits(const LeadFieldInfo *field)
+{
+	return field == &crm_lead_fields[LEAD_FIELD_phone] || field == &crm_lead_fields[LEAD_FIELD_uscc] ||
+		field == &crm_lead_fields[LEAD_FIELD_region_code];
+}
+
 static char *
-number_text(const LeadField *field, const JsonbValue *v)
+number_text(const LeadFieldInfo *field, const JsonbValue *v)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 
-	if (field->digits && strspn(text, "0123456789") != strlen(text))
+	if (number_is_digits(field) && strspn(text, "0123456789") != strlen(text))
 		ereport(ERROR,
 				(errcode(ERRCODE_SQL_JSON_ITEM_CANNOT_BE_CAST_TO_TARGET_TYPE),
 				 errmsg("lead field \"%s\" takes a number only as a whole number of 0 or more, not %s",
@@ -417,7 +402,7 @@ number_text(const LeadField *field, const JsonbValue *v)
  * SQLSTATEs for JSON_VALUE ... RETURNING name.
  */
 static char *
-field_text(const LeadField *field, const JsonbValue *v)
+field_text(const LeadFieldInfo *field, const JsonbValue *v)
 {
 	if (v->type == jbvBinary)
 		ereport(ERROR,
