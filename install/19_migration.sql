@@ -233,15 +233,19 @@ $$;
 COMMENT ON FUNCTION crm.import_begin(text, text) IS
 'Opens a migration batch for target contacts, accounts or leads and returns its id; rows go into crm.import_row (COPY welcome)';
 
--- The batch, locked against a commit running meanwhile, or an error.
-CREATE FUNCTION crm.import_batch_of(batch_id bigint) RETURNS crm.import_batch
+-- The batch (with lock: locked against a commit running meanwhile), or an error.
+CREATE FUNCTION crm.import_batch_of(batch_id bigint, lock boolean DEFAULT true) RETURNS crm.import_batch
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     b crm.import_batch;
 BEGIN
-    SELECT * INTO b FROM crm.import_batch x WHERE x.id = batch_id FOR UPDATE;
+    IF lock THEN
+        SELECT * INTO b FROM crm.import_batch x WHERE x.id = batch_id FOR UPDATE;
+    ELSE
+        SELECT * INTO b FROM crm.import_batch x WHERE x.id = batch_id;
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'import batch % does not exist', coalesce(batch_id::text, 'NULL')
             USING ERRCODE = 'undefined_object',
@@ -250,8 +254,8 @@ BEGIN
     RETURN b;
 END
 $$;
-COMMENT ON FUNCTION crm.import_batch_of(bigint) IS
-'Internal to the import functions: the batch, locked until the end of the transaction, or undefined_object (42704)';
+COMMENT ON FUNCTION crm.import_batch_of(bigint, boolean) IS
+'Internal to the import functions: the batch (with lock, locked until the end of the transaction), or undefined_object (42704)';
 
 ------------------------------------------------------------------------------
 -- The health check
@@ -309,12 +313,7 @@ DECLARE
     b crm.import_batch;
     total bigint;
 BEGIN
-    SELECT * INTO b FROM crm.import_batch x WHERE x.id = import_check.batch_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'import batch % does not exist', coalesce(import_check.batch_id::text, 'NULL')
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'crm.import_begin(target, label) opens a batch; crm.import_batch lists them.';
-    END IF;
+    b := crm.import_batch_of(import_check.batch_id, false);
     IF sample IS NULL OR sample < 0 THEN
         RAISE EXCEPTION 'sample must be 0 or more rows, not %', coalesce(sample::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
