@@ -137,6 +137,23 @@ SELECT r.entity, r.status, l.channel FROM crm.match_review r JOIN crm.lead l ON 
 -- the owners of the customers rows merged into hear of it too
 SELECT count(*) AS messages FROM crm.outbox WHERE topic = 'import_arrived' AND (payload ->> 'batch_id')::bigint = :b2;
 
+-- Two colleagues of one name, at one organisation, with different phones:
+-- a lead would be merged (name and organisation outweigh a different
+-- phone); an import, which nobody watches, asks for more evidence
+-- (crm.import_merge_threshold) and sends the second to review
+SELECT crm.import_begin('contacts', '同名同事') AS b6 \gset
+INSERT INTO crm.import_row (batch_id, payload) VALUES
+ (:b6, '{"person_name": "周密", "company_name": "宁波甬江医疗器械有限公司", "phone": "13512340001"}'),
+ (:b6, '{"person_name": "周密", "company_name": "宁波甬江医疗器械有限公司", "phone": "13512340002"}'),
+ (:b6, '{"person_name": "周密", "company_name": "宁波甬江医疗器械有限公司", "phone": "135 1234 0001", "title": "科长"}');
+CALL crm.import_commit(:b6);
+SELECT payload ->> 'phone' AS phone, outcome FROM crm.import_row WHERE batch_id = :b6 ORDER BY row_no;
+SELECT current_setting('crm.match_merge_threshold') AS lead_threshold, current_setting('crm.import_merge_threshold') AS import_threshold;
+BEGIN;
+SELECT outcome FROM crm.ingest('website', '{"id": "same-name", "name": "周密", "company": "宁波甬江医疗器械有限公司",
+                                            "phone": "13512340003", "submitted_at": "2026-11-20"}');
+ROLLBACK;
+
 -- Accounts alone: credit code first, then the company key in its region
 SELECT crm.import_begin('accounts', '客户单位') AS b3 \gset
 INSERT INTO crm.import_row (batch_id, payload) VALUES
