@@ -566,7 +566,7 @@ BEGIN
         UPDATE crm.import_row i
            SET status = 'rejected', reason = q.reason, detail = q.detail, chunk = chunk_no, done_at = pg_catalog.now()
           FROM crm.lead_quarantine q
-         WHERE q.batch_id = quarantined AND i.batch_id = batch
+         WHERE q.batch_id = quarantined AND i.batch_id = batch AND i.row_no = ANY (row_nos)
            AND i.row_no = split_part(q.payload ->> 'import_ref', ':', 2)::bigint;
         DELETE FROM crm.lead_quarantine q WHERE q.batch_id = quarantined;
     END IF;
@@ -574,18 +574,26 @@ BEGIN
     -- bookkeeping; the owner the old system gave, where the customer has
     -- none (the first row of the chunk decides); for a new record, the old
     -- system's creation time; and the leads of migrated contacts closed
-    WITH fed AS MATERIALIZED (
-        SELECT i.row_no, i.payload ->> 'owner' AS owner, l.id, l.outcome, l.contact_id, l.account_id,
-               l.account_outcome, l.created_at, l.status
-          FROM crm.import_row i
-          JOIN crm.lead l ON l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
-    ), bookkept AS (
+    -- Every row is found by index, and so is its lead and its contact: the
+    -- chunk's rows by = ANY, the rest by correlated look-ups (OFFSET 0
+    -- keeps each one a look-up), so that a chunk costs the same whether
+    -- crm holds a thousand customers or a million, whatever the planner
+    -- knows of the tables.
+    WITH bookkept AS (
         UPDATE crm.import_row i
-           SET status = 'imported', outcome = f.outcome, lead_id = f.id, contact_id = f.contact_id,
-               account_id = f.account_id, customer_code = k.code, chunk = chunk_no, done_at = pg_catalog.now()
-          FROM fed f JOIN crm.contact k ON k.id = f.contact_id
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.row_no = f.row_no
+           SET (status, outcome, lead_id, contact_id, account_id, customer_code, chunk, done_at) =
+               (SELECT 'imported', l.outcome, l.id, l.contact_id, l.account_id,
+                       (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id), chunk_no, pg_catalog.now()
+                  FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+           AND EXISTS (SELECT FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
+        RETURNING i.row_no, i.lead_id, i.payload ->> 'owner' AS owner
+    ), fed AS MATERIALIZED (
+        SELECT b.row_no, b.owner, l.*
+          FROM bookkept b
+         CROSS JOIN LATERAL (SELECT l.id, l.outcome, l.contact_id, l.account_id, l.account_outcome,
+                                    l.created_at, l.status
+                               FROM crm.lead l WHERE l.id = b.lead_id OFFSET 0) l
     ), people AS (
         UPDATE crm.contact k
            SET owner = coalesce(k.owner, a.owner),
@@ -654,19 +662,16 @@ BEGIN
         chunk_no := b.chunks + 1;
         -- what the lead path cannot see: not an object, an owner who is no rep
         UPDATE crm.import_row i
-           SET status = 'rejected', reason = p.problem, detail = p.problem_detail, chunk = chunk_no,
-               done_at = pg_catalog.now()
-          FROM (SELECT j.row_no,
-                       CASE WHEN jsonb_typeof(j.payload) <> 'object' THEN 'payload is not a JSON object'
-                            ELSE pg_catalog.format('owner %s is not a rep', crm.quote_value(j.payload ->> 'owner')) END,
-                       CASE WHEN jsonb_typeof(j.payload) <> 'object' THEN 'It is ' || jsonb_typeof(j.payload) || '.'
-                            ELSE 'An owner is the login of a rep in crm.rep.' END
-                  FROM crm.import_row j
-                 WHERE j.batch_id = batch AND j.row_no = ANY (row_nos)
-                   AND (jsonb_typeof(j.payload) <> 'object'
-                        OR (j.payload ->> 'owner' IS NOT NULL
-                            AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = j.payload ->> 'owner')))) p(row_no, problem, problem_detail)
-         WHERE i.batch_id = batch AND i.row_no = p.row_no;
+           SET status = 'rejected',
+               reason = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'payload is not a JSON object'
+                             ELSE pg_catalog.format('owner %s is not a rep', crm.quote_value(i.payload ->> 'owner')) END,
+               detail = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'It is ' || jsonb_typeof(i.payload) || '.'
+                             ELSE 'An owner is the login of a rep in crm.rep.' END,
+               chunk = chunk_no, done_at = pg_catalog.now()
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+           AND (jsonb_typeof(i.payload) <> 'object'
+                OR (i.payload ->> 'owner' IS NOT NULL
+                    AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = i.payload ->> 'owner')));
         IF b.target = 'accounts' THEN
             PERFORM crm.import_accounts(batch, row_nos, chunk_no);
         ELSE
@@ -678,10 +683,13 @@ BEGIN
                jsonb_build_object('message', pg_catalog.format('您负责的 %s 位客户已同步至新系统，请核查关键信息', count(*)),
                                   'batch_id', batch, 'chunk', chunk_no, 'customers', count(*),
                                   'codes', array_agg(o.code ORDER BY o.code))
-          FROM (SELECT DISTINCT coalesce(k.owner, a.owner) AS owner, i.customer_code AS code
+          FROM (SELECT DISTINCT w.owner, i.customer_code AS code
                   FROM crm.import_row i
-                  LEFT JOIN crm.contact k ON k.id = i.contact_id AND i.outcome <> 'review'
-                  LEFT JOIN crm.account a ON a.id = i.account_id AND i.contact_id IS NULL
+                 CROSS JOIN LATERAL (
+                       SELECT CASE WHEN i.contact_id IS NULL
+                                   THEN (SELECT a.owner FROM crm.account a WHERE a.id = i.account_id)
+                                   WHEN i.outcome <> 'review'
+                                   THEN (SELECT k.owner FROM crm.contact k WHERE k.id = i.contact_id) END) w(owner)
                  WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'imported') o
          WHERE o.owner IS NOT NULL
          GROUP BY o.owner ORDER BY o.owner;
