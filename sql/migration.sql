@@ -6,8 +6,12 @@
 TRUNCATE crm.lead, crm.lead_quarantine, crm.lead_quarantine_release, crm.match_review,
          crm.merge_history, crm.contact_point, crm.contact, crm.account, crm.customer_code,
          crm.import_row, crm.import_batch CASCADE;
--- batch and row numbers from 1: messages name them
+-- batch and row numbers from 1: messages name them; the other sequences
+-- are put back at the end, for the suites after this one
 TRUNCATE crm.import_row, crm.import_batch RESTART IDENTITY;
+CREATE TEMP TABLE sequences_before AS
+SELECT format('%I.%I', schemaname, sequencename) AS name, start_value, last_value
+  FROM pg_sequences WHERE schemaname = 'crm';
 SET timezone = 'Asia/Shanghai';
 \pset null '∅'
 -- errors without the PL/pgSQL line numbers they pass through
@@ -217,3 +221,14 @@ SELECT * FROM crm.region_code_refresh('/nonexistent/crm_region_codes.tsv');
 SELECT crm.shipped_data_path('../../etc/passwd');
 DELETE FROM crm.region_code WHERE code = '330106';
 DELETE FROM crm.region_code WHERE code = '330199';
+
+-- leave nothing behind: the batches, their customers and messages, the
+-- reps made here, the sequences
+TRUNCATE crm.lead, crm.lead_quarantine, crm.lead_quarantine_release, crm.match_review,
+         crm.merge_history, crm.contact_point, crm.contact, crm.account, crm.customer_code,
+         crm.import_row, crm.import_batch CASCADE;
+DELETE FROM crm.outbox WHERE topic = 'import_arrived';
+DELETE FROM crm.rep WHERE login IN ('mig_hz', 'mig_sh');
+DELETE FROM crm.team WHERE code = 'mig';
+SELECT count(setval(name, coalesce(last_value, start_value), last_value IS NOT NULL)) > 0 AS sequences_restored
+  FROM sequences_before;
