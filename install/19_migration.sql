@@ -162,9 +162,12 @@ CREATE TABLE crm.import_row (
     reason      text,
     detail      text,
     outcome     text,
-    lead_id     bigint REFERENCES crm.lead (id),
-    contact_id  bigint REFERENCES crm.contact (id),
-    account_id  bigint REFERENCES crm.account (id),
+    -- no foreign keys: the commit writes these from the rows it stored in
+    -- the same transaction, and records are merged, never deleted; three
+    -- checks per row would cost the import a third of its bookkeeping
+    lead_id     bigint,
+    contact_id  bigint,
+    account_id  bigint,
     customer_code text,
     chunk       integer,
     done_at     timestamptz,
@@ -204,13 +207,16 @@ BEGIN
                   DETAIL = pg_catalog.format('It became customer %s.', OLD.customer_code),
                   HINT = 'Change the customer itself.';
     END IF;
+    IF OLD.status = 'rejected' THEN
+        UPDATE crm.import_batch x SET rows_rejected = x.rows_rejected - 1 WHERE x.id = OLD.batch_id;
+    END IF;
     NEW.status := 'pending';
     NEW.reason := NULL; NEW.detail := NULL; NEW.chunk := NULL; NEW.done_at := NULL;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.import_row_fixed() IS
-'Trigger: a rejected row whose payload is changed is pending again (the next crm.import_commit tries it); an imported row''s payload cannot change';
+'Trigger: a rejected row whose payload is changed is pending again (the next crm.import_commit tries it) and no longer counts as rejected in its batch; an imported row''s payload cannot change';
 CREATE TRIGGER import_row_fixed BEFORE UPDATE OF payload ON crm.import_row
     FOR EACH ROW WHEN (OLD.payload IS DISTINCT FROM NEW.payload) EXECUTE FUNCTION crm.import_row_fixed();
 
@@ -543,6 +549,11 @@ BEGIN
     IF target = 'contacts' THEN
         PERFORM set_config('crm.score_on_ingest', 'off', true);
     END IF;
+    -- nobody watches a migration merge: it asks for more evidence than a
+    -- lead does (crm.import_merge_threshold)
+    PERFORM set_config('crm.match_merge_threshold',
+                       greatest(current_setting('crm.match_merge_threshold')::float8,
+                                current_setting('crm.import_merge_threshold')::float8)::text, true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
     INSERT INTO crm.lead_inbox (channel, payload)
@@ -555,46 +566,52 @@ BEGIN
         UPDATE crm.import_row i
            SET status = 'rejected', reason = q.reason, detail = q.detail, chunk = chunk_no, done_at = pg_catalog.now()
           FROM crm.lead_quarantine q
-         WHERE q.batch_id = quarantined AND i.batch_id = batch
+         WHERE q.batch_id = quarantined AND i.batch_id = batch AND i.row_no = ANY (row_nos)
            AND i.row_no = split_part(q.payload ->> 'import_ref', ':', 2)::bigint;
         DELETE FROM crm.lead_quarantine q WHERE q.batch_id = quarantined;
     END IF;
-    UPDATE crm.import_row i
-       SET status = 'imported', outcome = l.outcome, lead_id = l.id, contact_id = l.contact_id,
-           account_id = l.account_id, customer_code = k.code, chunk = chunk_no, done_at = pg_catalog.now()
-      FROM crm.lead l JOIN crm.contact k ON k.id = l.contact_id
-     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
-       AND l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no;
-    -- the owner the old system gave, where the customer has none; a new
-    -- record keeps the old system's creation time
-    WITH arrived AS (
-        SELECT DISTINCT ON (l.contact_id) l.contact_id, l.outcome, l.created_at, i.payload ->> 'owner' AS owner
-          FROM crm.import_row i JOIN crm.lead l ON l.id = i.lead_id
-         WHERE i.batch_id = batch AND i.chunk = chunk_no AND i.status = 'imported' AND l.outcome <> 'review'
-         ORDER BY l.contact_id, i.row_no
+    -- what each fed row became, taken back in one statement: the row's
+    -- bookkeeping; the owner the old system gave, where the customer has
+    -- none (the first row of the chunk decides); for a new record, the old
+    -- system's creation time; and the leads of migrated contacts closed
+    -- Every row is found by index, and so is its lead and its contact: the
+    -- chunk's rows by = ANY, the rest by correlated look-ups (OFFSET 0
+    -- keeps each one a look-up), so that a chunk costs the same whether
+    -- crm holds a thousand customers or a million, whatever the planner
+    -- knows of the tables.
+    WITH bookkept AS (
+        UPDATE crm.import_row i
+           SET (status, outcome, lead_id, contact_id, account_id, customer_code, chunk, done_at) =
+               (SELECT 'imported', l.outcome, l.id, l.contact_id, l.account_id,
+                       (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id), chunk_no, pg_catalog.now()
+                  FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+           AND EXISTS (SELECT FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
+        RETURNING i.row_no, i.lead_id, i.payload ->> 'owner' AS owner
+    ), fed AS MATERIALIZED (
+        SELECT b.row_no, b.owner, l.*
+          FROM bookkept b
+         CROSS JOIN LATERAL (SELECT l.id, l.outcome, l.contact_id, l.account_id, l.account_outcome,
+                                    l.created_at, l.status
+                               FROM crm.lead l WHERE l.id = b.lead_id OFFSET 0) l
+    ), people AS (
+        UPDATE crm.contact k
+           SET owner = coalesce(k.owner, a.owner),
+               created_at = CASE WHEN a.outcome = 'new' THEN a.created_at ELSE k.created_at END
+          FROM (SELECT DISTINCT ON (f.contact_id) f.contact_id, f.outcome, f.created_at, f.owner
+                  FROM fed f WHERE f.outcome <> 'review' ORDER BY f.contact_id, f.row_no) a
+         WHERE k.id = a.contact_id AND ((k.owner IS NULL AND a.owner IS NOT NULL) OR a.outcome = 'new')
+    ), organisations AS (
+        UPDATE crm.account x
+           SET owner = coalesce(x.owner, a.owner),
+               created_at = CASE WHEN a.account_outcome = 'new' THEN a.created_at ELSE x.created_at END
+          FROM (SELECT DISTINCT ON (f.account_id) f.account_id, f.account_outcome, f.created_at, f.owner
+                  FROM fed f WHERE f.account_id IS NOT NULL ORDER BY f.account_id, f.row_no) a
+         WHERE x.id = a.account_id AND ((x.owner IS NULL AND a.owner IS NOT NULL) OR a.account_outcome = 'new')
     )
-    UPDATE crm.contact k
-       SET owner = coalesce(k.owner, a.owner),
-           created_at = CASE WHEN a.outcome = 'new' THEN a.created_at ELSE k.created_at END
-      FROM arrived a
-     WHERE k.id = a.contact_id AND ((k.owner IS NULL AND a.owner IS NOT NULL) OR a.outcome = 'new');
-    WITH arrived AS (
-        SELECT DISTINCT ON (l.account_id) l.account_id, l.account_outcome, l.created_at, i.payload ->> 'owner' AS owner
-          FROM crm.import_row i JOIN crm.lead l ON l.id = i.lead_id
-         WHERE i.batch_id = batch AND i.chunk = chunk_no AND i.status = 'imported' AND l.account_id IS NOT NULL
-         ORDER BY l.account_id, i.row_no
-    )
-    UPDATE crm.account x
-       SET owner = coalesce(x.owner, a.owner),
-           created_at = CASE WHEN a.account_outcome = 'new' THEN a.created_at ELSE x.created_at END
-      FROM arrived a
-     WHERE x.id = a.account_id AND ((x.owner IS NULL AND a.owner IS NOT NULL) OR a.account_outcome = 'new');
-    IF target = 'contacts' THEN
-        UPDATE crm.lead l SET status = 'disqualified'
-          FROM crm.import_row i
-         WHERE i.batch_id = batch AND i.chunk = chunk_no AND i.status = 'imported'
-           AND l.id = i.lead_id AND l.status = 'new';
-    END IF;
+    UPDATE crm.lead l SET status = 'disqualified'
+      FROM fed f
+     WHERE target = 'contacts' AND l.id = f.id AND f.status = 'new';
 END
 $$;
 COMMENT ON FUNCTION crm.import_people(bigint, text, bigint[], integer) IS
@@ -645,19 +662,16 @@ BEGIN
         chunk_no := b.chunks + 1;
         -- what the lead path cannot see: not an object, an owner who is no rep
         UPDATE crm.import_row i
-           SET status = 'rejected', reason = p.problem, detail = p.problem_detail, chunk = chunk_no,
-               done_at = pg_catalog.now()
-          FROM (SELECT j.row_no,
-                       CASE WHEN jsonb_typeof(j.payload) <> 'object' THEN 'payload is not a JSON object'
-                            ELSE pg_catalog.format('owner %s is not a rep', crm.quote_value(j.payload ->> 'owner')) END,
-                       CASE WHEN jsonb_typeof(j.payload) <> 'object' THEN 'It is ' || jsonb_typeof(j.payload) || '.'
-                            ELSE 'An owner is the login of a rep in crm.rep.' END
-                  FROM crm.import_row j
-                 WHERE j.batch_id = batch AND j.row_no = ANY (row_nos)
-                   AND (jsonb_typeof(j.payload) <> 'object'
-                        OR (j.payload ->> 'owner' IS NOT NULL
-                            AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = j.payload ->> 'owner')))) p(row_no, problem, problem_detail)
-         WHERE i.batch_id = batch AND i.row_no = p.row_no;
+           SET status = 'rejected',
+               reason = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'payload is not a JSON object'
+                             ELSE pg_catalog.format('owner %s is not a rep', crm.quote_value(i.payload ->> 'owner')) END,
+               detail = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'It is ' || jsonb_typeof(i.payload) || '.'
+                             ELSE 'An owner is the login of a rep in crm.rep.' END,
+               chunk = chunk_no, done_at = pg_catalog.now()
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+           AND (jsonb_typeof(i.payload) <> 'object'
+                OR (i.payload ->> 'owner' IS NOT NULL
+                    AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = i.payload ->> 'owner')));
         IF b.target = 'accounts' THEN
             PERFORM crm.import_accounts(batch, row_nos, chunk_no);
         ELSE
@@ -669,11 +683,14 @@ BEGIN
                jsonb_build_object('message', pg_catalog.format('您负责的 %s 位客户已同步至新系统，请核查关键信息', count(*)),
                                   'batch_id', batch, 'chunk', chunk_no, 'customers', count(*),
                                   'codes', array_agg(o.code ORDER BY o.code))
-          FROM (SELECT DISTINCT coalesce(k.owner, a.owner) AS owner, i.customer_code AS code
+          FROM (SELECT DISTINCT w.owner, i.customer_code AS code
                   FROM crm.import_row i
-                  LEFT JOIN crm.contact k ON k.id = i.contact_id AND i.outcome <> 'review'
-                  LEFT JOIN crm.account a ON a.id = i.account_id AND i.contact_id IS NULL
-                 WHERE i.batch_id = batch AND i.chunk = chunk_no AND i.status = 'imported') o
+                 CROSS JOIN LATERAL (
+                       SELECT CASE WHEN i.contact_id IS NULL
+                                   THEN (SELECT a.owner FROM crm.account a WHERE a.id = i.account_id)
+                                   WHEN i.outcome <> 'review'
+                                   THEN (SELECT k.owner FROM crm.contact k WHERE k.id = i.contact_id) END) w(owner)
+                 WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'imported') o
          WHERE o.owner IS NOT NULL
          GROUP BY o.owner ORDER BY o.owner;
         SELECT count(*) FILTER (WHERE i.status = 'imported') AS imported,
@@ -712,23 +729,6 @@ $$;
 COMMENT ON PROCEDURE crm.import_commit(bigint, integer) IS
 'Imports the pending rows of a batch in chunks of at most chunk rows, each committed: contacts and leads through lead ingestion (channel migration: matched against what is stored and each other, the review queue as for leads), accounts by credit code and company key. Rejected rows keep their reason; a call after a crash resumes. CALL it outside a transaction block';
 
-CREATE FUNCTION crm.import_fixed_count() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    UPDATE crm.import_batch x SET rows_rejected = x.rows_rejected - f.n
-      FROM (SELECT o.batch_id, count(*) AS n FROM old_rows o JOIN new_rows n USING (batch_id, row_no)
-             WHERE o.status = 'rejected' AND n.status = 'pending' GROUP BY o.batch_id) f
-     WHERE x.id = f.batch_id;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION crm.import_fixed_count() IS
-'Trigger: rejected rows made pending again by a fix no longer count as rejected in their batch';
-CREATE TRIGGER import_row_fixed_count AFTER UPDATE ON crm.import_row
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION crm.import_fixed_count();
 
 CREATE VIEW crm.import_progress AS
 SELECT b.id AS batch_id, b.label, b.target,

@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
+#include "import.h"
 #include "lead_time.h"
 #include "match.h"
 #include "normalize.h"
@@ -30,5 +31,6 @@ _PG_init(void)
 	crm_lead_time_init();
 	crm_spi_plan_init();
 	crm_actor_init();
+	crm_import_init();
 	MarkGUCPrefixReserved("crm");
 }
