@@ -14,6 +14,7 @@
 #include "import.h"
 #include "lead_time.h"
 #include "match.h"
+#include "match_weight.h"
 #include "normalize.h"
 #include "score.h"
 #include "spi_plan.h"
@@ -27,6 +28,7 @@ _PG_init(void)
 {
 	crm_normalize_init();
 	crm_match_init();
+	crm_match_weight_init();
 	crm_score_init();
 	crm_lead_time_init();
 	crm_spi_plan_init();
