@@ -18,6 +18,8 @@ INSERT INTO whole_read_allowed VALUES
    'assignment reads every active rule in order, once per statement; a company has a few dozen'),
   ('lock_teams', 'crm.team',
    'the teams of a statement''s leads and reps, locked in code order; a company has a few dozen'),
+  ('lead_transition_rows', 'crm.lead_transition',
+   'the lead transitions are loaded whole into memory, once per session and after a change'),
   ('model_rows', 'crm.score_rule',
    'the scoring model is loaded whole into memory, once per session and after a change'),
   ('model_rows', 'crm.win_stats',
