@@ -35,6 +35,8 @@ CREATE TRIGGER region_code_shipped_guard BEFORE UPDATE OR DELETE ON crm.region_c
         'Shipped codes stay valid for old records; crm.region_code_refresh(path) adds the codes of a newer list.');
 CREATE TRIGGER region_code_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.region_code
     FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
+CREATE TRIGGER region_code_no_truncate BEFORE TRUNCATE ON crm.region_code
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.guard_shipped_truncate();
 
 -- A file is "# source: ..." and "# date: YYYY-MM-DD" header lines, then
 -- code<TAB>name<TAB>level<TAB>parent lines.  Codes are only added: a code

@@ -220,6 +220,7 @@ SELECT pg_temp.refresh_error(:'codes_file');
 SELECT * FROM crm.region_code_refresh('/nonexistent/crm_region_codes.tsv');
 SELECT crm.shipped_data_path('../../etc/passwd');
 DELETE FROM crm.region_code WHERE code = '330106';
+TRUNCATE crm.region_code;
 DELETE FROM crm.region_code WHERE code = '330199';
 
 -- leave nothing behind: the batches, their customers and messages, the
