@@ -21,7 +21,11 @@ INSERT INTO whole_read_allowed VALUES
   ('model_rows', 'crm.score_rule',
    'the scoring model is loaded whole into memory, once per session and after a change'),
   ('model_rows', 'crm.win_stats',
-   'the scoring model is loaded whole into memory, once per session and after a change');
+   'the scoring model is loaded whole into memory, once per session and after a change'),
+  ('stage_rows', 'crm.pipeline_stage',
+   'the stage rules are loaded whole into memory, once per session and after a change'),
+  ('transition_rows', 'crm.stage_transition',
+   'the stage rules are loaded whole into memory, once per session and after a change');
 
 CREATE TEMP TABLE on_empty AS SELECT plan, relation, access, index_condition FROM crm.kept_plans();
 

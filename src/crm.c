@@ -14,6 +14,7 @@
 #include "lead_time.h"
 #include "match.h"
 #include "normalize.h"
+#include "opportunity_stage.h"
 #include "score.h"
 #include "spi_plan.h"
 
@@ -30,5 +31,6 @@ _PG_init(void)
 	crm_lead_time_init();
 	crm_spi_plan_init();
 	crm_actor_init();
+	crm_opportunity_stage_init();
 	MarkGUCPrefixReserved("crm");
 }
