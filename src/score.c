@@ -12,24 +12,19 @@
 
 #include <math.h>
 
-#include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/guc.h"
-#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
 
 #include "score.h"
 #include "spi_plan.h"
+#include "table_cache.h"
 
 bool		crm_score_on_ingest = true;
 
@@ -185,85 +180,24 @@ load_model(void)
  * The model kept across calls
  *
  * A single crm.ingest would otherwise read every rule and count again.
- * The trigger crm.score_model_changed() on both tables sends a relcache
- * invalidation of the table at commit (and to this backend at once);
- * the callback below then marks the model stale.  The message goes out
- * after the commit is visible, so the reload, under a new snapshot, sees
- * it.  A transaction-snapshot transaction (REPEATABLE READ, SERIALIZABLE)
- * may read older rows than the committed ones: what it loads serves that
- * transaction only.
- *
- * A stale model is not freed at once: a caller may still be using it (a
- * batch flush whose trigger re-scored a lead).  Its memory goes at the
- * end of the transaction.
+ * The trigger crm.score_model_changed() on both tables tells every
+ * backend to read them again (src/table_cache.c).
  * --------------------------------------------------------------------- */
 
-static ScoreModel *current_model = NULL;
-static MemoryContext current_model_cxt = NULL;
-static bool current_model_outlives_xact = false;
-static List *stale_model_cxts = NIL;	/* in TopMemoryContext */
-static Oid	model_table_oids[2] = {InvalidOid, InvalidOid};
-
-static void
-retire_model(void)
+static void *
+load_model_cached(void)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-	if (current_model_cxt != NULL)
-		stale_model_cxts = lappend(stale_model_cxts, current_model_cxt);
-	MemoryContextSwitchTo(old);
-	current_model = NULL;
-	current_model_cxt = NULL;
+	return load_model();
 }
 
-static void
-model_table_invalidated(Datum arg, Oid relid)
-{
-	if (current_model != NULL &&
-		(relid == InvalidOid || relid == model_table_oids[0] || relid == model_table_oids[1]))
-		retire_model();
-}
-
-static void
-free_stale_models(XactEvent event, void *arg)
-{
-	ListCell   *lc;
-
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
-		return;
-	if (current_model != NULL && !current_model_outlives_xact)
-		retire_model();
-	foreach(lc, stale_model_cxts)
-		MemoryContextDelete((MemoryContext) lfirst(lc));
-	list_free(stale_model_cxts);
-	stale_model_cxts = NIL;
-}
+static CrmTableCache model_cache = {
+	"crm score model", {"score_rule", "win_stats"}, load_model_cached
+};
 
 const ScoreModel *
 crm_score_model(void)
 {
-	MemoryContext caller;
-	MemoryContext cxt;
-	ScoreModel *model;
-	Oid			crm_schema;
-
-	AcceptInvalidationMessages();
-	if (current_model != NULL)
-		return current_model;
-	crm_schema = get_namespace_oid("crm", false);
-	model_table_oids[0] = get_relname_relid("score_rule", crm_schema);
-	model_table_oids[1] = get_relname_relid("win_stats", crm_schema);
-	/* under the caller's context until loaded: an error frees it with the rest */
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "crm score model", ALLOCSET_SMALL_SIZES);
-	caller = MemoryContextSwitchTo(cxt);
-	model = load_model();
-	MemoryContextSwitchTo(caller);
-	MemoryContextSetParent(cxt, TopMemoryContext);
-	current_model = model;
-	current_model_cxt = cxt;
-	current_model_outlives_xact = !IsolationUsesXactSnapshot();
-	return current_model;
+	return crm_table_cache_get(&model_cache);
 }
 
 void
@@ -274,8 +208,7 @@ crm_score_init(void)
 							 "Off leaves leads in state new for the minute sweep to score and "
 							 "assign: for a bulk import that must go as fast as possible.",
 							 &crm_score_on_ingest, true, PGC_USERSET, 0, NULL, NULL, NULL);
-	CacheRegisterRelcacheCallback(model_table_invalidated, (Datum) 0);
-	RegisterXactCallback(free_stale_models, NULL);
+	crm_table_cache_register(&model_cache);
 }
 
 PG_FUNCTION_INFO_V1(crm_score_model_changed);
@@ -284,13 +217,7 @@ PG_FUNCTION_INFO_V1(crm_score_model_changed);
 Datum
 crm_score_model_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.score_model_changed() must be called as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	crm_table_cache_changed(fcinfo, "crm.score_model_changed()");
 	return PointerGetDatum(NULL);
 }
 
