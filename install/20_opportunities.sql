@@ -16,8 +16,7 @@ CREATE TABLE crm.pipeline (
     code        text PRIMARY KEY CONSTRAINT pipeline_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
     name        text NOT NULL,
     industry    text NOT NULL,
-    shipped     boolean NOT NULL DEFAULT false,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    shipped     boolean NOT NULL DEFAULT false
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.pipeline', 'WHERE NOT shipped');
 COMMENT ON TABLE crm.pipeline IS
@@ -469,6 +468,349 @@ $$;
 COMMENT ON FUNCTION crm.convert_lead(bigint, text, text, numeric, date) IS
 'Converts a qualified lead into an opportunity on its account (owner: the lead''s owner) in the pipeline''s first stage; returns its id. A lead converts once';
 
+------------------------------------------------------------------------------
+-- Countdowns and dwell limits, on the SLA timer machinery: a timer per
+-- opportunity and rule, due on the team's calendar, fired by the minute
+-- sweep (crm.run_timeouts), met by the event it waits for
+------------------------------------------------------------------------------
+
+-- What a deal does next, as the countdowns see it: a customer's feedback,
+-- demonstration notes, a meeting.
+CREATE TABLE crm.opportunity_activity (
+    id          bigserial PRIMARY KEY,
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
+    kind        text NOT NULL CONSTRAINT opportunity_activity_kind CHECK (kind IN
+                ('customer_feedback', 'demo_notes', 'meeting', 'call', 'note')),
+    body        text,
+    actor       text NOT NULL DEFAULT crm.current_actor(),
+    at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+                CONSTRAINT opportunity_activity_at_sane CHECK (at > '2000-01-01 00:00:00+00' AND at < 'infinity')
+);
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_activity', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_activity_id_seq', '');
+CREATE INDEX opportunity_activity_opportunity_idx ON crm.opportunity_activity (opportunity_id, at);
+COMMENT ON TABLE crm.opportunity_activity IS
+'What happened on a deal: customer feedback, demonstration notes, meetings, calls, notes. A kind a countdown waits for (crm.countdown_rule.waits_for) meets it';
+COMMENT ON COLUMN crm.opportunity_activity.actor IS 'Who recorded it: crm.current_actor() unless given';
+
+-- Countdowns as data: one that starts when a quote is sent (pipeline and
+-- stage NULL), and dwell limits that start when a stage is entered.
+CREATE TABLE crm.countdown_rule (
+    code        text PRIMARY KEY CONSTRAINT countdown_rule_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
+    starts_on   text NOT NULL CONSTRAINT countdown_rule_starts_on CHECK (starts_on IN ('quote_sent', 'stage_entered')),
+    pipeline    text,
+    stage       text,
+    within      interval NOT NULL CONSTRAINT countdown_rule_within_positive CHECK (within > interval '0'),
+    clock       text NOT NULL DEFAULT 'working' CONSTRAINT countdown_rule_clock CHECK (clock IN ('working', 'calendar')),
+    waits_for   text NOT NULL,
+    notify      text[] NOT NULL CONSTRAINT countdown_rule_notify CHECK
+                (notify OPERATOR(pg_catalog.<@) ARRAY['owner', 'manager', 'director']::text[] AND pg_catalog.cardinality(notify) > 0),
+    shipped     boolean NOT NULL DEFAULT false,
+    FOREIGN KEY (pipeline, stage) REFERENCES crm.pipeline_stage (pipeline, stage) ON DELETE CASCADE,
+    CONSTRAINT countdown_rule_where CHECK ((starts_on = 'stage_entered') = (stage IS NOT NULL AND pipeline IS NOT NULL))
+);
+SELECT pg_catalog.pg_extension_config_dump('crm.countdown_rule', 'WHERE NOT shipped');
+CREATE UNIQUE INDEX countdown_rule_quote_once ON crm.countdown_rule (starts_on) WHERE starts_on = 'quote_sent';
+CREATE UNIQUE INDEX countdown_rule_stage_once ON crm.countdown_rule (pipeline, stage);
+COMMENT ON TABLE crm.countdown_rule IS
+'Countdowns: quote_sent starts when crm.opportunity.quote_sent_at is set (one rule for all pipelines); stage_entered is a dwell limit of one stage, started when the stage is entered and cancelled when it is left. Either is met by the activity or evidence kind it waits for; past due, the sweep fires it once and notifies';
+COMMENT ON COLUMN crm.countdown_rule.within IS 'How long until it fires: working time of the team calendar (clock working), or wall-clock time moved to the calendar''s next opening (clock calendar)';
+COMMENT ON COLUMN crm.countdown_rule.waits_for IS 'The crm.opportunity_activity kind or crm.evidence_kind code that meets it';
+COMMENT ON COLUMN crm.countdown_rule.notify IS 'Who the outbox tells when it fires: owner, manager, director (the manager''s to-do list)';
+CREATE TRIGGER countdown_rule_shipped_guard BEFORE UPDATE OR DELETE ON crm.countdown_rule
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('countdown rule', 'code', 'Add a rule of your own.');
+CREATE TRIGGER countdown_rule_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.countdown_rule
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
+CREATE TRIGGER countdown_rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.countdown_rule
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_rules_changed();
+
+CREATE TABLE crm.opportunity_timer (
+    id          bigserial PRIMARY KEY,
+    -- a dwell limit of the first stage starts in the trigger, before its
+    -- opportunity row is in the table: the key is checked at commit
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    rule        text NOT NULL REFERENCES crm.countdown_rule (code) ON UPDATE CASCADE ON DELETE CASCADE,
+    dwell       boolean NOT NULL DEFAULT false,
+    stage       text NOT NULL,
+    waits_for   text NOT NULL,
+    team        text,
+    started_at  timestamptz NOT NULL,
+    due_at      timestamptz NOT NULL,
+    met_at      timestamptz,
+    fired_at    timestamptz,
+    cancelled_at timestamptz
+);
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer_id_seq', '');
+CREATE INDEX opportunity_timer_opportunity_idx ON crm.opportunity_timer (opportunity_id);
+-- the sweep's queue, and the board's blocked countdowns
+CREATE INDEX opportunity_timer_due_idx ON crm.opportunity_timer (due_at)
+    WHERE met_at IS NULL AND fired_at IS NULL AND cancelled_at IS NULL;
+CREATE INDEX opportunity_timer_blocking_idx ON crm.opportunity_timer (team, due_at)
+    WHERE met_at IS NULL AND fired_at IS NOT NULL AND cancelled_at IS NULL;
+COMMENT ON TABLE crm.opportunity_timer IS
+'A countdown or dwell limit running on an opportunity: due on the team calendar, met by the event it waits for, cancelled when its stage is left or the deal closes, fired once by crm.run_timeouts() when due (the deal turns red, the outbox tells who the rule names)';
+COMMENT ON COLUMN crm.opportunity_timer.dwell IS 'A dwell limit (cancelled when its stage is left); false: a countdown (cancelled when the deal closes)';
+COMMENT ON COLUMN crm.opportunity_timer.stage IS 'The stage the opportunity was in when it started';
+COMMENT ON COLUMN crm.opportunity_timer.team IS 'The opportunity''s team when it started: its calendar times it';
+COMMENT ON COLUMN crm.opportunity_timer.fired_at IS 'When the sweep fired it: from then on, until met or cancelled, the opportunity is red and blocked';
+
+-- When a countdown started at t is due: in working time of the team's
+-- calendar, or wall-clock time counted from its first working moment and
+-- moved to its next opening (as crm.sla_deadlines times SLA steps).
+CREATE FUNCTION crm.countdown_due(team text, t timestamptz, within interval, clock text) RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT CASE countdown_due.clock
+               WHEN 'working' THEN crm.add_working_time(c.calendar, countdown_due.t, countdown_due.within)
+               ELSE crm.next_working_time(c.calendar, crm.next_working_time(c.calendar, countdown_due.t) + countdown_due.within)
+           END
+      FROM (SELECT coalesce((SELECT tm.calendar FROM crm.team tm WHERE tm.code = countdown_due.team), 'cn_standard') AS calendar) c;
+END;
+COMMENT ON FUNCTION crm.countdown_due(text, timestamptz, interval, text) IS
+'When a countdown started at t is due on the team''s calendar (cn_standard without a team): working clock, or calendar clock moved into working hours';
+
+-- A quote sent (or sent again) starts the feedback countdown; the one
+-- before it is superseded.
+CREATE FUNCTION crm.quote_sent() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    UPDATE crm.opportunity_timer t SET cancelled_at = pg_catalog.now()
+     WHERE t.opportunity_id = NEW.id AND NOT t.dwell AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+    IF NEW.quote_sent_at IS NOT NULL AND NEW.status = 'open' THEN
+        INSERT INTO crm.opportunity_timer (opportunity_id, rule, stage, waits_for, team, started_at, due_at)
+        SELECT NEW.id, r.code, NEW.stage, r.waits_for, NEW.team, NEW.quote_sent_at,
+               crm.countdown_due(NEW.team, NEW.quote_sent_at, r.within, r.clock)
+          FROM crm.countdown_rule r WHERE r.starts_on = 'quote_sent';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.quote_sent() IS
+'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before';
+CREATE TRIGGER opportunity_quote_sent AFTER INSERT OR UPDATE OF quote_sent_at ON crm.opportunity
+    FOR EACH ROW WHEN (NEW.quote_sent_at IS NOT NULL) EXECUTE FUNCTION crm.quote_sent();
+
+-- The event a countdown waits for: an activity, or evidence of that kind.
+CREATE FUNCTION crm.countdown_met() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    UPDATE crm.opportunity_timer t SET met_at = pg_catalog.now()
+     WHERE t.opportunity_id = NEW.opportunity_id AND t.waits_for = NEW.kind
+       AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.countdown_met() IS
+'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red)';
+CREATE TRIGGER opportunity_activity_meets AFTER INSERT ON crm.opportunity_activity
+    FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
+CREATE TRIGGER attachment_meets AFTER INSERT ON crm.attachment
+    FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
+
+-- The sweep's step for opportunities (called by crm.run_timeouts): fires
+-- due countdowns once; a timer another session is meeting is skipped, and
+-- found met at the next sweep.
+CREATE FUNCTION crm.fire_opportunity_timers(max_timers integer) RETURNS integer
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fired_count integer;
+BEGIN
+    WITH due AS (
+        SELECT t.id FROM crm.opportunity_timer t
+         WHERE t.due_at <= pg_catalog.now() AND t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL
+         ORDER BY t.due_at LIMIT max_timers
+           FOR UPDATE SKIP LOCKED
+    ), fired AS (
+        UPDATE crm.opportunity_timer t SET fired_at = pg_catalog.now()
+          FROM due d WHERE t.id = d.id
+        RETURNING t.id, t.opportunity_id, t.rule, t.stage, t.waits_for, t.team, t.due_at
+    ), told AS (
+        -- one message per recipient and rule, listing the deals
+        INSERT INTO crm.outbox (topic, recipient, payload)
+        SELECT 'opportunity_countdown', w.recipient,
+               jsonb_build_object('rule', f.rule, 'waits_for', f.waits_for,
+                                  'opportunities', jsonb_agg(jsonb_build_object(
+                                      'opportunity_id', f.opportunity_id, 'title', o.title, 'stage', f.stage,
+                                      'owner', o.owner, 'due_at', f.due_at) ORDER BY f.due_at, f.opportunity_id))
+          FROM fired f
+          JOIN crm.countdown_rule r ON r.code = f.rule
+          JOIN crm.opportunity o ON o.id = f.opportunity_id
+          LEFT JOIN crm.team tm ON tm.code = f.team
+         CROSS JOIN LATERAL (SELECT CASE n WHEN 'owner' THEN o.owner WHEN 'manager' THEN tm.manager
+                                           ELSE tm.director END
+                               FROM unnest(r.notify) n) w(recipient)
+         WHERE w.recipient IS NOT NULL
+         GROUP BY f.rule, f.waits_for, w.recipient
+        RETURNING 1
+    )
+    SELECT count(*)::integer INTO fired_count FROM fired;
+    RETURN fired_count;
+END
+$$;
+COMMENT ON FUNCTION crm.fire_opportunity_timers(integer) IS
+'Internal to crm.run_timeouts(): fires up to max_timers due opportunity countdowns once each (the deal turns red; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
+
+------------------------------------------------------------------------------
+-- The blocked-opportunity board, read at query time
+------------------------------------------------------------------------------
+
+CREATE VIEW crm.blocked_opportunity AS
+SELECT o.id AS opportunity_id, o.team, o.owner, o.pipeline, o.stage, b.reason, b.waits_for, b.blocked_since,
+       pg_catalog.now() - b.blocked_since AS blocked_for
+  FROM (SELECT t.opportunity_id, CASE WHEN t.dwell THEN 'dwell_limit' ELSE 'countdown' END AS reason,
+               t.waits_for, t.due_at AS blocked_since
+          FROM crm.opportunity_timer t
+         WHERE t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
+        UNION ALL
+        SELECT q.opportunity_id, 'refused_change', q.to_stage || ': ' || q.missing, q.requested_at
+          FROM crm.stage_request q) b
+  JOIN crm.opportunity o ON o.id = b.opportunity_id
+ WHERE o.status = 'open' AND (b.reason <> 'refused_change' OR b.blocked_since >= o.stage_entered_at);
+COMMENT ON VIEW crm.blocked_opportunity IS
+'The war room''s list: each open opportunity that is blocked, and why: a dwell limit past (dwell_limit), a countdown run out (countdown), or a refused stage change not resolved by a later move (refused_change); one row per reason, with what it waits for and since when';
+COMMENT ON COLUMN crm.blocked_opportunity.opportunity_id IS 'The opportunity (crm.opportunity.id)';
+COMMENT ON COLUMN crm.blocked_opportunity.team IS 'Its team (crm.team.code)';
+COMMENT ON COLUMN crm.blocked_opportunity.owner IS 'Its owner (crm.rep.login)';
+COMMENT ON COLUMN crm.blocked_opportunity.pipeline IS 'Its pipeline';
+COMMENT ON COLUMN crm.blocked_opportunity.stage IS 'The stage it is in';
+COMMENT ON COLUMN crm.blocked_opportunity.reason IS 'dwell_limit, countdown or refused_change';
+COMMENT ON COLUMN crm.blocked_opportunity.waits_for IS 'What would unblock it: the activity or evidence kind a timer waits for, or the stage asked for and what it is missing';
+COMMENT ON COLUMN crm.blocked_opportunity.blocked_since IS 'Since when: the timer''s deadline, or when the refused change was asked for';
+COMMENT ON COLUMN crm.blocked_opportunity.blocked_for IS 'now() - blocked_since';
+
+CREATE VIEW crm.blocked_by_team AS
+SELECT b.team, count(*) AS blocked, pg_catalog.avg(b.blocked_for) AS avg_blocked_for,
+       max(b.blocked_for) AS longest_blocked_for
+  FROM (SELECT x.opportunity_id, x.team, max(x.blocked_for) AS blocked_for
+          FROM crm.blocked_opportunity x GROUP BY x.opportunity_id, x.team) b
+ GROUP BY b.team;
+COMMENT ON VIEW crm.blocked_by_team IS 'Per team: opportunities blocked now, and how long they have been blocked on average and at most (an opportunity blocked for several reasons counts once, by its longest)';
+COMMENT ON COLUMN crm.blocked_by_team.team IS 'The team (crm.team.code); NULL for opportunities without one';
+COMMENT ON COLUMN crm.blocked_by_team.blocked IS 'Open opportunities of the team blocked now';
+COMMENT ON COLUMN crm.blocked_by_team.avg_blocked_for IS 'Average time they have been blocked';
+COMMENT ON COLUMN crm.blocked_by_team.longest_blocked_for IS 'The longest any of them has been blocked';
+
+CREATE VIEW crm.blocking_stages AS
+SELECT s.pipeline, s.stage, s.blocked, s.rank
+  FROM (SELECT b.pipeline, b.stage, count(DISTINCT b.opportunity_id) AS blocked,
+               rank() OVER (ORDER BY count(DISTINCT b.opportunity_id) DESC) AS rank
+          FROM crm.blocked_opportunity b GROUP BY b.pipeline, b.stage) s
+ WHERE s.rank <= 3;
+COMMENT ON VIEW crm.blocking_stages IS 'The top 3 stages by opportunities blocked in them now (ties share a rank, so there may be more rows)';
+COMMENT ON COLUMN crm.blocking_stages.pipeline IS 'The pipeline of the stage';
+COMMENT ON COLUMN crm.blocking_stages.stage IS 'The stage';
+COMMENT ON COLUMN crm.blocking_stages.blocked IS 'Open opportunities blocked in it now';
+COMMENT ON COLUMN crm.blocking_stages.rank IS '1 for the stage with most; ties share a rank';
+
+------------------------------------------------------------------------------
+-- The metric: stage upgrades backed by evidence (stage_upgrade_verified)
+------------------------------------------------------------------------------
+
+-- 1.0 defined it in 17_reports.sql with nothing measured for stage
+-- changes; it now counts them.
+CREATE OR REPLACE VIEW crm.penetration_rates AS
+WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
+first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l),
+-- From the first lead, but never before the floor crm.lead's CHECK holds
+-- to: a row from before it (restored from an old dump, written with the
+-- constraint dropped) cannot make the series run without end.  Periods
+-- are days, weeks and months of the business time zone: p is its local
+-- time, starts and ends the instants that bound the period.
+periods AS (
+    SELECT g.grain, p::date AS period_start,
+           p AT TIME ZONE crm.business_time_zone() AS starts,
+           (p + ('1 ' || g.grain)::interval) AT TIME ZONE crm.business_time_zone() AS ends
+      FROM grains g, first_lead f,
+           LATERAL generate_series(date_trunc(g.grain, greatest(f.at, '1970-01-01 00:00:00+00') AT TIME ZONE crm.business_time_zone()),
+                                   date_trunc(g.grain, pg_catalog.now() AT TIME ZONE crm.business_time_zone()),
+                                   ('1 ' || g.grain)::interval) p
+     WHERE f.at IS NOT NULL
+),
+assigned AS (
+    -- A lead counts once its 24 hours are over, or earlier if assigned.
+    SELECT p.grain, p.period_start,
+           count(*) FILTER (WHERE l.assigned_at <= l.created_at + interval '24 hours') AS numerator,
+           count(l.id) AS denominator
+      FROM periods p LEFT JOIN crm.lead l
+        ON l.created_at >= p.starts AND l.created_at < p.ends
+       AND (l.assigned_at IS NOT NULL OR l.created_at <= pg_catalog.now() - interval '24 hours')
+     GROUP BY p.grain, p.period_start
+),
+upgrades AS (
+    -- Stage upgrades (forward moves) in the period, and those the stage's
+    -- action package backed (crm.stage_history.verified).
+    SELECT p.grain, p.period_start,
+           count(*) FILTER (WHERE h.verified) AS numerator,
+           count(h.id) AS denominator
+      FROM periods p LEFT JOIN crm.stage_history h
+        ON h.direction = 'forward' AND h.changed_at >= p.starts AND h.changed_at < p.ends
+     GROUP BY p.grain, p.period_start
+),
+measured AS (
+    SELECT a.period_start, a.grain, 'lead_assigned_24h'::text AS metric, a.numerator, a.denominator, 0.95 AS target
+      FROM assigned a
+    UNION ALL
+    SELECT u.period_start, u.grain, 'stage_upgrade_verified', u.numerator, u.denominator, 0.80
+      FROM upgrades u
+    UNION ALL
+    -- Cross-system alerts arrive with their own issue; until then their
+    -- periods are there, with nothing measured.
+    SELECT p.period_start, p.grain, m.metric, 0, 0, m.target
+      FROM periods p, (VALUES ('alert_closed_72h', 0.90)) m(metric, target)
+)
+SELECT m.period_start, m.grain, m.metric, m.numerator::bigint, m.denominator::bigint,
+       round(m.numerator::numeric / nullif(m.denominator, 0), 4) AS rate,
+       m.target::numeric AS target,
+       CASE WHEN m.denominator > 0 THEN m.numerator::numeric / m.denominator >= m.target END AS meets_target
+  FROM measured m;
+COMMENT ON VIEW crm.penetration_rates IS
+'BI: per day, week and month (of the business time zone, crm.business_time_zone()) since the first lead, the three penetration rates with their targets; a metric with nothing to measure has rate and meets_target NULL. stage_upgrade_verified: forward stage moves (crm.stage_history) backed by their stage''s action package, over all forward moves; by team and rep in crm.stage_upgrade_rates';
+COMMENT ON COLUMN crm.penetration_rates.period_start IS 'First day of the period in the business time zone (crm.business_time_zone()): a Monday for weeks, the 1st for months';
+COMMENT ON COLUMN crm.penetration_rates.grain IS 'day, week or month';
+COMMENT ON COLUMN crm.penetration_rates.metric IS 'lead_assigned_24h, stage_upgrade_verified or alert_closed_72h';
+COMMENT ON COLUMN crm.penetration_rates.numerator IS 'Cases that met the metric in the period';
+COMMENT ON COLUMN crm.penetration_rates.denominator IS 'Cases measured in the period; 0: nothing to measure';
+COMMENT ON COLUMN crm.penetration_rates.rate IS 'numerator / denominator as a fraction from 0 to 1 (0.95 is 95 %), rounded to 4 places; NULL when the denominator is 0';
+COMMENT ON COLUMN crm.penetration_rates.target IS 'The metric''s target, a fraction from 0 to 1';
+COMMENT ON COLUMN crm.penetration_rates.meets_target IS 'rate >= target; NULL when the denominator is 0';
+
+-- The same metric per team and rep (rep NULL: the whole team), for the
+-- periods that had stage upgrades.
+CREATE VIEW crm.stage_upgrade_rates AS
+SELECT u.period_start, u.grain, u.team, u.rep, u.numerator, u.denominator,
+       round(u.numerator::numeric / u.denominator, 4) AS rate, 0.80 AS target,
+       u.numerator::numeric / u.denominator >= 0.80 AS meets_target
+  FROM (SELECT date_trunc(g.grain, h.changed_at AT TIME ZONE crm.business_time_zone())::date AS period_start,
+               g.grain, h.team, h.owner AS rep,
+               count(*) FILTER (WHERE h.verified) AS numerator, count(*) AS denominator
+          FROM crm.stage_history h CROSS JOIN (VALUES ('day'), ('week'), ('month')) g(grain)
+         WHERE h.direction = 'forward'
+         GROUP BY GROUPING SETS ((1, g.grain, h.team, h.owner), (1, g.grain, h.team))) u;
+COMMENT ON VIEW crm.stage_upgrade_rates IS
+'stage_upgrade_verified per team and rep: per day, week and month of the business time zone with forward stage moves, those backed by their stage''s action package over all of them; a row with rep NULL sums the team';
+COMMENT ON COLUMN crm.stage_upgrade_rates.period_start IS 'First day of the period in the business time zone: a Monday for weeks, the 1st for months';
+COMMENT ON COLUMN crm.stage_upgrade_rates.grain IS 'day, week or month';
+COMMENT ON COLUMN crm.stage_upgrade_rates.team IS 'The opportunity''s team at the move (crm.stage_history.team)';
+COMMENT ON COLUMN crm.stage_upgrade_rates.rep IS 'The opportunity''s owner at the move; NULL on the row that sums the team';
+COMMENT ON COLUMN crm.stage_upgrade_rates.numerator IS 'Forward moves whose action package was complete (verified)';
+COMMENT ON COLUMN crm.stage_upgrade_rates.denominator IS 'All forward moves (never 0: a period without any has no row)';
+COMMENT ON COLUMN crm.stage_upgrade_rates.rate IS 'numerator / denominator as a fraction from 0 to 1, rounded to 4 places';
+COMMENT ON COLUMN crm.stage_upgrade_rates.target IS 'The target of stage_upgrade_verified, 0.80';
+COMMENT ON COLUMN crm.stage_upgrade_rates.meets_target IS 'rate >= target';
+
 -- The shipped pipelines, evidence kinds and action packages.
 INSERT INTO crm.evidence_kind (code, label, content_types, max_size, unique_to_deal, how, shipped) VALUES
     ('config_sheet', '配置单', '{application/pdf}', 20971520, false, 'the configuration sheet as a PDF', true),
@@ -552,4 +894,10 @@ SELECT r.pipeline, r.stage, r.kind, k.content_types, true
 
 SELECT crm.standard_transitions(p.code) FROM crm.pipeline p WHERE p.shipped ORDER BY p.code;
 UPDATE crm.stage_transition t SET shipped = true WHERE t.pipeline IN (SELECT p.code FROM crm.pipeline p WHERE p.shipped);
+INSERT INTO crm.countdown_rule (code, starts_on, pipeline, stage, within, clock, waits_for, notify, shipped) VALUES
+    ('quote_feedback', 'quote_sent', NULL, NULL, '72 hours', 'calendar', 'customer_feedback', '{owner,director}', true),
+    ('medical_solution_demo', 'stage_entered', 'medical_devices', '方案确认', '72 hours', 'working', 'demo_notes', '{manager}', true),
+    ('education_trial_feedback', 'stage_entered', 'education', '试听课完成', '48 hours', 'working', 'customer_feedback', '{manager}', true),
+    ('saas_trial_training', 'stage_entered', 'saas', '免费试用激活', '120 hours', 'working', 'meeting', '{manager}', true),
+    ('logistics_price_feedback', 'stage_entered', 'cross_border_logistics', '价格确认', '72 hours', 'working', 'customer_feedback', '{owner,manager}', true);
 -- @end

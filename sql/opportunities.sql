@@ -1,13 +1,19 @@
 -- Opportunities: pipelines as data, stage changes the database validates
 -- against their transitions and action packages, evidence checked by its
 -- bytes, and the history of every change.
+-- In a database of its own: the leads, accounts and codes it adds do not
+-- shift the ids the other tests print.
+\set regression_database :DBNAME
+CREATE DATABASE crm_opportunities;
+\c crm_opportunities
+SET client_min_messages = warning;
+CREATE EXTENSION crm;
+RESET client_min_messages;
 \set calendar opp_always
 \i sql/include/sales_org.psql
 INSERT INTO crm.team (code, name, manager, calendar) VALUES ('west', '华西销售', 'mgr_west', :'calendar');
 INSERT INTO crm.rep (login, name, team) VALUES ('zoe', '赵', 'west');
 SET crm.actor = 'ann';
--- ids in messages: counted from 1 here, whatever ran before
-TRUNCATE crm.opportunity RESTART IDENTITY CASCADE;
 
 ------------------------------------------------------------------------
 -- The shipped pipelines
@@ -258,11 +264,85 @@ RETURNING id AS lead1 \gset
 SELECT crm.convert_lead(:lead1, 'saas') AS o4 \gset
 SELECT pipeline, stage, title, owner, team, lead_id = :lead1 AS from_lead, account_id = :acct2 AS on_account
   FROM crm.opportunity WHERE id = :o4;
--- (lead ids depend on the tests before)
-\set VERBOSITY sqlstate
 SELECT crm.convert_lead(:lead1, 'saas');
 INSERT INTO crm.lead (channel, source_label, payload, outcome, status, account_id)
 VALUES ('website', 'website', '{"n": 2}', 'new', 'new', :acct2) RETURNING id AS lead2 \gset
 SELECT crm.convert_lead(:lead2, 'saas');
 \echo :LAST_ERROR_SQLSTATE
-\set VERBOSITY default
+
+------------------------------------------------------------------------
+-- Countdowns and dwell limits, on the team's calendar
+------------------------------------------------------------------------
+SELECT code, starts_on, pipeline, stage, within, clock, waits_for, notify FROM crm.countdown_rule ORDER BY code;
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct, 'medical_devices', '瑞安 超声', 'ann')
+RETURNING id AS o5 \gset
+-- the quote is sent: 72 hours for the customer's feedback (the always-open
+-- calendar makes them wall-clock hours)
+UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o5;
+SELECT rule, dwell, waits_for, team, due_at - started_at AS within, fired_at, met_at
+  FROM crm.opportunity_timer WHERE opportunity_id = :o5;
+-- not due: the sweep fires nothing
+SELECT timers_fired FROM crm.run_timeouts();
+-- run out: fired once; the owner and the director are told; the deal is blocked
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o5;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT recipient, payload->>'rule' AS rule, payload->>'waits_for' AS waits_for,
+       payload->'opportunities'->0->>'title' AS title
+  FROM crm.outbox WHERE topic = 'opportunity_countdown' ORDER BY recipient;
+SELECT reason, waits_for, stage, blocked_for >= interval '1 hour' AS an_hour FROM crm.blocked_opportunity
+ WHERE opportunity_id = :o5;
+-- the customer answers: met, no longer blocked
+INSERT INTO crm.opportunity_activity (opportunity_id, kind, body) VALUES (:o5, 'customer_feedback', '价格可接受');
+SELECT met_at IS NOT NULL AS met, fired_at IS NOT NULL AS fired FROM crm.opportunity_timer WHERE opportunity_id = :o5;
+SELECT count(*) AS still_blocked FROM crm.blocked_opportunity WHERE opportunity_id = :o5;
+
+-- a dwell limit of our own pipeline's 方案确认: 72 working hours for the
+-- demonstration notes; the rules cache sees the new rule at once
+SELECT crm.copy_pipeline('medical_devices', 'acme_med');
+UPDATE crm.pipeline_stage SET enforcement = 'warn' WHERE pipeline = 'acme_med';
+INSERT INTO crm.countdown_rule (code, starts_on, pipeline, stage, within, clock, waits_for, notify)
+VALUES ('acme_demo', 'stage_entered', 'acme_med', '方案确认', '72 hours', 'working', 'demo_notes', '{manager}');
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct2, 'acme_med', '海纳 DR', 'bob')
+RETURNING id AS o6 \gset
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o6;
+SELECT rule, dwell, stage, waits_for, due_at - started_at AS within, cancelled_at FROM crm.opportunity_timer WHERE opportunity_id = :o6;
+-- left and entered again: the first is cancelled, a second starts
+UPDATE crm.opportunity SET stage = '需求确认' WHERE id = :o6;
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o6;
+SELECT rule, cancelled_at IS NOT NULL AS cancelled FROM crm.opportunity_timer WHERE opportunity_id = :o6 ORDER BY id;
+-- past its limit: the manager's to-do list
+UPDATE crm.opportunity_timer SET due_at = now() - interval '2 hours' WHERE opportunity_id = :o6 AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT recipient, payload->>'rule' AS rule FROM crm.outbox
+ WHERE topic = 'opportunity_countdown' AND payload->>'rule' = 'acme_demo';
+
+------------------------------------------------------------------------
+-- The board
+------------------------------------------------------------------------
+SELECT o.title, b.reason, b.team, b.owner, b.stage, b.waits_for
+  FROM crm.blocked_opportunity b JOIN crm.opportunity o ON o.id = b.opportunity_id ORDER BY o.id, b.reason;
+SELECT team, blocked, avg_blocked_for > interval '0' AS blocked_a_while FROM crm.blocked_by_team ORDER BY team;
+SELECT pipeline, stage, blocked, rank FROM crm.blocking_stages ORDER BY rank, pipeline, stage;
+-- demonstration notes arrive as evidence: met, unblocked
+INSERT INTO crm.attachment (opportunity_id, kind, file_name, content)
+SELECT :o6, 'demo_notes', '演示记录.docx', bytes FROM f WHERE name = 'docx';
+SELECT count(*) AS still_blocked FROM crm.blocked_opportunity WHERE opportunity_id = :o6;
+-- a deal that closes cancels its countdowns
+UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o6;
+UPDATE crm.opportunity SET status = 'lost', lost_reason = 'price' WHERE id = :o6;
+SELECT count(*) AS open_timers FROM crm.opportunity_timer
+ WHERE opportunity_id = :o6 AND met_at IS NULL AND cancelled_at IS NULL;
+
+------------------------------------------------------------------------
+-- stage_upgrade_verified: forward moves backed by evidence, over all
+------------------------------------------------------------------------
+SELECT h.verified, count(*) FROM crm.stage_history h WHERE h.direction = 'forward' GROUP BY 1 ORDER BY 1;
+SELECT sum(numerator) AS numerator, sum(denominator) AS denominator
+  FROM crm.penetration_rates WHERE grain = 'month' AND metric = 'stage_upgrade_verified';
+SELECT metric, count(*) > 0 AS every_day FROM crm.penetration_rates WHERE grain = 'day' GROUP BY 1 ORDER BY 1;
+SELECT team, rep, sum(numerator) AS numerator, sum(denominator) AS denominator
+  FROM crm.stage_upgrade_rates WHERE grain = 'month' GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST;
+
+\c :regression_database
+DROP DATABASE crm_opportunities;

@@ -203,4 +203,4 @@ SELECT pg_stat_clear_snapshot();
 SELECT p.oid::regprocedure AS never_called
   FROM pg_proc p LEFT JOIN pg_stat_user_functions s ON s.funcid = p.oid
  WHERE p.pronamespace = 'crm'::regnamespace AND coalesce(s.calls, 0) = 0
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;

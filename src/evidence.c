@@ -397,8 +397,15 @@ CRM_KEPT_PLAN(evidence_elsewhere) = {
 	2, {BYTEAOID, INT8OID}
 };
 
-/* One file, one deal: a session adding the same file waits for the other to end. */
+/*
+ * One file, one deal: a session adding the same file waits for the other
+ * to end.  The lock is on one of EVIDENCE_LOCK_BUCKETS buckets of the hash,
+ * held to the end of the transaction: a bulk insert takes a bounded number
+ * of locks, and two sessions adding different files wait for each other
+ * only when their hashes share a bucket.
+ */
 #define EVIDENCE_LOCK_CLASS 0x43524D45
+#define EVIDENCE_LOCK_BUCKETS 256
 
 static void
 check_unique(const Attachment *a)
@@ -407,7 +414,8 @@ check_unique(const Attachment *a)
 	LOCKTAG		tag;
 	int64		other;
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, EVIDENCE_LOCK_CLASS, le32((unsigned char *) VARDATA_ANY(a->sha256)), 2);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, EVIDENCE_LOCK_CLASS,
+						 le32((unsigned char *) VARDATA_ANY(a->sha256)) % EVIDENCE_LOCK_BUCKETS, 2);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	if (crm_plan_run(&evidence_elsewhere, args, NULL, 1, SPI_OK_SELECT) == 0)
 		return;

@@ -15,22 +15,18 @@
  *
  * The stage rules (stages, transitions, which stages have requirements)
  * are read once per backend and kept until a change to their tables
- * commits: crm.stage_rules_changed() sends a relcache invalidation of the
- * table, and the callback below drops the rules.
+ * commits (src/table_cache.c; crm.stage_rules_changed() is their trigger).
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -38,6 +34,7 @@
 #include "opportunity_stage.h"
 #include "quote.h"
 #include "spi_plan.h"
+#include "table_cache.h"
 
 /* Keys: pipeline codes are at most 63 bytes, stage names 120 (CHECKs). */
 #define STAGE_KEY_LEN 192
@@ -54,6 +51,7 @@ typedef struct StageInfo
 	char		kind;			/* 'o'pen, 'w'on, 'l'ost */
 	bool		enforce;
 	bool		has_requirements;
+	bool		has_dwell_limit;	/* a crm.countdown_rule starts when it is entered */
 	int32		required_fields;	/* bits over stage_fields */
 	StringInfoData next;		/* the stages it may move to, for messages */
 } StageInfo;
@@ -83,21 +81,13 @@ typedef struct StageRules
  * The rules kept across calls
  * --------------------------------------------------------------------- */
 
-#define RULE_TABLES 4
-static const char *const rule_table_names[RULE_TABLES] =
-{"pipeline", "pipeline_stage", "stage_transition", "stage_requirement"};
-static Oid	rule_table_oids[RULE_TABLES];
-static StageRules *current_rules = NULL;
-static MemoryContext current_rules_cxt = NULL;
-static bool current_rules_outlive_xact = false;
-static List *stale_rules_cxts = NIL;	/* in TopMemoryContext */
-
 CRM_KEPT_PLAN(stage_rows) = {
 	"SELECT s.pipeline, s.stage, s.position, s.kind, s.enforcement = 'enforce',"
 	"  EXISTS (SELECT FROM crm.stage_requirement r WHERE r.pipeline = s.pipeline AND r.stage = s.stage),"
 	"  (SELECT coalesce(sum(1 << (array_position(ARRAY['amount', 'expected_close', 'owner', 'lead_id',"
 	"                                                   'quote_sent_at'], f) - 1)), 0)"
-	"     FROM unnest(s.required_fields) f)::int4"
+	"     FROM unnest(s.required_fields) f)::int4,"
+	"  EXISTS (SELECT FROM crm.countdown_rule c WHERE c.pipeline = s.pipeline AND c.stage = s.stage)"
 	" FROM crm.pipeline_stage s ORDER BY s.pipeline, s.position",
 	0, {InvalidOid}
 };
@@ -146,6 +136,7 @@ load_stage(StageRules *rules, uint64 row)
 	s->enforce = crm_spi_bool(row, 5);
 	s->has_requirements = crm_spi_bool(row, 6);
 	crm_spi_int4(row, 7, &s->required_fields);
+	s->has_dwell_limit = crm_spi_bool(row, 8);
 	initStringInfo(&s->next);
 	p = hash_search(rules->pipelines, pipeline, HASH_ENTER, &found);
 	if (!found)
@@ -176,7 +167,8 @@ load_transition(StageRules *rules, uint64 row)
 		appendStringInfo(&s->next, "%s%s", s->next.len ? ", " : "", to);
 }
 
-static StageRules *
+/* Loads the rules, under SPI, into the cache's memory context. */
+static void *
 load_rules(void)
 {
 	StageRules *rules = palloc(sizeof(StageRules));
@@ -194,73 +186,18 @@ load_rules(void)
 	return rules;
 }
 
-static void
-retire_rules(void)
-{
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-	if (current_rules_cxt != NULL)
-		stale_rules_cxts = lappend(stale_rules_cxts, current_rules_cxt);
-	MemoryContextSwitchTo(old);
-	current_rules = NULL;
-	current_rules_cxt = NULL;
-}
-
-static void
-rule_table_invalidated(Datum arg, Oid relid)
-{
-	if (current_rules == NULL)
-		return;
-	for (int i = 0; i < RULE_TABLES; i++)
-		if (relid == InvalidOid || relid == rule_table_oids[i])
-		{
-			retire_rules();
-			return;
-		}
-}
-
-static void
-free_stale_rules(XactEvent event, void *arg)
-{
-	ListCell   *lc;
-
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
-		return;
-	if (current_rules != NULL && !current_rules_outlive_xact)
-		retire_rules();
-	foreach(lc, stale_rules_cxts)
-		MemoryContextDelete((MemoryContext) lfirst(lc));
-	list_free(stale_rules_cxts);
-	stale_rules_cxts = NIL;
-}
+/* Kept per backend until a change to any of these tables (src/table_cache.c). */
+static CrmTableCache rules_cache = {
+	"crm stage rules",
+	{"pipeline", "pipeline_stage", "stage_transition", "stage_requirement", "countdown_rule"},
+	load_rules
+};
 
 /* The rules as stored now; needs SPI_connect.  Valid until the end of the transaction. */
 static const StageRules *
 stage_rules(void)
 {
-	MemoryContext caller;
-	MemoryContext cxt;
-	StageRules *rules;
-	Oid			crm_schema;
-
-	AcceptInvalidationMessages();
-	if (current_rules != NULL)
-		return current_rules;
-	crm_schema = get_namespace_oid("crm", false);
-	for (int i = 0; i < RULE_TABLES; i++)
-		rule_table_oids[i] = get_relname_relid(rule_table_names[i], crm_schema);
-	/* under the caller's context until loaded: an error frees it with the rest */
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "crm stage rules", ALLOCSET_SMALL_SIZES);
-	caller = MemoryContextSwitchTo(cxt);
-	rules = load_rules();
-	MemoryContextSwitchTo(caller);
-	MemoryContextSetParent(cxt, TopMemoryContext);
-	current_rules = rules;
-	current_rules_cxt = cxt;
-	/* a snapshot older than the committed rules serves its own transaction only */
-	current_rules_outlive_xact = !IsolationUsesXactSnapshot();
-	return rules;
+	return crm_table_cache_get(&rules_cache);
 }
 
 static const StageInfo *
@@ -284,8 +221,7 @@ transition_allowed(const StageRules *rules, const char *pipeline, const char *fr
 void
 crm_opportunity_stage_init(void)
 {
-	CacheRegisterRelcacheCallback(rule_table_invalidated, (Datum) 0);
-	RegisterXactCallback(free_stale_rules, NULL);
+	crm_table_cache_register(&rules_cache);
 }
 
 PG_FUNCTION_INFO_V1(crm_stage_rules_changed);
@@ -294,11 +230,7 @@ PG_FUNCTION_INFO_V1(crm_stage_rules_changed);
 Datum
 crm_stage_rules_changed(PG_FUNCTION_ARGS)
 {
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.stage_rules_changed() must be called as a trigger")));
-	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
+	crm_table_cache_changed(fcinfo, "crm.stage_rules_changed()");
 	return PointerGetDatum(NULL);
 }
 
@@ -587,6 +519,18 @@ nullable_text(const char *s, char *null)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/* The team as the row will be stored: what this trigger sets wins. */
+static const char *
+new_team(const OpportunityWrite *w)
+{
+	const char *team = text_column(w, w->new, "team");
+
+	for (int i = 0; i < w->nset; i++)
+		if (w->cols[i] == SPI_fnumber(w->desc, "team"))
+			team = w->nulls[i] ? NULL : TextDatumGetCString(w->values[i]);
+	return team;
+}
+
 static void
 record_history(OpportunityWrite *w)
 {
@@ -595,11 +539,7 @@ record_history(OpportunityWrite *w)
 	Datum		link[2];
 	bool		isnull;
 	const char *owner = text_column(w, w->new, "owner");
-	const char *team = text_column(w, w->new, "team");
-
-	for (int i = 0; i < w->nset; i++)	/* what this trigger sets wins */
-		if (w->cols[i] == SPI_fnumber(w->desc, "team"))
-			team = w->nulls[i] ? NULL : TextDatumGetCString(w->values[i]);
+	const char *team = new_team(w);
 	args[0] = Int64GetDatum(w->id);
 	args[1] = CStringGetTextDatum(w->pipeline);
 	args[2] = nullable_text(w->from ? w->from->stage : NULL, &nulls[2]);
@@ -615,6 +555,46 @@ record_history(OpportunityWrite *w)
 	link[0] = crm_spi_datum(0, 1, &isnull);
 	link[1] = makeArrayResult(w->evidence, CurrentMemoryContext);
 	crm_plan_run(&insert_stage_evidence, link, NULL, 0, SPI_OK_INSERT);
+}
+
+/* ---------------------------------------------------------------------
+ * Dwell limits: started when a stage that has one is entered, cancelled
+ * when it is left (every countdown when the deal closes)
+ * --------------------------------------------------------------------- */
+
+CRM_KEPT_PLAN(start_dwell_limit) = {
+	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at, due_at)"
+	" SELECT $1, r.code, true, r.stage, r.waits_for, $4, now(), crm.countdown_due($4, now(), r.within, r.clock)"
+	" FROM crm.countdown_rule r WHERE r.pipeline = $2 AND r.stage = $3",
+	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}
+};
+CRM_KEPT_PLAN(cancel_timers) = {
+	"UPDATE crm.opportunity_timer t SET cancelled_at = now()"
+	" WHERE t.opportunity_id = $1 AND t.met_at IS NULL AND t.cancelled_at IS NULL AND (t.dwell OR $2)",
+	2, {INT8OID, BOOLOID}
+};
+
+static void
+run_timers(OpportunityWrite *w)
+{
+	bool		closing = w->to->kind != 'o';
+	char		nulls[4] = "    ";
+
+	if ((w->from != NULL && w->from->has_dwell_limit) || (closing && w->from != NULL && w->from->kind == 'o'))
+	{
+		Datum		args[2] = {Int64GetDatum(w->id), BoolGetDatum(closing)};
+
+		crm_plan_run(&cancel_timers, args, NULL, 0, SPI_OK_UPDATE);
+	}
+	if (w->to->has_dwell_limit)
+	{
+		const char *team = new_team(w);
+		Datum		args[4] = {Int64GetDatum(w->id), CStringGetTextDatum(w->pipeline),
+		CStringGetTextDatum(w->to->stage), team ? CStringGetTextDatum(team) : (Datum) 0};
+
+		nulls[3] = team ? ' ' : 'n';
+		crm_plan_run(&start_dwell_limit, args, nulls, 0, SPI_OK_INSERT);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -758,7 +738,10 @@ write_opportunity(TriggerData *td)
 	else
 		move_opportunity(&w, rules);
 	if (w.to != NULL)
+	{
 		record_history(&w);
+		run_timers(&w);
+	}
 	return w.nset ? heap_modify_tuple_by_cols(w.new, w.desc, w.nset, w.cols, w.values, w.nulls) : w.new;
 }
 
