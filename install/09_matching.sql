@@ -1,8 +1,96 @@
 ------------------------------------------------------------------------------
+-- Match weights: the m/u of each field's comparison levels (C, src/match_weight.c)
+------------------------------------------------------------------------------
+
+-- @since 1.1
+-- The fields and their levels are those src/match_weight.c compares on;
+-- the statement trigger refuses a row it does not know, and a table that
+-- leaves a field nothing to disagree with.
+CREATE TABLE crm.match_weight (
+    field       text NOT NULL,
+    level       text NOT NULL,
+    m           double precision NOT NULL CONSTRAINT match_weight_m_range CHECK (m > 0 AND m < 1),
+    u           double precision NOT NULL CONSTRAINT match_weight_u_range CHECK (u > 0 AND u < 1),
+    note        text,
+    shipped     boolean NOT NULL DEFAULT false,
+    CONSTRAINT match_weight_once PRIMARY KEY (field, level, shipped)
+);
+COMMENT ON TABLE crm.match_weight IS
+'How much each field''s level of agreement says about a lead and a stored contact being one person: the match adds log2(m/u) per field (disagreement: log2((1 - sum of m) / (1 - sum of u)); a field either side lacks: 0). A row of your own (shipped = false) replaces the shipped row of its field and level; crm.match_weights() lists what is in force';
+COMMENT ON COLUMN crm.match_weight.field IS 'phone, email, wechat_openid, name or account';
+COMMENT ON COLUMN crm.match_weight.level IS 'agree (every field) or partial (name: same pinyin only; account: one of the lead''s candidate accounts)';
+COMMENT ON COLUMN crm.match_weight.m IS 'How often one person''s two records show this level, above 0 and below 1';
+COMMENT ON COLUMN crm.match_weight.u IS 'How often two different people''s records show this level, above 0 and below 1';
+COMMENT ON COLUMN crm.match_weight.note IS 'Why: where the figure comes from';
+COMMENT ON COLUMN crm.match_weight.shipped IS 'true: shipped with crm (read-only, replaced by an update of crm, left out of pg_dump); false: a data steward''s';
+SELECT pg_catalog.pg_extension_config_dump('crm.match_weight', 'WHERE NOT shipped');
+
+CREATE FUNCTION crm.match_weight_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_match_weight_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION crm.match_weight_changed() IS
+'Trigger: crm.match_weight changed; refuses a field or level the match does not compare (22023) and levels whose m or u add up to 1 or more (23514), then every session reloads the weights (at commit, or at once in this session)';
+CREATE TRIGGER match_weight_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.match_weight
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.match_weight_changed();
+CREATE TRIGGER match_weight_shipped_guard BEFORE UPDATE OR DELETE ON crm.match_weight
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('match weight of field', 'field',
+        'Add a row of your own for the field and level: INSERT INTO crm.match_weight (field, level, m, u, note) VALUES ({key_literal}, ''agree'', 0.8, 0.0001, ''why''); it replaces the shipped one, and deleting it brings the shipped one back.');
+CREATE TRIGGER match_weight_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.match_weight
+    FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
+
+-- Estimates from the benchmark world and CRM practice: a person keeps a
+-- phone number 85% of the time between two leads, two people share one
+-- about once in ten thousand pairs; names agree exactly for one person 82%
+-- of the time and by pinyin only 17.7%, so a different name is strong
+-- evidence.  An openid belongs to one WeChat user: it outweighs a nickname.
+INSERT INTO crm.match_weight (field, level, m, u, note, shipped) VALUES
+    ('phone', 'agree', 0.85, 1e-4, 'one of the contact''s numbers; people change numbers, rarely share one', true),
+    ('email', 'agree', 0.90, 1e-4, 'one of the contact''s addresses', true),
+    ('wechat_openid', 'agree', 0.99, 1e-9, 'an openid is one WeChat user''s', true),
+    ('name', 'agree', 0.82, 0.002, 'the same key (crm.norm_person_name)', true),
+    ('name', 'partial', 0.177, 0.005, 'the same pinyin only: a traditional spelling, a homophone typo', true),
+    ('account', 'agree', 0.85, 0.01, 'the lead''s account', true),
+    ('account', 'partial', 0.05, 0.01, 'one of the lead''s candidate accounts', true);
+
+CREATE FUNCTION crm.match_weights(OUT field text, OUT level text, OUT m double precision,
+                                  OUT u double precision, OUT weight double precision, OUT origin text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'crm_match_weights_sql'
+    LANGUAGE C STABLE;
+COMMENT ON FUNCTION crm.match_weights() IS
+'The weights a match adds up now, every level of every field: agree and partial from crm.match_weight (origin shipped, or steward for a row of your own), disagree derived from them, unknown 0 (m and u NULL). weight is log2(m/u)';
+CREATE FUNCTION crm.compare_contacts(keep bigint[], other bigint[])
+    RETURNS TABLE (keep bigint, other bigint, score real, outcome text, shares_identifier boolean, evidence jsonb)
+    AS 'MODULE_PATHNAME', 'crm_compare_contacts'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION crm.compare_contacts(bigint[], bigint[]) IS
+'Pairs of stored contacts (keep[i], other[i]) compared as ingestion compares a lead with a candidate contact: each field''s level and weight (evidence), the score, the outcome the score alone gives against the thresholds (merged, review, new) and whether a phone, e-mail or openid is shared. Pairs with a merged contact are left out';
+
+CREATE FUNCTION crm.compare_regions(region_code text, name_region text,
+                                    other_region_code text, other_name_region text) RETURNS text
+    AS 'MODULE_PATHNAME', 'crm_compare_regions'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.compare_regions(text, text, text, text) IS
+'Two places as ingestion compares a lead''s company with a candidate account: same, other or unknown. By region code when both have one (the same province for a province''s code, else the same city), else by the regions their names give (crm.company_region), else unknown';
+
+CREATE FUNCTION crm.explain_match(lead_id bigint)
+    RETURNS TABLE (contact_id bigint, customer_code text, name text, lead_contact boolean,
+                   field text, level text, weight double precision, score double precision, outcome text)
+    AS 'MODULE_PATHNAME', 'crm_explain_match'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION crm.explain_match(bigint) IS
+'For a reviewer: the stored contacts a lead''s keys find now, best first, each field''s level and weight with the weights in force, the score and what it gives against crm.match_merge_threshold and crm.match_review_threshold (merged, review, new); lead_contact marks the contact the lead is on';
+-- @end
+
+------------------------------------------------------------------------------
 -- Duplicates already stored: scan, clusters, bulk merge
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION crm.scan_duplicates() RETURNS bigint
+-- @since 1.1
+-- Pairs found by the blocking keys, compared as ingestion compares: contacts
+-- by crm.compare_contacts (the match weights in force), organisations by
+-- crm.compare_regions.
+CREATE OR REPLACE FUNCTION crm.scan_duplicates() RETURNS bigint
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -11,31 +99,36 @@ DECLARE
 BEGIN
     WITH contact_pairs AS (
         SELECT least(a.contact_id, b.contact_id) AS keep, greatest(a.contact_id, b.contact_id) AS other,
-               true AS red, a.kind AS reason
+               a.kind AS reason
           FROM crm.contact_point a
           JOIN crm.contact_point b ON b.kind = a.kind AND b.value = a.value AND b.contact_id > a.contact_id
         UNION ALL
-        SELECT a.id, b.id, false, 'name'
+        SELECT a.id, b.id, 'name'
           FROM crm.contact a
           JOIN crm.contact b ON b.name_pinyin = a.name_pinyin AND b.account_id = a.account_id AND b.id > a.id
-         WHERE a.merged_into IS NULL AND b.merged_into IS NULL
-    ), account_pairs AS (
-        SELECT a.id AS keep, b.id AS other, false AS red, 'name' AS reason
+    ), found AS (
+        SELECT keep, other, array_agg(DISTINCT reason) AS reasons FROM contact_pairs GROUP BY keep, other
+    ), scored AS (
+        SELECT f.reasons, s.*
+          FROM crm.compare_contacts(ARRAY(SELECT keep FROM found), ARRAY(SELECT other FROM found)) s
+          JOIN found f ON f.keep = s.keep AND f.other = s.other
+         WHERE s.outcome <> 'new'
+    ), pairs AS (
+        SELECT 'contact' AS entity, keep, other, shares_identifier AND outcome = 'merged' AS red, score,
+               evidence || jsonb_build_object('shared', reasons) AS evidence
+          FROM scored
+        UNION ALL
+        SELECT 'account', a.id, b.id, false, NULL::real,
+               jsonb_build_object('shared', ARRAY['name'],
+                                  'region', crm.compare_regions(a.region_code, a.name_region, b.region_code, b.name_region))
           FROM crm.account a
           JOIN crm.account b ON b.name_key = a.name_key AND b.id > a.id
          WHERE a.merged_into IS NULL AND b.merged_into IS NULL
            AND (a.uscc IS NULL OR b.uscc IS NULL)
-           AND (crm.company_region(a.name) IS NOT DISTINCT FROM crm.company_region(b.name)
-                OR a.region_code = b.region_code)
-    ), pairs AS (
-        SELECT 'contact' AS entity, keep, other, bool_or(red) AS red, array_agg(DISTINCT reason) AS reasons
-          FROM contact_pairs GROUP BY keep, other
-        UNION ALL
-        SELECT 'account', keep, other, bool_or(red), array_agg(DISTINCT reason)
-          FROM account_pairs GROUP BY keep, other
+           AND crm.compare_regions(a.region_code, a.name_region, b.region_code, b.name_region) <> 'other'
     ), added AS (
-        INSERT INTO crm.match_review (entity, candidate_id, other_id, red, evidence)
-        SELECT entity, keep, other, red, jsonb_build_object('shared', reasons) FROM pairs
+        INSERT INTO crm.match_review (entity, candidate_id, other_id, red, score, evidence)
+        SELECT entity, keep, other, red, score, evidence FROM pairs
         ON CONFLICT (entity, candidate_id, other_id) WHERE other_id IS NOT NULL DO NOTHING
         RETURNING 1)
     SELECT count(*) INTO added FROM added;
@@ -43,7 +136,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.scan_duplicates() IS
-'Finds stored contacts that share a phone or e-mail (red) or a name at one account, and accounts with one company key in one region, and queues each new pair in crm.match_review; returns how many it queued. A rejected pair is never queued again';
+'Finds stored contacts that share a phone or e-mail or a name at one account and scores each pair as ingestion scores a lead (crm.compare_contacts, the match weights in force): pairs scoring at least crm.match_review_threshold are queued in crm.match_review with their score and evidence, red when they share a phone, e-mail or openid and reach crm.match_merge_threshold. Accounts with one company key, no two credit codes and no other region (crm.compare_regions, as ingestion) are queued too, never red. Returns how many it queued; a rejected pair is never queued again';
+-- @end
 
 CREATE VIEW crm.duplicate_clusters AS
 WITH RECURSIVE edge AS (
@@ -71,6 +165,10 @@ SELECT c.entity, c.cluster_id, c.member AS member_id,
   LEFT JOIN crm.account a ON c.entity = 'account' AND a.id = c.member;
 COMMENT ON VIEW crm.duplicate_clusters IS
 'Open duplicate pairs of crm.match_review grouped into clusters (cluster_id: the oldest member); red when phone, e-mail or credit code coincide in the cluster';
+-- @since 1.1
+COMMENT ON VIEW crm.duplicate_clusters IS
+'Open duplicate pairs of crm.match_review grouped into clusters (cluster_id: the oldest member); red when a pair of contacts in the cluster shares a phone, e-mail or openid and scores at least crm.match_merge_threshold. Account pairs are never red: two accounts cannot share a credit code';
+-- @end
 COMMENT ON COLUMN crm.duplicate_clusters.entity IS 'contact or account';
 COMMENT ON COLUMN crm.duplicate_clusters.cluster_id IS 'The lowest member id of the cluster: rows with the same entity and cluster_id are one suspected customer';
 COMMENT ON COLUMN crm.duplicate_clusters.member_id IS 'crm.contact.id or crm.account.id of a member';

@@ -25,7 +25,9 @@ INSERT INTO whole_read_allowed VALUES
   ('stage_rows', 'crm.pipeline_stage',
    'the stage rules are loaded whole into memory, once per session and after a change'),
   ('transition_rows', 'crm.stage_transition',
-   'the stage rules are loaded whole into memory, once per session and after a change');
+   'the stage rules are loaded whole into memory, once per session and after a change'),
+  ('effective_weights', 'crm.match_weight',
+   'the match weights are loaded whole into memory, once per session and after a change');
 
 CREATE TEMP TABLE on_empty AS SELECT plan, relation, access, index_condition FROM crm.kept_plans();
 

@@ -13,6 +13,7 @@
 #include "actor.h"
 #include "lead_time.h"
 #include "match.h"
+#include "match_weight.h"
 #include "normalize.h"
 #include "opportunity_stage.h"
 #include "score.h"
@@ -27,6 +28,7 @@ _PG_init(void)
 {
 	crm_normalize_init();
 	crm_match_init();
+	crm_match_weight_init();
 	crm_score_init();
 	crm_lead_time_init();
 	crm_spi_plan_init();

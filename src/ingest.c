@@ -3,7 +3,7 @@
  *
  * A lead is mapped through its channel's field map and normalised
  * (crm_ingest_prepare, which writes nothing, so the bulk path can
- * quarantine a bad row), then matched and stored (crm_ingest_store):
+ * quarantine a bad row), then matched and stored (crm_batch_flush):
  * the account its credit code or company name finds, the contact the
  * match decides on, the profile filled from the lead, the lead row, and a
  * review entry or merge history as the outcome requires.
@@ -272,19 +272,10 @@ crm_ingest_require_input(bool has_channel, bool has_payload)
 				 errhint("A lead needs a channel of crm.channel and a JSON object payload.")));
 }
 
-Lead *
-crm_ingest_prepare(const char *channel, Jsonb *payload)
+/* The lead's fields as mapped: checked and normalised. */
+static void
+read_fields(Lead *lead, Jsonb *fields)
 {
-	Lead	   *lead = palloc0(sizeof(Lead));
-	char	   *source_label;
-	pg_tz	   *zone;
-	Jsonb	   *map = channel_map(channel, &source_label, &zone);
-	List	   *map_warnings = NIL;
-	Jsonb	   *fields = crm_map_lead(map, payload, zone, &map_warnings);
-
-	lead->channel = pstrdup(channel);
-	lead->source_label = source_label;
-	lead->payload = payload;
 	lead->external_id = trimmed(field(fields, "external_id"));
 	lead->person_name = field(fields, "person_name");
 	lead->company_name = field(fields, "company_name");
@@ -303,8 +294,51 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->created_at = field(fields, "created_at");
 	normalise_lead(lead, fields);
 	require_usable_identity(lead, fields);
+}
+
+Lead *
+crm_ingest_prepare(const char *channel, Jsonb *payload)
+{
+	Lead	   *lead = palloc0(sizeof(Lead));
+	char	   *source_label;
+	pg_tz	   *zone;
+	Jsonb	   *map = channel_map(channel, &source_label, &zone);
+	List	   *map_warnings = NIL;
+	Jsonb	   *fields = crm_map_lead(map, payload, zone, &map_warnings);
+
+	lead->channel = pstrdup(channel);
+	lead->source_label = source_label;
+	lead->payload = payload;
+	read_fields(lead, fields);
 	/* after the identity check, whose detail lists unusable values only */
 	lead->warnings = list_concat(map_warnings, lead->warnings);
+	return lead;
+}
+
+/* A stored lead's fields, as its field map gave them (normalised values are again). */
+CRM_KEPT_PLAN(stored_fields) = {
+	"SELECT channel, jsonb_strip_nulls(jsonb_build_object('external_id', external_id,"
+	"   'person_name', person_name, 'company_name', company_name, 'phone', phone, 'email', email,"
+	"   'uscc', uscc, 'region_code', region_code, 'title', title, 'product_line', product_line,"
+	"   'wechat_openid', wechat_openid)), contact_id"
+	" FROM crm.lead WHERE id = $1",
+	1, {INT8OID}
+};
+
+Lead *
+crm_ingest_stored_lead(int64 lead_id, int64 *contact_id)
+{
+	Datum		arg = Int64GetDatum(lead_id);
+	Lead	   *lead = palloc0(sizeof(Lead));
+	bool		isnull;
+
+	if (crm_plan_run(&stored_fields, &arg, NULL, 1, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("lead " INT64_FORMAT " does not exist", lead_id)));
+	lead->channel = crm_spi_text(0, 1);
+	(void) crm_spi_int8(0, 3, contact_id);
+	read_fields(lead, DatumGetJsonbPCopy(crm_spi_datum(0, 2, &isnull)));
 	return lead;
 }
 

@@ -16,6 +16,12 @@
  */
 extern Lead *crm_ingest_prepare(const char *channel, Jsonb *payload);
 
+/*
+ * A stored lead as crm_ingest_prepare made it (its stored fields read and
+ * normalised again), and the contact it is on now (0: none).
+ */
+extern Lead *crm_ingest_stored_lead(int64 lead_id, int64 *contact_id);
+
 /* Refuse a lead without a channel or a payload (22004). */
 extern void crm_ingest_require_input(bool has_channel, bool has_payload);
 

@@ -85,6 +85,13 @@ typedef struct BatchLead
 	IngestResult result;
 } BatchLead;
 
+/* The rules a batch is decided by: read once per batch, not per lead. */
+typedef struct BatchRules
+{
+	const ScoreModel *model;	/* NULL: not scored on ingest */
+	const MatchWeights *weights;
+} BatchRules;
+
 struct IngestBatch
 {
 	MemoryContext cxt;
@@ -342,6 +349,10 @@ read_existing(BatchLead **wave, int n)
 static void
 collect_accounts(BatchLead **wave, uint64 rows)
 {
+	AccountColumns cols;
+
+	if (rows > 0)
+		(void) crm_match_account_columns(2, &cols);
 	for (uint64 r = 0; r < rows; r++)
 	{
 		AccountMatch *m = &wave[row_index(r)]->accounts;
@@ -349,7 +360,7 @@ collect_accounts(BatchLead **wave, uint64 rows)
 		if (m->accounts == NULL)
 			m->accounts = palloc0(sizeof(Account) * (CRM_MATCH_MAX_CANDIDATES + 1));
 		if (m->n <= CRM_MATCH_MAX_CANDIDATES)
-			crm_match_read_account(r, 2, &m->accounts[m->n++]);
+			crm_match_read_account(r, &cols, &m->accounts[m->n++]);
 	}
 }
 
@@ -416,13 +427,13 @@ candidate_by_id(BatchLead *bl, int64 id)
 
 /* Read result row r as a candidate of bl, unless bl has it or has enough. */
 static void
-add_candidate(BatchLead *bl, uint64 r)
+add_candidate(BatchLead *bl, uint64 r, const CandidateColumns *cols)
 {
 	Candidate	cand;
 
 	if (bl->n_cands >= CRM_MATCH_MAX_CANDIDATES)
 		return;
-	crm_match_read_candidate(r, 2, &cand);
+	crm_match_read_candidate(r, cols, &cand);
 	if (candidate_by_id(bl, cand.id))
 		return;
 	if (bl->cands == NULL)
@@ -433,8 +444,12 @@ add_candidate(BatchLead *bl, uint64 r)
 static void
 collect_candidates(BatchLead **wave, uint64 rows)
 {
+	CandidateColumns cols;
+
+	if (rows > 0)
+		(void) crm_match_candidate_columns(2, &cols);
 	for (uint64 r = 0; r < rows; r++)
-		add_candidate(wave[row_index(r)], r);
+		add_candidate(wave[row_index(r)], r, &cols);
 }
 
 /* Add the holders of a rare name to the candidates of leads without an organisation. */
@@ -442,6 +457,7 @@ static void
 read_rare_namesakes(BatchLead **wave, int n)
 {
 	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(TEXTOID));
+	CandidateColumns cols;
 	uint64		rows;
 
 	for (int i = 0; i < n; i++)
@@ -457,6 +473,8 @@ read_rare_namesakes(BatchLead **wave, int n)
 	if (c[0].state == NULL)
 		return;
 	rows = crm_run_columns(&namesakes, c, SPI_OK_SELECT);
+	if (rows > 0)
+		(void) crm_match_candidate_columns(2, &cols);
 	for (uint64 r = 0, next; r < rows; r = next)
 	{
 		int			i = row_index(r);
@@ -466,7 +484,7 @@ read_rare_namesakes(BatchLead **wave, int n)
 			;
 		bl->common_name = next - r > RARE_NAME_HOLDERS;
 		for (uint64 k = r; !bl->common_name && k < next; k++)
-			add_candidate(bl, k);
+			add_candidate(bl, k, &cols);
 	}
 }
 
@@ -509,6 +527,19 @@ read_candidates(BatchLead **wave, int n)
 	}
 	collect_candidates(wave, crm_run_columns(&contact_candidates, c, SPI_OK_SELECT));
 	read_rare_namesakes(wave, n);
+}
+
+int
+crm_batch_find(Lead *lead, AccountMatch *accounts, Candidate **cands)
+{
+	BatchLead  *bl = palloc0(sizeof(BatchLead));
+
+	bl->lead = lead;
+	read_accounts(&bl, 1);
+	read_candidates(&bl, 1);
+	*accounts = bl->accounts;
+	*cands = bl->cands;
+	return bl->n_cands;
 }
 
 /* ---------------------------------------------------------------------
@@ -770,7 +801,7 @@ force_merge(BatchLead *bl)
 }
 
 static void
-decide(BatchLead *bl)
+decide(BatchLead *bl, const MatchWeights *weights)
 {
 	initStringInfo(&bl->changes);
 	initStringInfo(&bl->added_points);
@@ -779,7 +810,7 @@ decide(BatchLead *bl)
 		force_merge(bl);
 		return;
 	}
-	bl->match = crm_match_decide(bl->lead, &bl->accounts, bl->cands, bl->n_cands);
+	bl->match = crm_match_decide(weights, bl->lead, &bl->accounts, bl->cands, bl->n_cands);
 	if (bl->match.outcome != MATCH_NEW)
 	{
 		attach_to_candidate(bl);
@@ -1321,8 +1352,9 @@ put_review(CrmColumn *r, const BatchLead *bl)
 		crm_put_text(&r[0], "contact");
 		crm_put_int8(&r[2], c->id, false);
 		crm_put(&r[3], Float4GetDatum((float4) c->score), false);
-		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->lead, &bl->accounts, c, bl->cands,
-														 bl->n_cands, bl->reviews_account)), false);
+		crm_put(&r[4], JsonbPGetDatum(crm_match_evidence(bl->match.weights, bl->lead, &bl->accounts,
+														 c, bl->cands, bl->n_cands,
+														 bl->reviews_account)), false);
 		crm_put(&r[5], BoolGetDatum(crm_match_shares_identifier(bl->lead, c)), false);
 	}
 	else
@@ -1543,7 +1575,7 @@ quarantine_resend_conflict(const BatchLead *bl, CrmBatchQuarantine quarantine)
  * many were duplicates.
  */
 static int
-settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine quarantine)
+settle_wave(BatchLead **wave, int n, const BatchRules *rules, CrmBatchQuarantine quarantine)
 {
 	BatchLead **ready = palloc(sizeof(BatchLead *) * n);
 	int			m = 0,
@@ -1562,9 +1594,9 @@ settle_wave(BatchLead **wave, int n, const ScoreModel *model, CrmBatchQuarantine
 			quarantine_resend_conflict(wave[i], quarantine);
 		if (wave[i]->existing)
 			continue;
-		decide(wave[i]);
-		if (model && wave[i]->stored_id == 0)
-			score(wave[i], model);
+		decide(wave[i], rules->weights);
+		if (rules->model && wave[i]->stored_id == 0)
+			score(wave[i], rules->model);
 		ready[m++] = wave[i];
 	}
 	plan_writes(ready, m);
@@ -1688,7 +1720,7 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	BatchLead **fresh = palloc(sizeof(BatchLead *) * Max(b->n, 1));
-	const ScoreModel *model = crm_score_on_ingest ? crm_score_model() : NULL;
+	BatchRules	rules = {crm_score_on_ingest ? crm_score_model() : NULL, crm_match_weights()};
 	int			duplicates = 0;
 
 	keep_ids(b);
@@ -1709,7 +1741,7 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 			read_candidates(fresh, m);
 		}
 		mark_waiting(wave, n);
-		duplicates += settle_wave(wave, n, model, quarantine);
+		duplicates += settle_wave(wave, n, &rules, quarantine);
 	}
 	if (results)
 		read_owners(b);

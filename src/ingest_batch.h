@@ -66,4 +66,10 @@ extern int	crm_batch_flush(IngestBatch *batch, IngestResult *results,
 /* Forget the queued leads without storing them. */
 extern void crm_batch_discard(IngestBatch *batch);
 
+/*
+ * The accounts and candidate contacts the lead's keys find now, read as a
+ * batch reads them (crm.explain_match); how many candidates.
+ */
+extern int	crm_batch_find(Lead *lead, AccountMatch *accounts, Candidate **cands);
+
 #endif							/* CRM_INGEST_BATCH_H */

@@ -24,6 +24,7 @@
 
 #include "company.h"
 #include "match.h"
+#include "match_weight.h"
 #include "normalize.h"
 #include "spi_plan.h"
 
@@ -31,70 +32,6 @@
 
 static double merge_threshold = 12.0;
 static double review_threshold = 0.0;
-
-typedef enum Comparison
-{
-	CMP_UNKNOWN,				/* one side is missing the field */
-	CMP_AGREE,
-	CMP_PARTIAL,				/* same pinyin, or one of several accounts */
-	CMP_DISAGREE
-} Comparison;
-
-static const char *const comparison_names[] = {"unknown", "agree", "partial", "disagree"};
-
-/*
- * m and u of each level; the disagreement level takes what is left.  The
- * figures are estimates from the benchmark world and CRM practice: a
- * person keeps a phone number 85% of the time between two leads, two
- * people share one about once in ten thousand pairs; names agree exactly
- * for one person 82% of the time and by pinyin only (traditional spelling,
- * homophone typo) 17.7%, so a different name is strong evidence.  An
- * openid belongs to one WeChat user: it outweighs a nickname.
- */
-typedef struct FieldModel
-{
-	const char *field;
-	double		m_agree,
-				u_agree,
-				m_partial,
-				u_partial;
-} FieldModel;
-
-typedef enum Field
-{
-	F_PHONE,
-	F_EMAIL,
-	F_OPENID,
-	F_NAME,
-	F_ACCOUNT,
-	N_FIELDS
-} Field;
-
-static const FieldModel models[N_FIELDS] = {
-	{"phone", 0.85, 1e-4, 0, 0},
-	{"email", 0.90, 1e-4, 0, 0},
-	{"wechat_openid", 0.99, 1e-9, 0, 0},
-	{"name", 0.82, 0.002, 0.177, 0.005},
-	{"account", 0.85, 0.01, 0.05, 0.01},
-};
-
-static double
-weight(Field f, Comparison c)
-{
-	const FieldModel *m = &models[f];
-
-	switch (c)
-	{
-		case CMP_AGREE:
-			return log2(m->m_agree / m->u_agree);
-		case CMP_PARTIAL:
-			return log2(m->m_partial / m->u_partial);
-		case CMP_DISAGREE:
-			return log2((1 - m->m_agree - m->m_partial) / (1 - m->u_agree - m->u_partial));
-		default:
-			return 0;
-	}
-}
 
 void
 crm_match_init(void)
@@ -138,16 +75,35 @@ crm_match_blocking_keys(const Lead *lead, BlockingKey *keys)
 	return n;
 }
 
-void
-crm_match_read_account(uint64 row, int col, Account *a)
+/* cols->f: the column named f from column from on; last: the highest so far */
+#define FIND_COLUMN(cols, f, from, last) \
+	((cols)->f = crm_spi_column(#f, (from)), (last) = Max((last), (cols)->f))
+
+int
+crm_match_account_columns(int from, AccountColumns *cols)
 {
-	(void) crm_spi_int8(row, col, &a->id);
-	a->code = crm_spi_text(row, col + 1);
-	a->name = crm_spi_text(row, col + 2);
-	a->uscc = crm_spi_text(row, col + 3);
-	a->region_code = crm_spi_text(row, col + 4);
-	a->owner = crm_spi_text(row, col + 5);
-	a->name_region = crm_spi_text(row, col + 6);
+	int			last = from;
+
+	FIND_COLUMN(cols, id, from, last);
+	FIND_COLUMN(cols, code, from, last);
+	FIND_COLUMN(cols, name, from, last);
+	FIND_COLUMN(cols, uscc, from, last);
+	FIND_COLUMN(cols, region_code, from, last);
+	FIND_COLUMN(cols, owner, from, last);
+	FIND_COLUMN(cols, name_region, from, last);
+	return last + 1;
+}
+
+void
+crm_match_read_account(uint64 row, const AccountColumns *cols, Account *a)
+{
+	(void) crm_spi_int8(row, cols->id, &a->id);
+	a->code = crm_spi_text(row, cols->code);
+	a->name = crm_spi_text(row, cols->name);
+	a->uscc = crm_spi_text(row, cols->uscc);
+	a->region_code = crm_spi_text(row, cols->region_code);
+	a->owner = crm_spi_text(row, cols->owner);
+	a->name_region = crm_spi_text(row, cols->name_region);
 }
 
 /* A lead's credit code names another organisation than an account's. */
@@ -166,25 +122,30 @@ same_division(const char *a, const char *b)
 	return strncmp(a, b, province ? 2 : 4) == 0;
 }
 
-typedef enum RegionMatch
-{
-	REGION_UNKNOWN,				/* one side names no region */
-	REGION_SAME,
-	REGION_OTHER
-} RegionMatch;
-
 /*
- * The lead's region against the account's: "上海康泰医疗器械" is not
+ * Two places: by region code when both have one (the same division), else
+ * by the region their names give; "上海康泰医疗器械" is not
  * "杭州康泰医疗器械", though their keys are one.
  */
-static RegionMatch
+MatchRegion
+crm_match_compare_places(const char *code_a, const char *name_region_a,
+						 const char *code_b, const char *name_region_b)
+{
+	if (code_a && code_b)
+		return same_division(code_a, code_b) ? REGION_SAME : REGION_OTHER;
+	if (name_region_a == NULL || name_region_b == NULL)
+		return REGION_UNKNOWN;
+	return strcmp(name_region_a, name_region_b) == 0 ? REGION_SAME : REGION_OTHER;
+}
+
+const char *const crm_match_region_names[] = {"unknown", "same", "other"};
+
+/* The lead's region against the account's. */
+static MatchRegion
 compare_regions(const Lead *lead, const Account *a)
 {
-	if (lead->region_code && a->region_code)
-		return same_division(lead->region_code, a->region_code) ? REGION_SAME : REGION_OTHER;
-	if (lead->company_region == NULL || a->name_region == NULL)
-		return REGION_UNKNOWN;
-	return strcmp(a->name_region, lead->company_region) == 0 ? REGION_SAME : REGION_OTHER;
+	return crm_match_compare_places(lead->region_code, lead->company_region,
+									a->region_code, a->name_region);
 }
 
 static bool
@@ -262,14 +223,12 @@ append_json_field(StringInfo buf, const char *field, const char *value)
 static void
 append_account_json(StringInfo buf, const Lead *lead, const Account *a)
 {
-	static const char *const region_names[] = {"unknown", "same", "other"};
-
 	appendStringInfo(buf, "{\"account_id\": " INT64_FORMAT, a->id);
 	append_json_field(buf, "code", a->code);
 	append_json_field(buf, "name", a->name);
 	append_json_field(buf, "region_code", a->region_code);
 	append_json_field(buf, "owner", a->owner);
-	appendStringInfo(buf, ", \"region\": \"%s\"}", region_names[compare_regions(lead, a)]);
+	appendStringInfo(buf, ", \"region\": \"%s\"}", crm_match_region_names[compare_regions(lead, a)]);
 }
 
 /*
@@ -335,22 +294,42 @@ split_words(char *s)
 	return words;
 }
 
+int
+crm_match_candidate_columns(int from, CandidateColumns *cols)
+{
+	int			last = from;
+
+	FIND_COLUMN(cols, id, from, last);
+	FIND_COLUMN(cols, code, from, last);
+	FIND_COLUMN(cols, account_id, from, last);
+	FIND_COLUMN(cols, name, from, last);
+	FIND_COLUMN(cols, name_key, from, last);
+	FIND_COLUMN(cols, name_pinyin, from, last);
+	FIND_COLUMN(cols, title, from, last);
+	FIND_COLUMN(cols, wechat_openid, from, last);
+	FIND_COLUMN(cols, owner, from, last);
+	FIND_COLUMN(cols, verified_fields, from, last);
+	FIND_COLUMN(cols, phones, from, last);
+	FIND_COLUMN(cols, emails, from, last);
+	return last + 1;
+}
+
 void
-crm_match_read_candidate(uint64 row, int col, Candidate *c)
+crm_match_read_candidate(uint64 row, const CandidateColumns *cols, Candidate *c)
 {
 	memset(c, 0, sizeof(*c));
-	(void) crm_spi_int8(row, col, &c->id);
-	c->code = crm_spi_text(row, col + 1);
-	(void) crm_spi_int8(row, col + 2, &c->account_id);
-	c->name = crm_spi_text(row, col + 3);
-	c->name_key = crm_spi_text(row, col + 4);
-	c->name_pinyin = crm_spi_text(row, col + 5);
-	c->title = crm_spi_text(row, col + 6);
-	c->wechat_openid = crm_spi_text(row, col + 7);
-	c->owner = crm_spi_text(row, col + 8);
-	c->verified_fields = split_words(crm_spi_text(row, col + 9));
-	c->phones = split_words(crm_spi_text(row, col + 10));
-	c->emails = split_words(crm_spi_text(row, col + 11));
+	(void) crm_spi_int8(row, cols->id, &c->id);
+	c->code = crm_spi_text(row, cols->code);
+	(void) crm_spi_int8(row, cols->account_id, &c->account_id);
+	c->name = crm_spi_text(row, cols->name);
+	c->name_key = crm_spi_text(row, cols->name_key);
+	c->name_pinyin = crm_spi_text(row, cols->name_pinyin);
+	c->title = crm_spi_text(row, cols->title);
+	c->wechat_openid = crm_spi_text(row, cols->wechat_openid);
+	c->owner = crm_spi_text(row, cols->owner);
+	c->verified_fields = split_words(crm_spi_text(row, cols->verified_fields));
+	c->phones = split_words(crm_spi_text(row, cols->phones));
+	c->emails = split_words(crm_spi_text(row, cols->emails));
 }
 
 /* ---------------------------------------------------------------------
@@ -369,74 +348,127 @@ crm_match_in_list(const char *value, List *values)
 	return false;
 }
 
-static Comparison
+/* A value against a list: agree if it is one of them. */
+static MatchLevel
 compare_with_list(const char *value, List *stored)
 {
 	if (value == NULL || stored == NIL)
-		return CMP_UNKNOWN;
-	return crm_match_in_list(value, stored) ? CMP_AGREE : CMP_DISAGREE;
+		return LEVEL_UNKNOWN;
+	return crm_match_in_list(value, stored) ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
-static Comparison
-compare_name(const Lead *lead, const Candidate *c)
+/* Two lists: agree if they share a value. */
+static MatchLevel
+compare_lists(List *values, List *stored)
 {
-	if (lead->name_key == NULL || c->name_key == NULL)
-		return CMP_UNKNOWN;
-	if (strcmp(lead->name_key, c->name_key) == 0)
-		return CMP_AGREE;
-	if (lead->name_pinyin && c->name_pinyin && strcmp(lead->name_pinyin, c->name_pinyin) == 0)
-		return CMP_PARTIAL;
-	return CMP_DISAGREE;
+	ListCell   *lc;
+
+	if (values == NIL || stored == NIL)
+		return LEVEL_UNKNOWN;
+	foreach(lc, values)
+		if (crm_match_in_list(lfirst(lc), stored))
+			return LEVEL_AGREE;
+	return LEVEL_DISAGREE;
 }
 
-static Comparison
-compare_openid(const Lead *lead, const Candidate *c)
+static MatchLevel
+compare_values(const char *a, const char *b)
 {
-	if (lead->wechat_openid == NULL || c->wechat_openid == NULL)
-		return CMP_UNKNOWN;
-	return strcmp(lead->wechat_openid, c->wechat_openid) == 0 ? CMP_AGREE : CMP_DISAGREE;
+	if (a == NULL || b == NULL)
+		return LEVEL_UNKNOWN;
+	return strcmp(a, b) == 0 ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
-static Comparison
+/* Names: the same key, else the same pinyin only. */
+static MatchLevel
+compare_names(const char *key_a, const char *pinyin_a, const char *key_b, const char *pinyin_b)
+{
+	if (key_a == NULL || key_b == NULL)
+		return LEVEL_UNKNOWN;
+	if (strcmp(key_a, key_b) == 0)
+		return LEVEL_AGREE;
+	if (pinyin_a && pinyin_b && strcmp(pinyin_a, pinyin_b) == 0)
+		return LEVEL_PARTIAL;
+	return LEVEL_DISAGREE;
+}
+
+/*
+ * The lead's organisation against the candidate's: the account it
+ * resolves to, or one of several it may be.
+ */
+static MatchLevel
 compare_account(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 {
 	if (c->account_id == 0 || (lead->company_key == NULL && lead->uscc == NULL))
-		return CMP_UNKNOWN;
+		return LEVEL_UNKNOWN;
 	for (int i = 0; i < accounts->n; i++)
 		if (accounts->accounts[i].id == c->account_id)
-			return i == accounts->resolved ? CMP_AGREE : CMP_PARTIAL;
-	return CMP_DISAGREE;
+			return i == accounts->resolved ? LEVEL_AGREE : LEVEL_PARTIAL;
+	return LEVEL_DISAGREE;
+}
+
+void
+crm_match_compare(const Lead *lead, const AccountMatch *accounts, const Candidate *c,
+				  MatchLevel cmp[N_MATCH_FIELDS])
+{
+	cmp[F_PHONE] = compare_with_list(lead->phone, c->phones);
+	cmp[F_EMAIL] = compare_with_list(lead->email, c->emails);
+	cmp[F_OPENID] = compare_values(lead->wechat_openid, c->wechat_openid);
+	cmp[F_NAME] = compare_names(lead->name_key, lead->name_pinyin, c->name_key, c->name_pinyin);
+	cmp[F_ACCOUNT] = compare_account(lead, accounts, c);
+}
+
+void
+crm_match_compare_contacts(const Candidate *a, const Candidate *b, MatchLevel cmp[N_MATCH_FIELDS])
+{
+	cmp[F_PHONE] = compare_lists(a->phones, b->phones);
+	cmp[F_EMAIL] = compare_lists(a->emails, b->emails);
+	cmp[F_OPENID] = compare_values(a->wechat_openid, b->wechat_openid);
+	cmp[F_NAME] = compare_names(a->name_key, a->name_pinyin, b->name_key, b->name_pinyin);
+	cmp[F_ACCOUNT] = a->account_id == 0 || b->account_id == 0 ? LEVEL_UNKNOWN :
+		a->account_id == b->account_id ? LEVEL_AGREE : LEVEL_DISAGREE;
 }
 
 bool
 crm_match_shares_identifier(const Lead *lead, const Candidate *c)
 {
-	return compare_with_list(lead->phone, c->phones) == CMP_AGREE ||
-		compare_with_list(lead->email, c->emails) == CMP_AGREE ||
-		compare_openid(lead, c) == CMP_AGREE;
+	return compare_with_list(lead->phone, c->phones) == LEVEL_AGREE ||
+		compare_with_list(lead->email, c->emails) == LEVEL_AGREE ||
+		compare_values(lead->wechat_openid, c->wechat_openid) == LEVEL_AGREE;
 }
 
-static void
-compare_all(const Lead *lead, const AccountMatch *accounts, const Candidate *c,
-			Comparison cmp[N_FIELDS])
+bool
+crm_match_levels_share_identifier(const MatchLevel cmp[N_MATCH_FIELDS])
 {
-	cmp[F_PHONE] = compare_with_list(lead->phone, c->phones);
-	cmp[F_EMAIL] = compare_with_list(lead->email, c->emails);
-	cmp[F_OPENID] = compare_openid(lead, c);
-	cmp[F_NAME] = compare_name(lead, c);
-	cmp[F_ACCOUNT] = compare_account(lead, accounts, c);
+	return cmp[F_PHONE] == LEVEL_AGREE || cmp[F_EMAIL] == LEVEL_AGREE ||
+		cmp[F_OPENID] == LEVEL_AGREE;
+}
+
+double
+crm_match_score(const MatchWeights *w, const MatchLevel cmp[N_MATCH_FIELDS])
+{
+	double		total = 0;
+
+	for (int f = 0; f < N_MATCH_FIELDS; f++)
+		total += w->weight[f][cmp[f]];
+	return total;
 }
 
 static double
-score(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
+score(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts, const Candidate *c)
 {
-	Comparison	cmp[N_FIELDS];
-	double		total = 0;
+	MatchLevel	cmp[N_MATCH_FIELDS];
 
-	compare_all(lead, accounts, c, cmp);
-	for (int f = 0; f < N_FIELDS; f++)
-		total += weight((Field) f, cmp[f]);
-	return total;
+	crm_match_compare(lead, accounts, c, cmp);
+	return crm_match_score(w, cmp);
+}
+
+void
+crm_match_append_levels(StringInfo buf, const MatchWeights *w, const MatchLevel cmp[N_MATCH_FIELDS])
+{
+	for (int f = 0; f < N_MATCH_FIELDS; f++)
+		appendStringInfo(buf, "\"%s\": {\"comparison\": \"%s\", \"weight\": %.2f}, ",
+						 crm_match_field_names[f], crm_match_level_names[cmp[f]], w->weight[f][cmp[f]]);
 }
 
 /*
@@ -448,19 +480,17 @@ score(const Lead *lead, const AccountMatch *accounts, const Candidate *c)
  * review would offer, kept for when the lead turns out to be a new person.
  */
 Jsonb *
-crm_match_evidence(const Lead *lead, const AccountMatch *accounts, const Candidate *cand,
+crm_match_evidence(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts, const Candidate *cand,
 				   const Candidate *cands, int n, bool account_review)
 {
-	Comparison	cmp[N_FIELDS];
+	MatchLevel	cmp[N_MATCH_FIELDS];
 	StringInfoData buf;
 	const char *sep = "";
 
-	compare_all(lead, accounts, cand, cmp);
+	crm_match_compare(lead, accounts, cand, cmp);
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
-	for (int f = 0; f < N_FIELDS; f++)
-		appendStringInfo(&buf, "\"%s\": {\"comparison\": \"%s\", \"weight\": %.2f}, ",
-						 models[f].field, comparison_names[cmp[f]], weight((Field) f, cmp[f]));
+	crm_match_append_levels(&buf, w, cmp);
 	appendStringInfo(&buf, "\"score\": %.2f, \"alternatives\": [", cand->score);
 	for (int i = 0; i < n; i++)
 		if (&cands[i] != cand && cands[i].score >= review_threshold)
@@ -490,16 +520,25 @@ require_ordered_thresholds(void)
 				 errhint("Leads scoring between the two go to review, so the review threshold must be the lower one.")));
 }
 
-MatchDecision
-crm_match_decide(const Lead *lead, const AccountMatch *accounts, Candidate *cands, int n)
+MatchOutcome
+crm_match_outcome_of(double score)
 {
-	MatchDecision d = {MATCH_NEW, NULL, false, 0};
+	require_ordered_thresholds();
+	return score >= merge_threshold ? MATCH_MERGED :
+		score >= review_threshold ? MATCH_REVIEW : MATCH_NEW;
+}
+
+MatchDecision
+crm_match_decide(const MatchWeights *w, const Lead *lead, const AccountMatch *accounts,
+				 Candidate *cands, int n)
+{
+	MatchDecision d = {MATCH_NEW, NULL, false, 0, w};
 	double		runner_up = -INFINITY;
 
 	require_ordered_thresholds();
 	for (int i = 0; i < n; i++)
 	{
-		cands[i].score = score(lead, accounts, &cands[i]);
+		cands[i].score = score(w, lead, accounts, &cands[i]);
 		if (d.best == NULL || cands[i].score > d.best->score)
 		{
 			if (d.best)
@@ -513,10 +552,9 @@ crm_match_decide(const Lead *lead, const AccountMatch *accounts, Candidate *cand
 		return d;
 	d.has_score = true;
 	d.score = d.best->score;
+	d.outcome = crm_match_outcome_of(d.score);
 	/* two stored contacts both look like this person: a human decides */
-	if (d.score >= merge_threshold && runner_up < merge_threshold)
-		d.outcome = MATCH_MERGED;
-	else if (d.score >= review_threshold)
+	if (d.outcome == MATCH_MERGED && runner_up >= merge_threshold)
 		d.outcome = MATCH_REVIEW;
 	return d;
 }

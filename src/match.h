@@ -10,8 +10,11 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+
+#include "match_weight.h"
 
 /* A lead's fields as mapped, with the keys the match needs. */
 typedef struct Lead
@@ -90,20 +93,54 @@ typedef struct MatchDecision
 	Candidate  *best;			/* NULL when no candidate was found */
 	bool		has_score;
 	double		score;
+	const MatchWeights *weights;	/* it was scored with */
 } MatchDecision;
 
 /* More candidates than this for one key: the key is too common to block on. */
 #define CRM_MATCH_MAX_CANDIDATES 50
 
-/* The columns crm_match_read_account and crm_match_read_candidate read. */
+/*
+ * The columns of an account and of a candidate contact, selected in one
+ * place and read by name: a statement selects CRM_ACCOUNT_COLUMNS or
+ * CRM_CANDIDATE_COLUMNS (from crm.account a, crm.contact k) among its
+ * own, and its result is read through AccountColumns or CandidateColumns,
+ * resolved once per result.
+ */
 #define CRM_ACCOUNT_COLUMNS "a.id, a.code, a.name, a.uscc, a.region_code, a.owner, a.name_region"
 #define CRM_CANDIDATE_COLUMNS \
 	"k.id, k.code, k.account_id, k.name, k.name_key, k.name_pinyin, k.title," \
-	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ')," \
+	" k.wechat_openid, k.owner, array_to_string(k.verified_fields, ' ') AS verified_fields," \
 	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
-	"   WHERE p.contact_id = k.id AND p.kind = 'phone')," \
+	"   WHERE p.contact_id = k.id AND p.kind = 'phone') AS phones," \
 	" (SELECT string_agg(p.value, ' ') FROM crm.contact_point p" \
-	"   WHERE p.contact_id = k.id AND p.kind = 'email')"
+	"   WHERE p.contact_id = k.id AND p.kind = 'email') AS emails"
+
+typedef struct AccountColumns
+{
+	int			id,
+				code,
+				name,
+				uscc,
+				region_code,
+				owner,
+				name_region;
+} AccountColumns;
+
+typedef struct CandidateColumns
+{
+	int			id,
+				code,
+				account_id,
+				name,
+				name_key,
+				name_pinyin,
+				title,
+				wechat_openid,
+				owner,
+				verified_fields,
+				phones,
+				emails;
+} CandidateColumns;
 
 extern void crm_match_init(void);
 
@@ -129,9 +166,17 @@ typedef struct BlockingKey
 /* The lead's blocking keys, into keys[CRM_MAX_BLOCKING_KEYS]; how many. */
 extern int	crm_match_blocking_keys(const Lead *lead, BlockingKey *keys);
 
-/* An account or a candidate from SPI result row, its columns from col on. */
-extern void crm_match_read_account(uint64 row, int col, Account *a);
-extern void crm_match_read_candidate(uint64 row, int col, Candidate *c);
+/*
+ * Where the last SPI result has an account's or a candidate's columns,
+ * the first of each name from column from on; returns the column after
+ * the last of them (where a second set may start).
+ */
+extern int	crm_match_account_columns(int from, AccountColumns *cols);
+extern int	crm_match_candidate_columns(int from, CandidateColumns *cols);
+
+/* An account or a candidate from row of the last SPI result. */
+extern void crm_match_read_account(uint64 row, const AccountColumns *cols, Account *a);
+extern void crm_match_read_candidate(uint64 row, const CandidateColumns *cols, Candidate *c);
 
 /*
  * Of the accounts a lead's credit code or company name found, drop those
@@ -146,9 +191,48 @@ extern void crm_match_resolve_accounts(const Lead *lead, AccountMatch *m);
  */
 extern int	crm_match_account_review(const Lead *lead, const AccountMatch *m, Jsonb **evidence);
 
-/* Score the candidates and decide: merged, review or new. */
-extern MatchDecision crm_match_decide(const Lead *lead, const AccountMatch *accounts,
-									  Candidate *cands, int n);
+/* Score the candidates with the weights w and decide: merged, review or new. */
+extern MatchDecision crm_match_decide(const MatchWeights *w, const Lead *lead,
+									  const AccountMatch *accounts, Candidate *cands, int n);
+
+/* Two places, each a region code and the region its name gives (either NULL). */
+typedef enum MatchRegion
+{
+	REGION_UNKNOWN,				/* one side names no region */
+	REGION_SAME,
+	REGION_OTHER
+} MatchRegion;
+
+/* "unknown", "same", "other" */
+extern const char *const crm_match_region_names[];
+
+/*
+ * By region code when both have one (the same province for a province's
+ * code, else the same city), else by the regions their names give.
+ */
+extern MatchRegion crm_match_compare_places(const char *code_a, const char *name_region_a,
+											const char *code_b, const char *name_region_b);
+
+/* Each field's level of agreement between a lead and a candidate. */
+extern void crm_match_compare(const Lead *lead, const AccountMatch *accounts,
+							  const Candidate *c, MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* ... and between two stored contacts, by the same rules. */
+extern void crm_match_compare_contacts(const Candidate *a, const Candidate *b,
+									   MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* The sum of the levels' weights. */
+extern double crm_match_score(const MatchWeights *w, const MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* What a score alone gives against the thresholds (no runner-up rule). */
+extern MatchOutcome crm_match_outcome_of(double score);
+
+/* "field": {"comparison": level, "weight": w}, for each field, into buf. */
+extern void crm_match_append_levels(StringInfo buf, const MatchWeights *w,
+									const MatchLevel cmp[N_MATCH_FIELDS]);
+
+/* Phone, e-mail or openid agree. */
+extern bool crm_match_levels_share_identifier(const MatchLevel cmp[N_MATCH_FIELDS]);
 
 /* Whether value is one of the strings in values. */
 extern bool crm_match_in_list(const char *value, List *values);
@@ -161,7 +245,8 @@ extern bool crm_match_shares_identifier(const Lead *lead, const Candidate *c);
  * other candidates above the review threshold; with account_review, also
  * the account review the lead's organisation calls for if it is rejected.
  */
-extern Jsonb *crm_match_evidence(const Lead *lead, const AccountMatch *accounts,
+extern Jsonb *crm_match_evidence(const MatchWeights *w, const Lead *lead,
+								 const AccountMatch *accounts,
 								 const Candidate *cand, const Candidate *cands, int n,
 								 bool account_review);
 

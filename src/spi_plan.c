@@ -293,6 +293,17 @@ crm_spi_datum(uint64 row, int col, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 }
 
+int
+crm_spi_column(const char *name, int from)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+
+	for (int col = from; col <= desc->natts; col++)
+		if (strcmp(NameStr(TupleDescAttr(desc, col - 1)->attname), name) == 0)
+			return col;
+	elog(ERROR, "crm: no column \"%s\" from column %d of the result", name, from);
+}
+
 char *
 crm_spi_text(uint64 row, int col)
 {

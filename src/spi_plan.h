@@ -75,6 +75,12 @@ extern uint64 crm_plan_run(CrmPlan *plan, Datum *values, const char *nulls,
  * integer (0 and false when null) or a boolean (false when null).
  */
 extern char *crm_spi_text(uint64 row, int col);
+
+/*
+ * The number (1-based) of the first column of the last result named name,
+ * from column from on: results are read by name, resolved once per result.
+ */
+extern int	crm_spi_column(const char *name, int from);
 extern bool crm_spi_int8(uint64 row, int col, int64 *out);
 extern bool crm_spi_int4(uint64 row, int col, int32 *out);
 extern bool crm_spi_bool(uint64 row, int col);

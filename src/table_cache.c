@@ -120,8 +120,17 @@ crm_table_cache_get(CrmTableCache *c)
 	MemoryContextSetParent(cxt, TopMemoryContext);
 	c->current = value;
 	c->cxt = cxt;
-	c->outlives_xact = !IsolationUsesXactSnapshot();
+	c->outlives_xact = crm_table_cache_tables_exist(c) && !IsolationUsesXactSnapshot();
 	return value;
+}
+
+bool
+crm_table_cache_tables_exist(const CrmTableCache *c)
+{
+	for (int i = 0; i < CRM_TABLE_CACHE_MAX_TABLES && c->tables[i]; i++)
+		if (!OidIsValid(c->oids[i]))
+			return false;
+	return true;
 }
 
 void

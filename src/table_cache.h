@@ -39,6 +39,14 @@ extern void crm_table_cache_register(CrmTableCache *cache);
  */
 extern void *crm_table_cache_get(CrmTableCache *cache);
 
+/*
+ * While loading: whether every table of the cache exists.  A database whose
+ * crm is older than this library (between installing a new package and
+ * ALTER EXTENSION crm UPDATE) may lack a new one; what is loaded then
+ * serves the transaction only.
+ */
+extern bool crm_table_cache_tables_exist(const CrmTableCache *cache);
+
 /* The body of a statement trigger on a cached table: every backend reloads. */
 extern void crm_table_cache_changed(FunctionCallInfo fcinfo, const char *trigger_name);
 
