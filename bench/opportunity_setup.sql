@@ -81,7 +81,8 @@ $$;
 -- it) and what it would fill is given, so the difference is the checks.
 CREATE FUNCTION bench_attach(opportunity bigint, n integer, size integer, checked boolean) RETURNS bigint LANGUAGE sql BEGIN ATOMIC
     INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, added_by, content_type, size, sha256)
-    SELECT opportunity, 'signature_scan', 'scan' || i || '.pdf', c.content, 'r0',
+    SELECT opportunity, 'signature_scan', 'scan' || i || '.pdf', c.content,
+           (SELECT o.owner FROM crm.opportunity o WHERE o.id = opportunity),
            CASE WHEN NOT checked THEN 'application/pdf' END, CASE WHEN NOT checked THEN length(c.content) END,
            CASE WHEN NOT checked THEN '\x00'::bytea END
       FROM generate_series(1, n) i,

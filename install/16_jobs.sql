@@ -137,7 +137,9 @@ BEGIN
     END IF;
     -- opportunity countdowns and dwell limits, the same way
     IF (SELECT min(t.due_at) FROM crm.opportunity_timer t
-         WHERE t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL) <= pg_catalog.now() THEN
+         WHERE t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL) <= pg_catalog.now()
+       OR EXISTS (SELECT FROM crm.opportunity_timer t
+                   WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL) THEN
         timers_fired := timers_fired + crm.fire_opportunity_timers(max_timers);
     END IF;
     -- the policy may send a lead nobody answered to another rep

@@ -535,7 +535,7 @@ CREATE TABLE crm.opportunity_timer (
     waits_for   text NOT NULL,
     team        text,
     started_at  timestamptz NOT NULL,
-    due_at      timestamptz NOT NULL,
+    due_at      timestamptz,
     met_at      timestamptz,
     fired_at    timestamptz,
     cancelled_at timestamptz
@@ -544,6 +544,9 @@ SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer_id_seq', '');
 CREATE INDEX opportunity_timer_opportunity_idx ON crm.opportunity_timer (opportunity_id);
 -- the sweep's queue, and the board's blocked countdowns
+-- timers whose deadline the sweep has yet to compute on the calendar
+CREATE INDEX opportunity_timer_unscheduled_idx ON crm.opportunity_timer (started_at)
+    WHERE due_at IS NULL AND met_at IS NULL AND cancelled_at IS NULL;
 CREATE INDEX opportunity_timer_due_idx ON crm.opportunity_timer (due_at)
     WHERE met_at IS NULL AND fired_at IS NULL AND cancelled_at IS NULL;
 CREATE INDEX opportunity_timer_blocking_idx ON crm.opportunity_timer (team, due_at)
@@ -553,6 +556,8 @@ COMMENT ON TABLE crm.opportunity_timer IS
 COMMENT ON COLUMN crm.opportunity_timer.dwell IS 'A dwell limit (cancelled when its stage is left); false: a countdown (cancelled when the deal closes)';
 COMMENT ON COLUMN crm.opportunity_timer.stage IS 'The stage the opportunity was in when it started';
 COMMENT ON COLUMN crm.opportunity_timer.team IS 'The opportunity''s team when it started: its calendar times it';
+COMMENT ON COLUMN crm.opportunity_timer.due_at IS
+'When it fires: started_at plus the rule''s time on the team calendar, computed by the next sweep (NULL until then: a deadline on the calendar takes milliseconds, too long for every stage change)';
 COMMENT ON COLUMN crm.opportunity_timer.fired_at IS 'When the sweep fired it: from then on, until met or cancelled, the opportunity is red and blocked';
 
 -- When a countdown started at t is due: in working time of the team's
@@ -583,9 +588,8 @@ BEGIN
     UPDATE crm.opportunity_timer t SET cancelled_at = pg_catalog.now()
      WHERE t.opportunity_id = NEW.id AND NOT t.dwell AND t.met_at IS NULL AND t.cancelled_at IS NULL;
     IF NEW.quote_sent_at IS NOT NULL AND NEW.status = 'open' THEN
-        INSERT INTO crm.opportunity_timer (opportunity_id, rule, stage, waits_for, team, started_at, due_at)
-        SELECT NEW.id, r.code, NEW.stage, r.waits_for, NEW.team, NEW.quote_sent_at,
-               crm.countdown_due(NEW.team, NEW.quote_sent_at, r.within, r.clock)
+        INSERT INTO crm.opportunity_timer (opportunity_id, rule, stage, waits_for, team, started_at)
+        SELECT NEW.id, r.code, NEW.stage, r.waits_for, NEW.team, NEW.quote_sent_at
           FROM crm.countdown_rule r WHERE r.starts_on = 'quote_sent';
     END IF;
     RETURN NULL;
@@ -628,6 +632,16 @@ AS $$
 DECLARE
     fired_count integer;
 BEGIN
+    -- deadlines of timers started since the last sweep: one per team,
+    -- rule and start (a statement's timers share theirs)
+    UPDATE crm.opportunity_timer t SET due_at = d.due
+      FROM (SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
+             WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
+             ORDER BY p.started_at LIMIT max_timers) k
+      JOIN crm.countdown_rule r ON r.code = k.rule
+     CROSS JOIN LATERAL (SELECT crm.countdown_due(k.team, k.started_at, r.within, r.clock) AS due) d
+     WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+       AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
     WITH due AS (
         SELECT t.id FROM crm.opportunity_timer t
          WHERE t.due_at <= pg_catalog.now() AND t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL
@@ -661,7 +675,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.fire_opportunity_timers(integer) IS
-'Internal to crm.run_timeouts(): fires up to max_timers due opportunity countdowns once each (the deal turns red; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
+'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep, then fires up to max_timers due opportunity countdowns once each (the deal turns red; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
 
 ------------------------------------------------------------------------------
 -- The blocked-opportunity board, read at query time

@@ -279,10 +279,11 @@ RETURNING id AS o5 \gset
 -- the quote is sent: 72 hours for the customer's feedback (the always-open
 -- calendar makes them wall-clock hours)
 UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o5;
+-- its deadline on the calendar is the sweep's to compute; not due, it fires nothing
+SELECT rule, due_at IS NULL AS unscheduled FROM crm.opportunity_timer WHERE opportunity_id = :o5;
+SELECT timers_fired FROM crm.run_timeouts();
 SELECT rule, dwell, waits_for, team, due_at - started_at AS within, fired_at, met_at
   FROM crm.opportunity_timer WHERE opportunity_id = :o5;
--- not due: the sweep fires nothing
-SELECT timers_fired FROM crm.run_timeouts();
 -- run out: fired once; the owner and the director are told; the deal is blocked
 UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o5;
 SELECT timers_fired FROM crm.run_timeouts();
@@ -306,6 +307,7 @@ VALUES ('acme_demo', 'stage_entered', 'acme_med', '方案确认', '72 hours', 'w
 INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct2, 'acme_med', '海纳 DR', 'bob')
 RETURNING id AS o6 \gset
 UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o6;
+SELECT timers_fired FROM crm.run_timeouts();
 SELECT rule, dwell, stage, waits_for, due_at - started_at AS within, cancelled_at FROM crm.opportunity_timer WHERE opportunity_id = :o6;
 -- left and entered again: the first is cancelled, a second starts
 UPDATE crm.opportunity SET stage = '需求确认' WHERE id = :o6;

@@ -559,12 +559,13 @@ record_history(OpportunityWrite *w)
 
 /* ---------------------------------------------------------------------
  * Dwell limits: started when a stage that has one is entered, cancelled
- * when it is left (every countdown when the deal closes)
+ * when it is left (every countdown when the deal closes).  The deadline on
+ * the team calendar is left to the next sweep: it takes milliseconds.
  * --------------------------------------------------------------------- */
 
 CRM_KEPT_PLAN(start_dwell_limit) = {
-	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at, due_at)"
-	" SELECT $1, r.code, true, r.stage, r.waits_for, $4, now(), crm.countdown_due($4, now(), r.within, r.clock)"
+	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
+	" SELECT $1, r.code, true, r.stage, r.waits_for, $4, now()"
 	" FROM crm.countdown_rule r WHERE r.pipeline = $2 AND r.stage = $3",
 	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}
 };
