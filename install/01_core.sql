@@ -36,3 +36,20 @@ CREATE FUNCTION crm.guard_shipped_mark() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_guard_shipped_mark' LANGUAGE C;
 COMMENT ON FUNCTION crm.guard_shipped_mark() IS
 'Trigger: only crm''s own install script marks a row shipped; pg_dump leaves shipped rows out, so a user row marked so would be lost in a restore';
+
+-- @since 1.1
+-- A TRUNCATE fires no row trigger: on a table with shipped rows it would
+-- take them too, past crm.guard_shipped_row().
+CREATE FUNCTION crm.guard_shipped_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'crm.% holds rows shipped with crm: TRUNCATE would remove them', TG_TABLE_NAME
+        USING ERRCODE = 'object_in_use',
+              HINT = pg_catalog.format('Delete your own rows: DELETE FROM crm.%I WHERE NOT shipped;', TG_TABLE_NAME);
+END
+$$;
+COMMENT ON FUNCTION crm.guard_shipped_truncate() IS
+'Trigger, BEFORE TRUNCATE: a table holding rows shipped with crm is not truncated (those rows are read-only)';
+-- @end

@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
+#include "lead_state.h"
 #include "lead_time.h"
 #include "match.h"
 #include "match_weight.h"
@@ -30,6 +31,7 @@ _PG_init(void)
 	crm_match_init();
 	crm_match_weight_init();
 	crm_score_init();
+	crm_lead_state_init();
 	crm_lead_time_init();
 	crm_spi_plan_init();
 	crm_actor_init();

@@ -2,9 +2,11 @@
  * lead_state.c: the lead lifecycle, enforced on every update.
  *
  * Leads move new -> scored -> assigned -> contacted -> qualified or
- * disqualified.  A change the lifecycle does not know (a closed lead sent
- * back to "new", a lead contacted before anyone owned it) is refused here,
- * for every client, so no state can be entered that no step leaves.
+ * disqualified, along the changes crm.lead_transition allows: rows a data
+ * steward may add to or override, kept in memory until they change
+ * (transition.h).  Any other change (a closed lead sent back to "new", a
+ * lead contacted before anyone owned it) is refused here, for every
+ * client, so no state can be entered that no step leaves.
  */
 #include "postgres.h"
 
@@ -15,42 +17,49 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "lead_state.h"
 #include "quote.h"
+#include "transition.h"
 
-typedef struct Transition
-{
-	const char *from;
-	const char *to;				/* space-separated */
-} Transition;
-
-static const Transition transitions[] = {
-	{"new", "scored assigned disqualified"},
-	{"scored", "assigned disqualified"},
-	{"assigned", "contacted scored disqualified"},
-	{"contacted", "qualified disqualified"},
-	{"qualified", "contacted"},
-	{"disqualified", "contacted scored"},
+/* The changes in force: crm.lead_transition with the steward's rows applied. */
+CRM_KEPT_PLAN(lead_transition_rows) = {
+	"SELECT NULL::text, t.from_state, t.to_state FROM crm.lead_transition_allowed t",
+	0, {InvalidOid}
 };
 
-static const char *
-next_states(const char *from)
+/*
+ * Release 1.0's transitions, compiled in: for a database whose crm is
+ * still 1.0 (between installing this library and ALTER EXTENSION crm
+ * UPDATE, which creates crm.lead_transition with these rows).
+ */
+CRM_KEPT_PLAN(lead_transition_rows_1_0) = {
+	"SELECT NULL::text, v.from_state, v.to_state FROM (VALUES"
+	" ('new', 'scored'), ('new', 'assigned'), ('new', 'disqualified'),"
+	" ('scored', 'assigned'), ('scored', 'disqualified'),"
+	" ('assigned', 'contacted'), ('assigned', 'scored'), ('assigned', 'disqualified'),"
+	" ('contacted', 'qualified'), ('contacted', 'disqualified'),"
+	" ('qualified', 'contacted'),"
+	" ('disqualified', 'contacted'), ('disqualified', 'scored')) v(from_state, to_state)",
+	0, {InvalidOid}
+};
+
+static void *load_lead_transitions(void);
+
+static CrmTransitionCache lead_transitions = {
+	{"crm lead transitions", {"lead_transition"}, load_lead_transitions},
+	&lead_transition_rows, &lead_transition_rows_1_0
+};
+
+static void *
+load_lead_transitions(void)
 {
-	for (size_t i = 0; i < lengthof(transitions); i++)
-		if (strcmp(transitions[i].from, from) == 0)
-			return transitions[i].to;
-	return "";
+	return crm_transitions_load(&lead_transitions);
 }
 
-static bool
-allowed(const char *from, const char *to)
+void
+crm_lead_state_init(void)
 {
-	const char *next = next_states(from);
-	size_t		len = strlen(to);
-
-	for (const char *p = strstr(next, to); p; p = strstr(p + 1, to))
-		if ((p == next || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
-			return true;
-	return false;
+	crm_table_cache_register(&lead_transitions.cache);
 }
 
 static bool
@@ -66,6 +75,20 @@ text_column(HeapTuple tuple, TupleDesc desc, int attnum)
 	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+refuse(const char *from, const char *to)
+{
+	char	   *next = crm_transition_next_states(&lead_transitions, NULL, from);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("a lead cannot go from state %s to %s", crm_quote_value(from), crm_quote_value(to)),
+			 next ? errdetail("From %s a lead may go to %s.", crm_quote_value(from), next)
+			 : errdetail("No change out of %s is allowed.", crm_quote_value(from)),
+			 errhint("The changes allowed are listed in crm.lead_transition_allowed; "
+					 "a data steward changes them in crm.lead_transition.")));
 }
 
 PG_FUNCTION_INFO_V1(crm_lead_before_update);
@@ -94,13 +117,8 @@ crm_lead_before_update(PG_FUNCTION_ARGS)
 	to = text_column(td->tg_newtuple, desc, status_col);
 	if (from == NULL || to == NULL || strcmp(from, to) == 0)
 		return PointerGetDatum(td->tg_newtuple);
-	if (!allowed(from, to))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a lead cannot go from state %s to %s", crm_quote_value(from), crm_quote_value(to)),
-				 errdetail("From %s a lead may go to: %s.", crm_quote_value(from),
-						   *next_states(from) ? next_states(from) : "nothing"),
-				 errhint("States are described in crm.lead_state.")));
+	if (!crm_transition_allowed(&lead_transitions, NULL, from, to))
+		refuse(from, to);
 
 	cols[0] = SPI_fnumber(desc, "status_changed_at");
 	values[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());

@@ -13,9 +13,10 @@
  * crm.stage_evidence (whose foreign key keeps them from being deleted
  * under it).
  *
- * The stage rules (stages, transitions, which stages have requirements)
- * are read once per backend and kept until a change to their tables
- * commits (src/table_cache.c; crm.stage_rules_changed() is their trigger).
+ * The stage rules (stages, which have requirements or dwell limits) and
+ * the allowed moves (src/transition.c, scoped by pipeline) are read once
+ * per backend and kept until a change to their tables commits
+ * (src/table_cache.c; crm.stage_rules_changed() is their trigger).
  */
 #include "postgres.h"
 
@@ -35,10 +36,10 @@
 #include "quote.h"
 #include "spi_plan.h"
 #include "table_cache.h"
+#include "transition.h"
 
 /* Keys: pipeline codes are at most 63 bytes, stage names 120 (CHECKs). */
 #define STAGE_KEY_LEN 192
-#define TRANSITION_KEY_LEN 320
 
 /* The opportunity columns a stage may require (pipeline_stage.required_fields). */
 static const char *const stage_fields[] = {"amount", "expected_close", "owner", "lead_id", "quote_sent_at"};
@@ -53,7 +54,6 @@ typedef struct StageInfo
 	bool		has_requirements;
 	bool		has_dwell_limit;	/* a crm.countdown_rule starts when it is entered */
 	int32		required_fields;	/* bits over stage_fields */
-	StringInfoData next;		/* the stages it may move to, for messages */
 } StageInfo;
 
 typedef struct PipelineInfo
@@ -65,16 +65,10 @@ typedef struct PipelineInfo
 	int32		first_position;
 } PipelineInfo;
 
-typedef struct TransitionEntry
-{
-	char		key[TRANSITION_KEY_LEN];	/* pipeline \x1f from \x1f to */
-} TransitionEntry;
-
 typedef struct StageRules
 {
 	HTAB	   *stages;
 	HTAB	   *pipelines;
-	HTAB	   *transitions;
 } StageRules;
 
 /* ---------------------------------------------------------------------
@@ -91,23 +85,26 @@ CRM_KEPT_PLAN(stage_rows) = {
 	" FROM crm.pipeline_stage s ORDER BY s.pipeline, s.position",
 	0, {InvalidOid}
 };
-CRM_KEPT_PLAN(transition_rows) = {
-	"SELECT t.pipeline, t.from_stage, t.to_stage FROM crm.stage_transition t"
-	" JOIN crm.pipeline_stage s ON s.pipeline = t.pipeline AND s.stage = t.to_stage"
-	" ORDER BY t.pipeline, t.from_stage, s.position",
+/* The moves allowed, per pipeline (transition.h) */
+CRM_KEPT_PLAN(stage_transition_rows) = {
+	"SELECT t.pipeline, t.from_stage, t.to_stage FROM crm.stage_transition t",
 	0, {InvalidOid}
 };
+static void *load_stage_transitions(void);
+static CrmTransitionCache stage_transitions = {
+	{"crm stage transitions", {"stage_transition"}, load_stage_transitions}, &stage_transition_rows, NULL
+};
+
+static void *
+load_stage_transitions(void)
+{
+	return crm_transitions_load(&stage_transitions);
+}
 
 static void
 stage_key(char *key, const char *pipeline, const char *stage)
 {
 	snprintf(key, STAGE_KEY_LEN, "%s\x1f%s", pipeline, stage);
-}
-
-static void
-transition_key(char *key, const char *pipeline, const char *from, const char *to)
-{
-	snprintf(key, TRANSITION_KEY_LEN, "%s\x1f%s\x1f%s", pipeline, from, to);
 }
 
 static HTAB *
@@ -137,7 +134,6 @@ load_stage(StageRules *rules, uint64 row)
 	s->has_requirements = crm_spi_bool(row, 6);
 	crm_spi_int4(row, 7, &s->required_fields);
 	s->has_dwell_limit = crm_spi_bool(row, 8);
-	initStringInfo(&s->next);
 	p = hash_search(rules->pipelines, pipeline, HASH_ENTER, &found);
 	if (!found)
 		p->first = p->won = p->lost = NULL;
@@ -149,24 +145,6 @@ load_stage(StageRules *rules, uint64 row)
 		p->lost = stage;
 }
 
-static void
-load_transition(StageRules *rules, uint64 row)
-{
-	char	   *pipeline = crm_spi_text(row, 1);
-	char	   *from = crm_spi_text(row, 2);
-	char	   *to = crm_spi_text(row, 3);
-	char		key[TRANSITION_KEY_LEN];
-	char		skey[STAGE_KEY_LEN];
-	StageInfo  *s;
-
-	transition_key(key, pipeline, from, to);
-	hash_search(rules->transitions, key, HASH_ENTER, NULL);
-	stage_key(skey, pipeline, from);
-	s = hash_search(rules->stages, skey, HASH_FIND, NULL);
-	if (s != NULL)
-		appendStringInfo(&s->next, "%s%s", s->next.len ? ", " : "", to);
-}
-
 /* Loads the rules, under SPI, into the cache's memory context. */
 static void *
 load_rules(void)
@@ -176,20 +154,16 @@ load_rules(void)
 
 	rules->stages = rules_hash("crm stages", STAGE_KEY_LEN, sizeof(StageInfo));
 	rules->pipelines = rules_hash("crm pipelines", STAGE_KEY_LEN, sizeof(PipelineInfo));
-	rules->transitions = rules_hash("crm transitions", TRANSITION_KEY_LEN, sizeof(TransitionEntry));
 	n = crm_plan_run(&stage_rows, NULL, NULL, 0, SPI_OK_SELECT);
 	for (uint64 i = 0; i < n; i++)
 		load_stage(rules, i);
-	n = crm_plan_run(&transition_rows, NULL, NULL, 0, SPI_OK_SELECT);
-	for (uint64 i = 0; i < n; i++)
-		load_transition(rules, i);
 	return rules;
 }
 
 /* Kept per backend until a change to any of these tables (src/table_cache.c). */
 static CrmTableCache rules_cache = {
 	"crm stage rules",
-	{"pipeline", "pipeline_stage", "stage_transition", "stage_requirement", "countdown_rule"},
+	{"pipeline", "pipeline_stage", "stage_requirement", "countdown_rule"},
 	load_rules
 };
 
@@ -209,19 +183,11 @@ find_stage(const StageRules *rules, const char *pipeline, const char *stage)
 	return hash_search(rules->stages, key, HASH_FIND, NULL);
 }
 
-static bool
-transition_allowed(const StageRules *rules, const char *pipeline, const char *from, const char *to)
-{
-	char		key[TRANSITION_KEY_LEN];
-
-	transition_key(key, pipeline, from, to);
-	return hash_search(rules->transitions, key, HASH_FIND, NULL) != NULL;
-}
-
 void
 crm_opportunity_stage_init(void)
 {
 	crm_table_cache_register(&rules_cache);
+	crm_table_cache_register(&stage_transitions.cache);
 }
 
 PG_FUNCTION_INFO_V1(crm_stage_rules_changed);
@@ -689,14 +655,18 @@ move_opportunity(OpportunityWrite *w, const StageRules *rules)
 		return;
 	w->from = known_stage(rules, w->pipeline, from);
 	w->to = known_stage(rules, w->pipeline, to);
-	if (!transition_allowed(rules, w->pipeline, from, to))
+	if (!crm_transition_allowed(&stage_transitions, w->pipeline, from, to))
+	{
+		char	   *next = crm_transition_next_states(&stage_transitions, w->pipeline, from);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
 				 errmsg("opportunity %lld cannot move from stage %s to %s", (long long) w->id,
 						crm_quote_value(from), crm_quote_value(to)),
 				 errdetail("From %s pipeline %s allows: %s.", crm_quote_value(from), crm_quote_value(w->pipeline),
-						   w->from->next.len ? w->from->next.data : "no move"),
+						   next ? next : "no move"),
 				 errhint("The allowed moves are in crm.stage_transition.")));
+	}
 	w->direction = move_direction(w->from, w->to);
 	check_lost_reason(w);
 	if (strcmp(w->direction, "forward") == 0 || strcmp(w->direction, "won") == 0)
