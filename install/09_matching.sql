@@ -110,7 +110,9 @@ BEGIN
         SELECT keep, other, array_agg(DISTINCT reason) AS reasons FROM contact_pairs GROUP BY keep, other
     ), scored AS (
         SELECT f.reasons, s.*
-          FROM crm.compare_contacts(ARRAY(SELECT keep FROM found), ARRAY(SELECT other FROM found)) s
+          FROM (SELECT array_agg(keep ORDER BY keep, other) AS keep, array_agg(other ORDER BY keep, other) AS other
+                  FROM found) a
+         CROSS JOIN LATERAL crm.compare_contacts(a.keep, a.other) s
           JOIN found f ON f.keep = s.keep AND f.other = s.other
          WHERE s.outcome <> 'new'
     ), pairs AS (
