@@ -302,6 +302,7 @@ CREATE TABLE crm.stage_history (
     changed_at  timestamptz NOT NULL,
     client_addr inet,
     application_name text,
+    evidence    bigint[],
     CONSTRAINT stage_history_reason CHECK (verified = (unverified_reason IS NULL))
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.stage_history', '');
@@ -313,7 +314,7 @@ COMMENT ON TABLE crm.stage_history IS
 COMMENT ON COLUMN crm.stage_history.direction IS
 'created (the first stage), forward (to a later open stage: a stage upgrade), back, won, lost, reopened (from won or lost to an open stage)';
 COMMENT ON COLUMN crm.stage_history.verified IS
-'The stage''s action package was complete: every evidence kind crm.stage_requirement asks for was there (see crm.stage_evidence) and every required field set. A stage without requirements is never verified';
+'The stage''s action package was complete: every evidence kind crm.stage_requirement asks for was there (see evidence) and every required field set. A stage without requirements is never verified';
 COMMENT ON COLUMN crm.stage_history.unverified_reason IS 'Why it is not verified: what was missing (warn mode), or that the move was not checked';
 COMMENT ON COLUMN crm.stage_history.owner IS 'The opportunity''s owner at the change';
 COMMENT ON COLUMN crm.stage_history.team IS 'The opportunity''s team at the change';
@@ -321,6 +322,8 @@ COMMENT ON COLUMN crm.stage_history.changed_by IS 'crm.current_actor() of the se
 COMMENT ON COLUMN crm.stage_history.changed_at IS 'When (the transaction''s time)';
 COMMENT ON COLUMN crm.stage_history.client_addr IS 'The client''s address (inet_client_addr()); NULL over a Unix socket';
 COMMENT ON COLUMN crm.stage_history.application_name IS 'The client''s application_name';
+COMMENT ON COLUMN crm.stage_history.evidence IS
+'The attachments (crm.attachment.id) the change relied on, one per requirement met; NULL when none. They cannot be deleted afterwards';
 
 CREATE FUNCTION crm.opportunity_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_opportunity_before_write' LANGUAGE C;
@@ -367,18 +370,34 @@ COMMENT ON FUNCTION crm.attachment_before_write() IS
 CREATE TRIGGER attachment_checked BEFORE INSERT OR UPDATE ON crm.attachment
     FOR EACH ROW EXECUTE FUNCTION crm.attachment_before_write();
 
--- The evidence a stage change relied on.  Its foreign key keeps the
--- attachment: deleting it fails (23503) once the change is committed, and
--- waits for a change under way (which then fails if the deletion was first).
-CREATE TABLE crm.stage_evidence (
-    history_id  bigint NOT NULL REFERENCES crm.stage_history (id) ON DELETE CASCADE,
-    attachment_id bigint NOT NULL REFERENCES crm.attachment (id),
-    PRIMARY KEY (history_id, attachment_id)
-);
-SELECT pg_catalog.pg_extension_config_dump('crm.stage_evidence', '');
-CREATE INDEX stage_evidence_attachment_idx ON crm.stage_evidence (attachment_id);
-COMMENT ON TABLE crm.stage_evidence IS
-'The attachments each verified stage change relied on; an attachment listed here cannot be deleted (23503)';
+-- Evidence a stage change relied on is kept.  The change locks the
+-- attachments it relies on (FOR KEY SHARE): a deletion under way makes it
+-- wait and then miss them; a deletion after it waits for its commit and
+-- then finds it here.  The opportunity's own deletion takes them along.
+CREATE FUNCTION crm.attachment_relied_on() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    change bigint;
+BEGIN
+    SELECT h.id INTO change FROM crm.stage_history h
+     WHERE h.opportunity_id = OLD.opportunity_id AND h.evidence @> ARRAY[OLD.id]
+       AND EXISTS (SELECT FROM crm.opportunity o WHERE o.id = OLD.opportunity_id)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'attachment % is evidence of a stage change of opportunity %', OLD.id, OLD.opportunity_id
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = pg_catalog.format('crm.stage_history %s relied on it.', change),
+                  HINT = 'Evidence a stage change relied on is kept; add a corrected attachment instead.';
+    END IF;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION crm.attachment_relied_on() IS
+'Trigger: an attachment a stage change relied on (crm.stage_history.evidence) cannot be deleted (23503), unless with its opportunity';
+CREATE TRIGGER attachment_relied_on BEFORE DELETE ON crm.attachment
+    FOR EACH ROW EXECUTE FUNCTION crm.attachment_relied_on();
 
 -- A refused stage change that someone asked for, until the opportunity
 -- moves on: crm.request_stage() records it, the board shows it.

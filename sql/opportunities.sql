@@ -175,8 +175,7 @@ UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o1 RETURNING stage
 SELECT from_stage, to_stage, direction, verified, unverified_reason, owner, team, changed_by,
        changed_at = (SELECT CASE h.direction WHEN 'created' THEN o.created_at ELSE o.stage_entered_at END
                        FROM crm.opportunity o WHERE o.id = h.opportunity_id) AS at_entry, application_name,
-       (SELECT string_agg(a.kind, ', ' ORDER BY a.kind) FROM crm.stage_evidence e JOIN crm.attachment a ON a.id = e.attachment_id
-         WHERE e.history_id = h.id) AS evidence
+       (SELECT string_agg(a.kind, ', ' ORDER BY a.kind) FROM crm.attachment a WHERE a.id = ANY (h.evidence)) AS evidence
   FROM crm.stage_history h WHERE opportunity_id = :o1 ORDER BY id;
 -- evidence a stage change relied on is a record: not deleted, not changed
 DELETE FROM crm.attachment WHERE id = :approval;

@@ -9,9 +9,8 @@
  * entered, and every required field set.  A stage in enforce mode refuses
  * an incomplete move (23514, the DETAIL lists what is missing); in warn
  * mode the move goes through unverified.  Every change, from any client,
- * is written to crm.stage_history, and the attachments it relied on to
- * crm.stage_evidence (whose foreign key keeps them from being deleted
- * under it).
+ * is written to crm.stage_history with the attachments it relied on
+ * (locked while it commits; crm.attachment_relied_on() keeps them after).
  *
  * The stage rules (stages, which have requirements or dwell limits) and
  * the allowed moves (src/transition.c, scoped by pipeline) are read once
@@ -375,12 +374,17 @@ move_direction(const StageInfo *from, const StageInfo *to)
  * The action package
  * --------------------------------------------------------------------- */
 
-/* One row per requirement of the stage: the newest attachment that meets it, or NULL. */
+/*
+ * One row per requirement of the stage: the newest attachment that meets
+ * it, locked FOR KEY SHARE until the end of the transaction (a deletion
+ * under way makes this wait, and the row is then skipped; a deletion after
+ * this waits, and then finds it in the history), or NULL.
+ */
 CRM_KEPT_PLAN(stage_evidence) = {
 	"SELECT r.kind, k.label, array_to_string(r.content_types, ', '), k.how,"
 	"  (SELECT a.id FROM crm.attachment a"
 	"    WHERE a.opportunity_id = $3 AND a.kind = r.kind AND a.content_type = ANY (r.content_types)"
-	"      AND a.added_at >= $4 ORDER BY a.added_at DESC, a.id DESC LIMIT 1)"
+	"      AND a.added_at >= $4 ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE)"
 	" FROM crm.stage_requirement r JOIN crm.evidence_kind k ON k.code = r.kind"
 	" WHERE r.pipeline = $1 AND r.stage = $2 ORDER BY r.kind",
 	4, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
@@ -468,14 +472,10 @@ check_package(OpportunityWrite *w)
 
 CRM_KEPT_PLAN(insert_history) = {
 	"INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
-	"  unverified_reason, owner, team, changed_by, changed_at, client_addr, application_name)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, crm.current_actor(), now(), inet_client_addr(),"
-	"         current_setting('application_name')) RETURNING id",
-	9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID}
-};
-CRM_KEPT_PLAN(insert_stage_evidence) = {
-	"INSERT INTO crm.stage_evidence (history_id, attachment_id) SELECT $1, unnest($2::int8[])",
-	2, {INT8OID, INT8ARRAYOID}
+	"  unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, crm.current_actor(), now(), inet_client_addr(),"
+	"         current_setting('application_name'))",
+	10, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, INT8ARRAYOID}
 };
 
 static Datum
@@ -500,10 +500,8 @@ new_team(const OpportunityWrite *w)
 static void
 record_history(OpportunityWrite *w)
 {
-	Datum		args[9];
-	char		nulls[9] = "         ";
-	Datum		link[2];
-	bool		isnull;
+	Datum		args[10];
+	char		nulls[10] = "          ";
 	const char *owner = text_column(w, w->new, "owner");
 	const char *team = new_team(w);
 	args[0] = Int64GetDatum(w->id);
@@ -515,12 +513,9 @@ record_history(OpportunityWrite *w)
 	args[6] = nullable_text(w->verified ? NULL : w->reason.data, &nulls[6]);
 	args[7] = nullable_text(owner, &nulls[7]);
 	args[8] = nullable_text(team, &nulls[8]);
-	crm_plan_run(&insert_history, args, nulls, 0, SPI_OK_INSERT_RETURNING);
-	if (w->evidence == NULL)
-		return;
-	link[0] = crm_spi_datum(0, 1, &isnull);
-	link[1] = makeArrayResult(w->evidence, CurrentMemoryContext);
-	crm_plan_run(&insert_stage_evidence, link, NULL, 0, SPI_OK_INSERT);
+	args[9] = w->evidence ? makeArrayResult(w->evidence, CurrentMemoryContext) : (Datum) 0;
+	nulls[9] = w->evidence ? ' ' : 'n';
+	crm_plan_run(&insert_history, args, nulls, 0, SPI_OK_INSERT);
 }
 
 /* ---------------------------------------------------------------------
