@@ -710,8 +710,12 @@ SELECT o.id AS opportunity_id, o.team, o.owner, o.pipeline, o.stage, b.reason, b
         UNION ALL
         SELECT q.opportunity_id, 'refused_change', q.to_stage || ': ' || q.missing, q.requested_at
           FROM crm.stage_request q) b
-  JOIN crm.opportunity o ON o.id = b.opportunity_id
- WHERE o.status = 'open' AND (b.reason <> 'refused_change' OR b.blocked_since >= o.stage_entered_at);
+  -- each blocked row probes its opportunity by key (OFFSET 0 keeps the
+  -- planner from hashing the whole table of a million opportunities)
+ CROSS JOIN LATERAL (SELECT x.id, x.team, x.owner, x.pipeline, x.stage, x.stage_entered_at
+                       FROM crm.opportunity x
+                      WHERE x.id = b.opportunity_id AND x.status = 'open' OFFSET 0) o
+ WHERE b.reason <> 'refused_change' OR b.blocked_since >= o.stage_entered_at;
 COMMENT ON VIEW crm.blocked_opportunity IS
 'The war room''s list: each open opportunity that is blocked, and why: a dwell limit past (dwell_limit), a countdown run out (countdown), or a refused stage change not resolved by a later move (refused_change); one row per reason, with what it waits for and since when';
 COMMENT ON COLUMN crm.blocked_opportunity.opportunity_id IS 'The opportunity (crm.opportunity.id)';
