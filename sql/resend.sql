@@ -42,10 +42,10 @@ SELECT count(*) AS leads, (SELECT count(*) FROM crm.contact) AS contacts,
        (SELECT outcome FROM crm.lead WHERE id = :first_lead) AS stored_outcome FROM crm.lead;
 
 -- The same id with another body (王芳 instead of 张伟): refused, naming the fields
-\set VERBOSITY verbose
+-- (its SQLSTATE echoed: verbose errors would show a C line number)
 SELECT * FROM crm.ingest('website', '{"id": "r-1", "name": "王芳", "company": "杭州瑞安医疗器械有限公司",
                          "phone": "13800138000", "submitted_at": "2026-11-20 09:00"}');
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM crm.ingest('website', '{"id": "r-1", "name": "张伟", "phone": "13800138000",
                          "email": "zw@ruian.cn", "submitted_at": "2026-11-20 10:00"}');
 SELECT count(*) AS leads, string_agg(person_name, ',') AS names FROM crm.lead;

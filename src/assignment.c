@@ -94,14 +94,27 @@ CRM_KEPT_PLAN(active_rules) = {
 
 /* SKIP LOCKED: a lead another session is assigning is that session's. */
 CRM_KEPT_PLAN(waiting_leads) = {
-	"SELECT l.id, l.channel, l.region_code, l.product_line, l.score, l.status = 'assigned', l.owner,"
-	"  l.assignment_rule, l.previous_owner, l.waiting_reason,"
+	"SELECT l.id, l.channel, l.region_code, l.product_line, l.score, l.status = 'assigned' AS assigned,"
+	"  l.owner, l.assignment_rule, l.previous_owner, l.waiting_reason,"
 	"  coalesce((SELECT k.owner FROM crm.contact k WHERE k.id = l.contact_id),"
-	"           (SELECT a.owner FROM crm.account a WHERE a.id = l.account_id))"
+	"           (SELECT a.owner FROM crm.account a WHERE a.id = l.account_id)) AS customer_owner"
 	" FROM crm.lead l WHERE l.id = ANY ($1)"
 	"  AND (l.status = 'scored' OR ($2 AND l.status = 'assigned' AND l.first_response_at IS NULL))"
 	" ORDER BY l.created_at, l.id FOR UPDATE OF l SKIP LOCKED",
 	2, {INT8ARRAYOID, BOOLOID}
+};
+
+/* waiting_leads' columns, read by name */
+enum
+{
+	W_ID, W_CHANNEL, W_REGION_CODE, W_PRODUCT_LINE, W_SCORE, W_ASSIGNED, W_OWNER, W_RULE,
+	W_PREVIOUS_OWNER, W_WAITING_REASON, W_CUSTOMER_OWNER, N_WAITING
+};
+static const char *const waiting_columns[N_WAITING] = {
+	[W_ID] = "id", [W_CHANNEL] = "channel", [W_REGION_CODE] = "region_code",
+	[W_PRODUCT_LINE] = "product_line", [W_SCORE] = "score", [W_ASSIGNED] = "assigned",
+	[W_OWNER] = "owner", [W_RULE] = "assignment_rule", [W_PREVIOUS_OWNER] = "previous_owner",
+	[W_WAITING_REASON] = "waiting_reason", [W_CUSTOMER_OWNER] = "customer_owner"
 };
 
 CRM_KEPT_PLAN(lock_teams) = {
@@ -166,24 +179,26 @@ read_leads(Assignment *a, ArrayType *ids, bool reroute)
 {
 	Datum		args[2] = {PointerGetDatum(ids), BoolGetDatum(reroute)};
 	uint64		rows = crm_plan_run(&waiting_leads, args, NULL, 0, SPI_OK_SELECT);
+	int			col[N_WAITING];
 
+	crm_spi_columns(waiting_columns, N_WAITING, col);
 	a->leads = palloc0(sizeof(WaitingLead) * Max(rows, 1));
 	a->n_leads = (int) rows;
 	for (uint64 r = 0; r < rows; r++)
 	{
 		WaitingLead *l = &a->leads[r];
 
-		(void) crm_spi_int8(r, 1, &l->id);
-		l->channel = crm_spi_text(r, 2);
-		l->region_code = crm_spi_text(r, 3);
-		l->product_line = crm_spi_text(r, 4);
-		l->has_score = crm_spi_int4(r, 5, &l->score);
-		l->assigned = crm_spi_bool(r, 6);
-		l->owner = crm_spi_text(r, 7);
-		l->rule = crm_spi_text(r, 8);
-		l->previous_owner = crm_spi_text(r, 9);
-		l->waiting_reason = crm_spi_text(r, 10);
-		l->customer_owner = crm_spi_text(r, 11);
+		(void) crm_spi_int8(r, col[W_ID], &l->id);
+		l->channel = crm_spi_text(r, col[W_CHANNEL]);
+		l->region_code = crm_spi_text(r, col[W_REGION_CODE]);
+		l->product_line = crm_spi_text(r, col[W_PRODUCT_LINE]);
+		l->has_score = crm_spi_int4(r, col[W_SCORE], &l->score);
+		l->assigned = crm_spi_bool(r, col[W_ASSIGNED]);
+		l->owner = crm_spi_text(r, col[W_OWNER]);
+		l->rule = crm_spi_text(r, col[W_RULE]);
+		l->previous_owner = crm_spi_text(r, col[W_PREVIOUS_OWNER]);
+		l->waiting_reason = crm_spi_text(r, col[W_WAITING_REASON]);
+		l->customer_owner = crm_spi_text(r, col[W_CUSTOMER_OWNER]);
 	}
 }
 

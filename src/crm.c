@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
+#include "ingest_batch.h"
 #include "lead_state.h"
 #include "lead_time.h"
 #include "match.h"
@@ -30,6 +31,7 @@ _PG_init(void)
 	crm_normalize_init();
 	crm_match_init();
 	crm_match_weight_init();
+	crm_ingest_batch_init();
 	crm_score_init();
 	crm_lead_state_init();
 	crm_lead_time_init();

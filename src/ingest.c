@@ -193,9 +193,9 @@ key_of(Lead *lead, CoreNormalizer normalizer, const char *value, const char *wha
 static void
 normalise_lead(Lead *lead, Jsonb *fields)
 {
-	lead->phone = key_of(lead, crm_norm_phone, field(fields, "phone"), "phone");
-	lead->email = key_of(lead, crm_norm_email, field(fields, "email"), "email");
-	lead->uscc = key_of(lead, crm_norm_uscc, field(fields, "uscc"), "credit code");
+	lead->phone = key_of(lead, crm_norm_phone, lead->phone, "phone");
+	lead->email = key_of(lead, crm_norm_email, lead->email, "email");
+	lead->uscc = key_of(lead, crm_norm_uscc, lead->uscc, "credit code");
 	lead->name_key = key_of(lead, crm_norm_person_name, lead->person_name, "person name");
 	if (lead->name_key)
 		lead->name_pinyin = crm_normalize_bytes(crm_pinyin, lead->name_key, strlen(lead->name_key));
@@ -262,6 +262,29 @@ require_usable_identity(const Lead *lead, Jsonb *fields)
 			 errdetail("No phone, e-mail, openid or person name in it is usable: %s.", why.data)));
 }
 
+/* A field's value as the field map gave it, read as its kind says. */
+static char *
+mapped_value(Jsonb *fields, const LeadFieldInfo *f)
+{
+	char	   *value = field(fields, f->name);
+
+	switch (f->kind)
+	{
+		case LEAD_IDENTIFIER:
+			value = trimmed(value);
+			require_short(f->name, value, MAX_IDENTIFIER_BYTES);
+			break;
+		case LEAD_NAME:
+			require_short(f->name, value, MAX_NAME_BYTES);
+			break;
+		case LEAD_TEXT:
+		case LEAD_KEY:
+		case LEAD_TIME:
+			break;
+	}
+	return value;
+}
+
 void
 crm_ingest_require_input(bool has_channel, bool has_payload)
 {
@@ -276,22 +299,8 @@ crm_ingest_require_input(bool has_channel, bool has_payload)
 static void
 read_fields(Lead *lead, Jsonb *fields)
 {
-	lead->external_id = trimmed(field(fields, "external_id"));
-	lead->person_name = field(fields, "person_name");
-	lead->company_name = field(fields, "company_name");
-	lead->region_code = field(fields, "region_code");
-	lead->title = field(fields, "title");
-	lead->product_line = field(fields, "product_line");
-	lead->wechat_openid = trimmed(field(fields, "wechat_openid"));
-	require_short("external_id", lead->external_id, MAX_IDENTIFIER_BYTES);
-	require_short("wechat_openid", lead->wechat_openid, MAX_IDENTIFIER_BYTES);
-	require_short("person_name", lead->person_name, MAX_NAME_BYTES);
-	require_short("company_name", lead->company_name, MAX_NAME_BYTES);
-	require_short("region_code", lead->region_code, MAX_NAME_BYTES);
-	require_short("title", lead->title, MAX_NAME_BYTES);
-	require_short("product_line", lead->product_line, MAX_NAME_BYTES);
-	lead->notes = field(fields, "notes");
-	lead->created_at = field(fields, "created_at");
+	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
+		crm_lead_value(lead, &crm_lead_fields[f]) = mapped_value(fields, &crm_lead_fields[f]);
 	normalise_lead(lead, fields);
 	require_usable_identity(lead, fields);
 }
@@ -486,15 +495,16 @@ crm_ingest(PG_FUNCTION_ARGS)
  * --------------------------------------------------------------------- */
 
 CRM_KEPT_PLAN(stored_lead) = {
-	"SELECT person_name, crm.norm_person_name(person_name), title, wechat_openid, phone, email,"
-	"       account_id FROM crm.lead WHERE id = $1 FOR UPDATE",
+	"SELECT person_name, crm.norm_person_name(person_name) AS name_key, title, wechat_openid,"
+	"       phone, email, account_id FROM crm.lead WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}
 };
 
-/* The fields of a stored lead that a merge uses. */
+/* The fields of a stored lead that a merge uses: the plan's columns, by name. */
 static Lead *
 load_lead(int64 lead_id)
 {
+	static const char *const fields[] = {"person_name", "title", "wechat_openid", "phone", "email"};
 	Datum		arg = Int64GetDatum(lead_id);
 	Lead	   *lead = palloc0(sizeof(Lead));
 
@@ -502,13 +512,10 @@ load_lead(int64 lead_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("lead " INT64_FORMAT " does not exist", lead_id)));
-	lead->person_name = crm_spi_text(0, 1);
-	lead->name_key = crm_spi_text(0, 2);
-	lead->title = crm_spi_text(0, 3);
-	lead->wechat_openid = crm_spi_text(0, 4);
-	lead->phone = crm_spi_text(0, 5);
-	lead->email = crm_spi_text(0, 6);
-	(void) crm_spi_int8(0, 7, &lead->account_id);
+	for (size_t i = 0; i < lengthof(fields); i++)
+		crm_lead_value(lead, crm_lead_field(fields[i])) = crm_spi_text(0, crm_spi_column(fields[i], 1));
+	lead->name_key = crm_spi_text(0, crm_spi_column("name_key", 1));
+	(void) crm_spi_int8(0, crm_spi_column("account_id", 1), &lead->account_id);
 	return lead;
 }
 

@@ -36,6 +36,7 @@
 #include "code_registry.h"
 #include "customer_code.h"
 #include "ingest_batch.h"
+#include "lead_fields.h"
 #include "quote.h"
 #include "score.h"
 #include "spi_plan.h"
@@ -157,6 +158,7 @@ crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id, int64 contact
 	bl->forced_contact = contact_id;
 }
 
+/* Column 1 of every batch statement's result: the index of the lead in its wave or batch. */
 static int
 row_index(uint64 row)
 {
@@ -170,27 +172,33 @@ row_index(uint64 row)
  * Reads
  * --------------------------------------------------------------------- */
 
+/* Expands to x when cond is true (lead_fields.h's flags), to nothing when false. */
+#define IF_true(x) x
+#define IF_false(x)
+
+/* One stored column a re-send is compared on: ", l.person_name" */
+#define RESEND_COLUMN(name, kind, takes_number, no_constant, on_resend) \
+	IF_##on_resend(", l." #name)
+
 /*
  * Every lookup is a LATERAL subquery the planner may not flatten (OFFSET 0
  * or LIMIT): a nested loop of index probes, one per lead, whatever the
  * statistics were when the generic plan was made.  A join would be planned
  * as a scan of the whole table while it is small, and stay so as it grows.
- */
-/*
+ *
  * A stored lead of the same channel and external id, with the fields a
- * re-send is compared on (RESEND_FIELDS, in that order).  The submission
- * time a lead was stored with is its receipt time when the channel
- * reported none: that counts as none.
+ * re-send is compared on (lead_fields.h: on_resend), read by name.  The
+ * submission time a lead was stored with is its receipt time when the
+ * channel reported none: that counts as none.
  */
 CRM_KEPT_PLAN(existing_leads) = {
 	"SELECT u.i, l.* FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[])"
 	"   u(i, channel, external_id, created_at)"
 	" CROSS JOIN LATERAL (SELECT l.id, l.contact_id, l.account_id,"
-	"     (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id),"
-	"     l.match_score, l.score, l.owner,"
-	"     l.person_name, l.company_name, l.phone, l.email, l.uscc, l.region_code, l.title,"
-	"     l.product_line, l.wechat_openid, l.notes,"
+	"     (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id) AS customer_code,"
+	"     l.match_score, l.score, l.owner" CRM_LEAD_FIELDS(RESEND_COLUMN) ","
 	"     NULLIF(l.created_at, l.received_at) IS DISTINCT FROM u.created_at::timestamptz"
+	"       AS created_at_differs"
 	"   FROM crm.lead l"
 	"   WHERE l.channel = u.channel AND l.external_id = u.external_id OFFSET 0) l",
 	4, {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
@@ -256,50 +264,87 @@ CRM_KEPT_PLAN(namesakes) = {
 /*
  * The lead fields a re-send must repeat to be a duplicate: what crm stores
  * of a lead and matches it by, the phone, e-mail and credit code
- * normalised.  Payload keys the field map does not read (a delivery
- * timestamp, a signature) do not count, nor do values crm could not use.
+ * normalised (lead_fields.h: on_resend).  Payload keys the field map does
+ * not read (a delivery timestamp, a signature) do not count, nor do values
+ * crm could not use.  The columns of existing_leads' result they are in:
  */
-#define RESEND_FIELDS 10
-#define RESEND_FIRST_COLUMN 9	/* of existing_leads */
+typedef struct ResendColumns
+{
+	int			field[CRM_N_LEAD_FIELDS];	/* 0: not compared */
+	int			created_at_differs;
+} ResendColumns;
 
 static void
-resend_values(const Lead *lead, const char *values[RESEND_FIELDS])
+resend_columns(ResendColumns *cols)
 {
-	values[0] = lead->person_name;
-	values[1] = lead->company_name;
-	values[2] = lead->phone;
-	values[3] = lead->email;
-	values[4] = lead->uscc;
-	values[5] = lead->region_code;
-	values[6] = lead->title;
-	values[7] = lead->product_line;
-	values[8] = lead->wechat_openid;
-	values[9] = lead->notes;
+	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
+		cols->field[f] = crm_lead_fields[f].on_resend ? crm_spi_column(crm_lead_fields[f].name, 1) : 0;
+	cols->created_at_differs = crm_spi_column("created_at_differs", 1);
 }
 
 /* The fields in which stored lead row r differs from the re-send, or NULL. */
 static char *
-resend_conflict(const Lead *lead, uint64 r)
+resend_conflict(const Lead *lead, uint64 r, const ResendColumns *cols)
 {
-	static const char *const names[RESEND_FIELDS] = {"person_name", "company_name", "phone",
-		"email", "uscc", "region_code", "title", "product_line", "wechat_openid", "notes"};
-	const char *values[RESEND_FIELDS];
 	StringInfoData differ;
-	bool		isnull;
 
-	resend_values(lead, values);
 	initStringInfo(&differ);
-	for (int f = 0; f < RESEND_FIELDS; f++)
+	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
 	{
-		char	   *stored = crm_spi_text(r, RESEND_FIRST_COLUMN + f);
+		const char *value = crm_lead_value(lead, &crm_lead_fields[f]);
+		char	   *stored;
 
-		if ((stored == NULL) != (values[f] == NULL) ||
-			(stored && strcmp(stored, values[f]) != 0))
-			appendStringInfo(&differ, "%s%s", differ.len ? ", " : "", names[f]);
+		if (cols->field[f] == 0)
+			continue;
+		stored = crm_spi_text(r, cols->field[f]);
+		if ((stored == NULL) != (value == NULL) || (stored && strcmp(stored, value) != 0))
+			appendStringInfo(&differ, "%s%s", differ.len ? ", " : "", crm_lead_fields[f].name);
 	}
-	if (DatumGetBool(crm_spi_datum(r, RESEND_FIRST_COLUMN + RESEND_FIELDS, &isnull)))
+	if (crm_spi_bool(r, cols->created_at_differs))
 		appendStringInfo(&differ, "%screated_at", differ.len ? ", " : "");
 	return differ.len ? differ.data : NULL;
+}
+
+/* existing_leads' columns that are not lead fields, read by name */
+enum
+{
+	E_ID, E_CONTACT_ID, E_ACCOUNT_ID, E_CUSTOMER_CODE, E_MATCH_SCORE, E_SCORE, E_OWNER, N_EXISTING
+};
+static const char *const existing_columns[N_EXISTING] = {
+	[E_ID] = "id", [E_CONTACT_ID] = "contact_id", [E_ACCOUNT_ID] = "account_id",
+	[E_CUSTOMER_CODE] = "customer_code", [E_MATCH_SCORE] = "match_score", [E_SCORE] = "score",
+	[E_OWNER] = "owner"
+};
+
+/* What a re-sent lead's result says: the stored lead as it is now. */
+static void
+read_existing_rows(BatchLead **wave, uint64 rows)
+{
+	ResendColumns resend;
+	int			col[N_EXISTING];
+
+	crm_spi_columns(existing_columns, N_EXISTING, col);
+	resend_columns(&resend);
+	for (uint64 r = 0; r < rows; r++)
+	{
+		BatchLead  *bl = wave[row_index(r)];
+		IngestResult *res = &bl->result;
+		bool		isnull;
+		Datum		d;
+
+		bl->existing = true;
+		bl->resend_conflict = resend_conflict(bl->lead, r, &resend);
+		(void) crm_spi_int8(r, col[E_ID], &res->lead_id);
+		(void) crm_spi_int8(r, col[E_CONTACT_ID], &res->contact_id);
+		(void) crm_spi_int8(r, col[E_ACCOUNT_ID], &res->account_id);
+		res->customer_code = crm_spi_text(r, col[E_CUSTOMER_CODE]);
+		res->outcome = "duplicate";
+		d = crm_spi_datum(r, col[E_MATCH_SCORE], &isnull);
+		res->has_match_score = !isnull;
+		res->match_score = isnull ? 0 : DatumGetFloat4(d);
+		res->has_lead_score = crm_spi_int4(r, col[E_SCORE], &res->lead_score);
+		res->owner = crm_spi_text(r, col[E_OWNER]);
+	}
 }
 
 static void
@@ -323,26 +368,8 @@ read_existing(BatchLead **wave, int n)
 	if (c[0].state == NULL)
 		return;
 	rows = crm_run_columns(&existing_leads, c, SPI_OK_SELECT);
-	for (uint64 r = 0; r < rows; r++)
-	{
-		BatchLead  *bl = wave[row_index(r)];
-		IngestResult *res = &bl->result;
-		bool		isnull;
-		Datum		d;
-
-		bl->existing = true;
-		bl->resend_conflict = resend_conflict(bl->lead, r);
-		(void) crm_spi_int8(r, 2, &res->lead_id);
-		(void) crm_spi_int8(r, 3, &res->contact_id);
-		(void) crm_spi_int8(r, 4, &res->account_id);
-		res->customer_code = crm_spi_text(r, 5);
-		res->outcome = "duplicate";
-		d = crm_spi_datum(r, 6, &isnull);
-		res->has_match_score = !isnull;
-		res->match_score = isnull ? 0 : DatumGetFloat4(d);
-		res->has_lead_score = crm_spi_int4(r, 7, &res->lead_score);
-		res->owner = crm_spi_text(r, 8);
-	}
+	if (rows > 0)
+		read_existing_rows(wave, rows);
 }
 
 /* Append the accounts of result rows to the leads they belong to. */
@@ -960,32 +987,96 @@ CRM_KEPT_PLAN(insert_points) = {
 	" ON CONFLICT DO NOTHING RETURNING id, contact_id",
 	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID}
 };
-CRM_KEPT_PLAN(insert_leads) = {
-	"INSERT INTO crm.lead (id, channel, source_label, external_id, person_name, company_name,"
-	"  phone, email, uscc, region_code, title, product_line, wechat_openid, notes, warnings,"
-	"  payload, contact_id, account_id, outcome, account_outcome, match_score, created_at,"
-	"  score, win_probability, score_factors, status, scored_at)"
-	" SELECT u.id, u.channel, u.source_label, u.external_id, u.person_name, u.company_name,"
-	"  u.phone, u.email, u.uscc, u.region_code, u.title, u.product_line, u.wechat_openid, u.notes,"
-	"  coalesce(u.warnings::text[], '{}'), u.payload, u.contact_id, u.account_id,"
-	"  u.outcome, u.account_outcome, u.match_score, coalesce(u.created_at::timestamptz, now()),"
-	"  u.score, u.win_probability, u.score_factors,"
-	"  CASE WHEN u.score IS NULL THEN 'new' ELSE 'scored' END,"
-	"  CASE WHEN u.score IS NOT NULL THEN now() END"
-	" FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	"  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],"
-	"  $14::text[], $15::text[], $16::jsonb[], $17::int8[], $18::int8[], $19::text[], $20::text[],"
-	"  $21::float4[], $22::text[], $23::int4[], $24::float4[], $25::jsonb[])"
-	" u(id, channel, source_label, external_id, person_name, company_name, phone, email, uscc,"
-	"  region_code, title, product_line, wechat_openid, notes, warnings, payload, contact_id,"
-	"  account_id, outcome, account_outcome, match_score, created_at, score, win_probability,"
-	"  score_factors)",
-	25, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, FLOAT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID, FLOAT4ARRAYOID,
-	JSONBARRAYOID}
+/*
+ * Storing leads: one array parameter per column of crm.lead it fills.  The
+ * lead fields' columns come from lead_fields.h, so the statement is built
+ * once, when crm is loaded (crm_ingest_batch_init).
+ */
+CRM_KEPT_PLAN(insert_leads) = {NULL, 0, {InvalidOid}};
+
+typedef struct StoredColumn
+{
+	const char *name;
+	Oid			type;			/* of one value */
+	Oid			array_type;		/* of the parameter */
+	const char *sql_type;
+	const char *value;			/* what is stored, NULL: u.<name> as given */
+} StoredColumn;
+
+enum
+{
+	LEAD_COL_ID, LEAD_COL_CHANNEL, LEAD_COL_SOURCE_LABEL, LEAD_COL_FIELDS,
+	LEAD_COL_WARNINGS = LEAD_COL_FIELDS + CRM_N_LEAD_FIELDS,
+	LEAD_COL_PAYLOAD, LEAD_COL_CONTACT_ID, LEAD_COL_ACCOUNT_ID, LEAD_COL_OUTCOME,
+	LEAD_COL_ACCOUNT_OUTCOME, LEAD_COL_MATCH_SCORE, LEAD_COL_SCORE, LEAD_COL_WIN_PROBABILITY,
+	LEAD_COL_SCORE_FACTORS, N_LEAD_COLS
 };
+StaticAssertDecl(N_LEAD_COLS <= CRM_PLAN_MAX_ARGS, "crm.lead takes too many parameters");
+
+#define INT8_COL(name) {name, INT8OID, INT8ARRAYOID, "int8", NULL}
+#define TEXT_COL(name) {name, TEXTOID, TEXTARRAYOID, "text", NULL}
+#define JSONB_COL(name) {name, JSONBOID, JSONBARRAYOID, "jsonb", NULL}
+#define FLOAT4_COL(name) {name, FLOAT4OID, FLOAT4ARRAYOID, "float4", NULL}
+
+/* The lead fields' entries are filled in from crm_lead_fields. */
+static StoredColumn lead_columns[N_LEAD_COLS] = {
+	[LEAD_COL_ID] = INT8_COL("id"),
+	[LEAD_COL_CHANNEL] = TEXT_COL("channel"),
+	[LEAD_COL_SOURCE_LABEL] = TEXT_COL("source_label"),
+	[LEAD_COL_WARNINGS] = {"warnings", TEXTOID, TEXTARRAYOID, "text", "coalesce(u.warnings::text[], '{}')"},
+	[LEAD_COL_PAYLOAD] = JSONB_COL("payload"),
+	[LEAD_COL_CONTACT_ID] = INT8_COL("contact_id"),
+	[LEAD_COL_ACCOUNT_ID] = INT8_COL("account_id"),
+	[LEAD_COL_OUTCOME] = TEXT_COL("outcome"),
+	[LEAD_COL_ACCOUNT_OUTCOME] = TEXT_COL("account_outcome"),
+	[LEAD_COL_MATCH_SCORE] = FLOAT4_COL("match_score"),
+	[LEAD_COL_SCORE] = {"score", INT4OID, INT4ARRAYOID, "int4", NULL},
+	[LEAD_COL_WIN_PROBABILITY] = FLOAT4_COL("win_probability"),
+	[LEAD_COL_SCORE_FACTORS] = JSONB_COL("score_factors"),
+};
+
+/* What is stored of a lead field: a submission time defaults to now. */
+static const char *
+field_value(const LeadFieldInfo *f)
+{
+	return f->kind == LEAD_TIME ? psprintf("coalesce(u.%s::timestamptz, now())", f->name) : NULL;
+}
+
+void
+crm_ingest_batch_init(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	StringInfoData names,
+				values,
+				params;
+
+	initStringInfo(&names);
+	initStringInfo(&values);
+	initStringInfo(&params);
+	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
+		lead_columns[LEAD_COL_FIELDS + f] = (StoredColumn) {crm_lead_fields[f].name, TEXTOID,
+			TEXTARRAYOID, "text", field_value(&crm_lead_fields[f])};
+	for (int i = 0; i < N_LEAD_COLS; i++)
+	{
+		const StoredColumn *c = &lead_columns[i];
+		const char *sep = i ? ", " : "";
+
+		appendStringInfo(&names, "%s%s", sep, c->name);
+		if (c->value)
+			appendStringInfo(&values, "%s%s", sep, c->value);
+		else
+			appendStringInfo(&values, "%su.%s", sep, c->name);
+		appendStringInfo(&params, "%s$%d::%s[]", sep, i + 1, c->sql_type);
+		insert_leads.argtypes[i] = c->array_type;
+	}
+	insert_leads.nargs = N_LEAD_COLS;
+	insert_leads.sql = psprintf("INSERT INTO crm.lead (%s, status, scored_at)"
+								" SELECT %s, CASE WHEN u.score IS NULL THEN 'new' ELSE 'scored' END,"
+								"  CASE WHEN u.score IS NOT NULL THEN now() END"
+								" FROM unnest(%s) u(%s)", names.data, values.data, params.data, names.data);
+	MemoryContextSwitchTo(old);
+}
+
 CRM_KEPT_PLAN(attach_leads) = {
 	"UPDATE crm.lead l SET contact_id = u.contact_id, outcome = 'merged', account_id = u.account_id,"
 	"  account_outcome = CASE WHEN l.account_id IS NULL AND u.account_id IS NOT NULL THEN 'matched'"
@@ -1282,45 +1373,33 @@ put_lead(CrmColumn *c, BatchLead *bl)
 {
 	const Lead *lead = bl->lead;
 
-	crm_put_int8(&c[0], bl->result.lead_id, false);
-	crm_put_text(&c[1], lead->channel);
-	crm_put_text(&c[2], lead->source_label);
-	crm_put_text(&c[3], lead->external_id);
-	crm_put_text(&c[4], lead->person_name);
-	crm_put_text(&c[5], lead->company_name);
-	crm_put_text(&c[6], lead->phone);
-	crm_put_text(&c[7], lead->email);
-	crm_put_text(&c[8], lead->uscc);
-	crm_put_text(&c[9], lead->region_code);
-	crm_put_text(&c[10], lead->title);
-	crm_put_text(&c[11], lead->product_line);
-	crm_put_text(&c[12], lead->wechat_openid);
-	crm_put_text(&c[13], lead->notes);
-	crm_put_text(&c[14], warnings_literal(lead));
-	crm_put(&c[15], JsonbPGetDatum(lead->payload), false);
-	crm_put_int8(&c[16], bl->contact_id, bl->contact_id == 0);
-	crm_put_int8(&c[17], bl->account_id, bl->account_id == 0);
-	crm_put_text(&c[18], crm_match_outcome_name(bl->match.outcome));
-	crm_put_text(&c[19], bl->account_outcome);
-	crm_put(&c[20], Float4GetDatum((float4) bl->match.score), !bl->match.has_score);
-	crm_put_text(&c[21], lead->created_at);
-	crm_put(&c[22], Int32GetDatum(bl->score.score), !bl->scored);
-	crm_put(&c[23], Float4GetDatum(bl->score.win_probability), !bl->score.has_probability);
-	crm_put(&c[24], bl->scored ? JsonbPGetDatum(json_of(bl->score.factors_json)) : (Datum) 0, !bl->scored);
+	crm_put_int8(&c[LEAD_COL_ID], bl->result.lead_id, false);
+	crm_put_text(&c[LEAD_COL_CHANNEL], lead->channel);
+	crm_put_text(&c[LEAD_COL_SOURCE_LABEL], lead->source_label);
+	for (int f = 0; f < CRM_N_LEAD_FIELDS; f++)
+		crm_put_text(&c[LEAD_COL_FIELDS + f], crm_lead_value(lead, &crm_lead_fields[f]));
+	crm_put_text(&c[LEAD_COL_WARNINGS], warnings_literal(lead));
+	crm_put(&c[LEAD_COL_PAYLOAD], JsonbPGetDatum(lead->payload), false);
+	crm_put_int8(&c[LEAD_COL_CONTACT_ID], bl->contact_id, bl->contact_id == 0);
+	crm_put_int8(&c[LEAD_COL_ACCOUNT_ID], bl->account_id, bl->account_id == 0);
+	crm_put_text(&c[LEAD_COL_OUTCOME], crm_match_outcome_name(bl->match.outcome));
+	crm_put_text(&c[LEAD_COL_ACCOUNT_OUTCOME], bl->account_outcome);
+	crm_put(&c[LEAD_COL_MATCH_SCORE], Float4GetDatum((float4) bl->match.score), !bl->match.has_score);
+	crm_put(&c[LEAD_COL_SCORE], Int32GetDatum(bl->score.score), !bl->scored);
+	crm_put(&c[LEAD_COL_WIN_PROBABILITY], Float4GetDatum(bl->score.win_probability),
+			!bl->score.has_probability);
+	crm_put(&c[LEAD_COL_SCORE_FACTORS],
+			bl->scored ? JsonbPGetDatum(json_of(bl->score.factors_json)) : (Datum) 0, !bl->scored);
 }
 
 static void
 write_leads(BatchLead **wave, int n)
 {
-	CrmColumn		c[25];
-	CrmColumn		a[3] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(INT8OID));
-	static const Oid types[25] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		JSONBOID, INT8OID, INT8OID, TEXTOID, TEXTOID, FLOAT4OID, TEXTOID, INT4OID, FLOAT4OID,
-	JSONBOID};
+	CrmColumn	c[N_LEAD_COLS];
+	CrmColumn	a[3] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(INT8OID), CRM_COL(INT8OID));
 
-	for (int i = 0; i < 25; i++)
-		c[i] = (CrmColumn) {types[i], NULL};
+	for (int i = 0; i < N_LEAD_COLS; i++)
+		c[i] = (CrmColumn) {lead_columns[i].type, NULL};
 	for (int i = 0; i < n; i++)
 	{
 		BatchLead  *bl = wave[i];
@@ -1634,6 +1713,9 @@ read_owners(IngestBatch *b)
 {
 	CrmColumn		c[2] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(INT8OID));
 	uint64		rows;
+	int			owner,
+				status,
+				waiting_reason;
 
 	if (b->n == 0)
 		return;
@@ -1643,13 +1725,18 @@ read_owners(IngestBatch *b)
 		crm_put_int8(&c[1], b->leads[i]->result.lead_id, false);
 	}
 	rows = crm_run_columns(&lead_owners, c, SPI_OK_SELECT);
+	if (rows == 0)
+		return;
+	owner = crm_spi_column("owner", 1);
+	status = crm_spi_column("status", 1);
+	waiting_reason = crm_spi_column("waiting_reason", 1);
 	for (uint64 r = 0; r < rows; r++)
 	{
 		IngestResult *res = &b->leads[row_index(r)]->result;
 
-		res->owner = crm_spi_text(r, 2);
-		res->status = crm_spi_text(r, 3);
-		res->waiting_reason = crm_spi_text(r, 4);
+		res->owner = crm_spi_text(r, owner);
+		res->status = crm_spi_text(r, status);
+		res->waiting_reason = crm_spi_text(r, waiting_reason);
 	}
 }
 

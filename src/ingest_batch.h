@@ -26,6 +26,9 @@ typedef struct IngestResult
 
 typedef struct IngestBatch IngestBatch;
 
+/* Builds the statement that stores leads (from _PG_init). */
+extern void crm_ingest_batch_init(void);
+
 /* An empty batch whose work lives in a child context of parent. */
 extern IngestBatch *crm_batch_create(MemoryContext parent);
 

@@ -27,33 +27,12 @@
 #include "checkcode.h"
 #include "ingest_map.h"
 #include "lead_time.h"
+#include "lead_fields.h"
 #include "map_path.h"
 #include "quote.h"
 
 PG_FUNCTION_INFO_V1(crm_map_payload);
 PG_FUNCTION_INFO_V1(crm_check_field_map);
-
-typedef struct LeadField
-{
-	const char *name;
-	bool		takes_number;	/* ids, phone numbers, codes and epoch times come as numbers */
-	bool		no_constant;	/* a default would give every lead one identity or one time */
-} LeadField;
-
-static const LeadField lead_fields[] = {
-	{"external_id", true, true},
-	{"person_name", false, false},
-	{"company_name", false, false},
-	{"phone", true, true},
-	{"email", false, true},
-	{"uscc", true, true},
-	{"region_code", true, false},
-	{"title", false, false},
-	{"product_line", false, false},
-	{"wechat_openid", false, true},
-	{"created_at", true, true},
-	{"notes", false, false},
-};
 
 /* Fields any one of which identifies a person. */
 static const char *const identifying_fields[] = {
@@ -76,17 +55,17 @@ map_error_context(void *arg)
 		errcontext("lead field %s from %s", crm_quote_value(ctx->field), ctx->source);
 }
 
-static const LeadField *
+static const LeadFieldInfo *
 lead_field(const char *name)
 {
-	for (size_t i = 0; i < lengthof(lead_fields); i++)
-		if (strcmp(name, lead_fields[i].name) == 0)
-			return &lead_fields[i];
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("field map names unknown lead field %s", crm_quote_value(name)),
-			 errhint("Lead fields are external_id, person_name, company_name, phone, email, uscc, region_code, title, product_line, wechat_openid, created_at and notes.")));
-	return NULL;				/* keep compiler quiet */
+	const LeadFieldInfo *field = crm_lead_field(name);
+
+	if (field == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field map names unknown lead field %s", crm_quote_value(name)),
+				 errhint("Lead fields are %s.", crm_lead_field_names())));
+	return field;
 }
 
 static const char *
@@ -106,7 +85,7 @@ json_type_name(const JsonbValue *v)
 
 /* Whether a lead field can take a JSON value of this type (null: none). */
 static bool
-type_fits(const LeadField *field, const JsonbValue *v)
+type_fits(const LeadFieldInfo *field, const JsonbValue *v)
 {
 	return v->type == jbvNull || v->type == jbvString ||
 		(v->type == jbvNumeric && field->takes_number);
@@ -114,7 +93,7 @@ type_fits(const LeadField *field, const JsonbValue *v)
 
 /* What a field takes, for messages. */
 static const char *
-what_field_takes(const LeadField *field)
+what_field_takes(const LeadFieldInfo *field)
 {
 	return field->takes_number ? "a string or a number" : "a string";
 }
@@ -122,7 +101,7 @@ what_field_takes(const LeadField *field)
 /* One parsed entry of a field map. */
 typedef struct MapEntry
 {
-	const LeadField *field;
+	const LeadFieldInfo *field;
 	char	   *source;			/* top-level key, or a path starting with '$' */
 	List	   *members;		/* a path that only names members: their keys */
 	bool		has_default;
@@ -394,7 +373,7 @@ lookup(Jsonb *payload, const MapEntry *entry)
  * SQLSTATEs for JSON_VALUE ... RETURNING name.
  */
 static char *
-field_text(const LeadField *field, const JsonbValue *v)
+field_text(const LeadFieldInfo *field, const JsonbValue *v)
 {
 	if (v->type == jbvBinary)
 		ereport(ERROR,

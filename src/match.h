@@ -14,28 +14,22 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
+#include "lead_fields.h"
 #include "match_weight.h"
 
-/* A lead's fields as mapped, with the keys the match needs. */
+/*
+ * A lead's fields as mapped (lead_fields.h: phone, email and uscc
+ * normalised, NULL when absent or unusable; created_at as given, NULL:
+ * now), with the keys the match needs.
+ */
 typedef struct Lead
 {
 	const char *channel;
 	const char *source_label;
 	Jsonb	   *payload;
-	char	   *external_id;
-	char	   *person_name;
-	char	   *company_name;
-	char	   *region_code;
-	char	   *title;
-	char	   *product_line;
-	char	   *wechat_openid;
-	char	   *notes;
-	char	   *created_at;		/* ISO text; NULL: now */
+	CRM_LEAD_FIELDS(CRM_LEAD_MEMBER)
 	int64		account_id;		/* a stored lead's account, for a reviewer's merge */
 	/* normalised; NULL when absent or unusable */
-	char	   *phone;
-	char	   *email;
-	char	   *uscc;
 	char	   *name_key;
 	char	   *name_pinyin;
 	char	   *company_key;

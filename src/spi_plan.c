@@ -304,6 +304,13 @@ crm_spi_column(const char *name, int from)
 	elog(ERROR, "crm: no column \"%s\" from column %d of the result", name, from);
 }
 
+void
+crm_spi_columns(const char *const *names, int n, int *cols)
+{
+	for (int i = 0; i < n; i++)
+		cols[i] = crm_spi_column(names[i], 1);
+}
+
 char *
 crm_spi_text(uint64 row, int col)
 {

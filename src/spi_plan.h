@@ -81,6 +81,9 @@ extern char *crm_spi_text(uint64 row, int col);
  * from column from on: results are read by name, resolved once per result.
  */
 extern int	crm_spi_column(const char *name, int from);
+
+/* cols[i]: the number of the last result's column names[i] (crm_spi_column from 1). */
+extern void crm_spi_columns(const char *const *names, int n, int *cols);
 extern bool crm_spi_int8(uint64 row, int col, int64 *out);
 extern bool crm_spi_int4(uint64 row, int col, int32 *out);
 extern bool crm_spi_bool(uint64 row, int col);
