@@ -760,7 +760,8 @@ COMMENT ON COLUMN crm.blocking_stages.rank IS '1 for the stage with most; ties s
 -- changes; it now counts them.
 CREATE OR REPLACE VIEW crm.penetration_rates AS
 WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
-first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l),
+-- The leads of migrated contacts are no leads to answer: left out.
+first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l WHERE NOT crm.lead_is_migrated_customer(l)),
 -- From the first lead, but never before the floor crm.lead's CHECK holds
 -- to: a row from before it (restored from an old dump, written with the
 -- constraint dropped) cannot make the series run without end.  Periods
@@ -784,6 +785,7 @@ assigned AS (
       FROM periods p LEFT JOIN crm.lead l
         ON l.created_at >= p.starts AND l.created_at < p.ends
        AND (l.assigned_at IS NOT NULL OR l.created_at <= pg_catalog.now() - interval '24 hours')
+       AND NOT crm.lead_is_migrated_customer(l)
      GROUP BY p.grain, p.period_start
 ),
 upgrades AS (

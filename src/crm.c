@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
+#include "import.h"
 #include "ingest_batch.h"
 #include "lead_state.h"
 #include "lead_time.h"
@@ -38,5 +39,6 @@ _PG_init(void)
 	crm_spi_plan_init();
 	crm_actor_init();
 	crm_opportunity_stage_init();
+	crm_import_init();
 	MarkGUCPrefixReserved("crm");
 }
