@@ -23,7 +23,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\\(.*\\)'$$/\\1/p" crm.contro
 RELEASED = 1.0
 INSTALL_SQL = $(sort $(wildcard install/*.sql))
 BUILT_SQL = crm--$(EXTVERSION).sql crm--$(RELEASED)--$(EXTVERSION).sql
-DATA = crm--$(RELEASED).sql data/crm_pinyin_overrides.tsv
+DATA = crm--$(RELEASED).sql data/crm_pinyin_overrides.tsv data/crm_region_codes.tsv
 DATA_built = $(BUILT_SQL)
 
 SRCS = $(wildcard src/*.c) $(wildcard src/core/*.c)

@@ -41,11 +41,15 @@ COMMENT ON COLUMN crm.settings.time_zone IS
 COMMENT ON COLUMN crm.settings.changed_at IS 'When the settings were last changed';
 SELECT pg_catalog.pg_extension_config_dump('crm.settings', '');
 
-CREATE FUNCTION crm.business_time_zone() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-RETURN coalesce((SELECT s.time_zone FROM crm.settings s), 'Asia/Shanghai');
+-- @since 1.1
+-- (in C: a SQL function reading a table is planned again on every call
+-- from crm's kept plans)
+CREATE OR REPLACE FUNCTION crm.business_time_zone() RETURNS text
+    LANGUAGE c STABLE PARALLEL RESTRICTED
+    AS 'MODULE_PATHNAME', 'crm_business_time_zone';
 COMMENT ON FUNCTION crm.business_time_zone() IS
 'The business time zone: crm.settings.time_zone, by default Asia/Shanghai. The same for every session, whatever its TimeZone';
+-- @end
 
 CREATE FUNCTION crm.set_business_time_zone(zone text) RETURNS text
     LANGUAGE plpgsql

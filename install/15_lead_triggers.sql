@@ -181,6 +181,42 @@ COMMENT ON FUNCTION crm.lead_after_insert() IS
 'Trigger: leads stored already scored go to assignment; see crm.leads_moved()';
 COMMENT ON FUNCTION crm.lead_after_update() IS
 'Trigger: what a change of state or owner sets off (crm.leads_moved), and learning from closed leads';
+-- @since 1.1
+-- The leads of migrated contacts (channel migration, stored unscored) are
+-- closed as they arrive: they are customers already, not prospects the
+-- model may learn from.
+CREATE FUNCTION crm.lead_is_migrated_customer(l crm.lead) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN l.channel OPERATOR(pg_catalog.=) 'migration' AND l.score IS NULL;
+COMMENT ON FUNCTION crm.lead_is_migrated_customer(crm.lead) IS
+'True for the lead that carried a migrated contact (crm.import_commit, target contacts): channel migration, never scored. Learning and the penetration rates leave it out';
+CREATE OR REPLACE FUNCTION crm.lead_after_update() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    moves crm.lead_move[];
+BEGIN
+    SELECT array_agg(ROW(n.id, o.status, n.status, o.owner, n.owner)::crm.lead_move ORDER BY n.id) INTO moves
+      FROM new_leads n JOIN old_leads o ON o.id = n.id
+     WHERE n.status IS DISTINCT FROM o.status OR n.owner IS DISTINCT FROM o.owner;
+    IF moves IS NOT NULL THEN
+        PERFORM crm.leads_moved(moves);
+        IF EXISTS (SELECT FROM unnest(moves) m
+                    WHERE 'qualified' IN (m.old_status, m.new_status) OR 'disqualified' IN (m.old_status, m.new_status)) THEN
+            PERFORM crm.learn_outcomes(
+                ARRAY(SELECT o::crm.lead FROM old_leads o JOIN new_leads n ON n.id = o.id
+                       WHERE o.status IN ('qualified', 'disqualified') AND n.status <> o.status
+                         AND NOT crm.lead_is_migrated_customer(o)),
+                ARRAY(SELECT n::crm.lead FROM new_leads n JOIN old_leads o ON o.id = n.id
+                       WHERE n.status IN ('qualified', 'disqualified') AND n.status <> o.status
+                         AND NOT crm.lead_is_migrated_customer(n)));
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- @end
 -- A restore brings what these derive with the leads: counts, daily loads,
 -- timers and wake-ups, assignments, learned counts (crm.restoring()).
 CREATE TRIGGER lead_inserted AFTER INSERT ON crm.lead

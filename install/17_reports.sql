@@ -93,3 +93,49 @@ COMMENT ON COLUMN crm.penetration_rates.denominator IS 'Cases measured in the pe
 COMMENT ON COLUMN crm.penetration_rates.rate IS 'numerator / denominator as a fraction from 0 to 1 (0.95 is 95 %), rounded to 4 places; NULL when the denominator is 0';
 COMMENT ON COLUMN crm.penetration_rates.target IS 'The metric''s target, a fraction from 0 to 1';
 COMMENT ON COLUMN crm.penetration_rates.meets_target IS 'rate >= target; NULL when the denominator is 0';
+-- @since 1.1
+-- The leads of migrated contacts are no leads to answer: left out.
+CREATE OR REPLACE VIEW crm.penetration_rates AS
+WITH grains(grain) AS (VALUES ('day'), ('week'), ('month')),
+first_lead AS (SELECT min(l.created_at) AS at FROM crm.lead l WHERE NOT crm.lead_is_migrated_customer(l)),
+-- From the first lead, but never before the floor crm.lead's CHECK holds
+-- to: a row from before it (restored from an old dump, written with the
+-- constraint dropped) cannot make the series run without end.  Periods
+-- are days, weeks and months of the business time zone: p is its local
+-- time, starts and ends the instants that bound the period.
+periods AS (
+    SELECT g.grain, p::date AS period_start,
+           p AT TIME ZONE crm.business_time_zone() AS starts,
+           (p + ('1 ' || g.grain)::interval) AT TIME ZONE crm.business_time_zone() AS ends
+      FROM grains g, first_lead f,
+           LATERAL generate_series(date_trunc(g.grain, greatest(f.at, '1970-01-01 00:00:00+00') AT TIME ZONE crm.business_time_zone()),
+                                   date_trunc(g.grain, pg_catalog.now() AT TIME ZONE crm.business_time_zone()),
+                                   ('1 ' || g.grain)::interval) p
+     WHERE f.at IS NOT NULL
+),
+assigned AS (
+    -- A lead counts once its 24 hours are over, or earlier if assigned.
+    SELECT p.grain, p.period_start,
+           count(*) FILTER (WHERE l.assigned_at <= l.created_at + interval '24 hours') AS numerator,
+           count(l.id) AS denominator
+      FROM periods p LEFT JOIN crm.lead l
+        ON l.created_at >= p.starts AND l.created_at < p.ends
+       AND (l.assigned_at IS NOT NULL OR l.created_at <= pg_catalog.now() - interval '24 hours')
+       AND NOT crm.lead_is_migrated_customer(l)
+     GROUP BY p.grain, p.period_start
+),
+measured AS (
+    SELECT a.period_start, a.grain, 'lead_assigned_24h'::text AS metric, a.numerator, a.denominator, 0.95 AS target
+      FROM assigned a
+    UNION ALL
+    -- Stage changes and cross-system alerts arrive with their own issues;
+    -- until then their periods are there, with nothing measured.
+    SELECT p.period_start, p.grain, m.metric, 0, 0, m.target
+      FROM periods p, (VALUES ('stage_upgrade_verified', 0.80), ('alert_closed_72h', 0.90)) m(metric, target)
+)
+SELECT m.period_start, m.grain, m.metric, m.numerator::bigint, m.denominator::bigint,
+       round(m.numerator::numeric / nullif(m.denominator, 0), 4) AS rate,
+       m.target::numeric AS target,
+       CASE WHEN m.denominator > 0 THEN m.numerator::numeric / m.denominator >= m.target END AS meets_target
+  FROM measured m;
+-- @end

@@ -147,6 +147,25 @@ SELECT crm.outbox_nack(max(id), 'relay-1', 'webhook 502') FROM crm.outbox WHERE 
 -- next sweep, compared across the restore, hands no lead to another rep
 UPDATE crm.team SET sla_policy = 'standard' WHERE code = 'key';
 
+-- a migration batch, committed: a contact, a merge, a rejected row (1.1;
+-- the upgrade test fills a 1.0 database with this file, which has none)
+DO $$
+DECLARE
+    batch bigint;
+BEGIN
+    IF to_regclass('crm.import_batch') IS NULL THEN
+        RETURN;
+    END IF;
+    batch := crm.import_begin('contacts', 'busy');
+    INSERT INTO crm.import_row (batch_id, payload) VALUES
+        (batch, '{"person_name": "迁移客户", "phone": "13609990001", "company_name": "宁波迁移样本有限公司"}'),
+        (batch, '{"person_name": "迁移客户", "phone": "136 0999 0001", "email": "qy@sample.cn"}'),
+        (batch, '{"company_name": "只有单位"}');
+    COMMIT;
+    CALL crm.import_commit(batch, 2);
+END
+$$;
+
 -- every table of crm that keeps data has rows, so the comparison proves something
 DO $$
 DECLARE

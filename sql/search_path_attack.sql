@@ -194,8 +194,9 @@ SELECT format('REVOKE CREATE ON DATABASE %I FROM crm_planter', current_database(
 DROP ROLE crm_planter;
 
 -- Every crm function ran.  Not counted: functions that are inlined
--- (job_definitions, and escalation_level and lead_timers in the views and
--- the sweep), and calls that end in an error (guard_shipped_mark,
+-- (job_definitions, escalation_level and lead_timers in the views and
+-- the sweep, lead_is_migrated_customer in the lead triggers and the
+-- penetration rates), and calls that end in an error (guard_shipped_mark,
 -- which only ever refuses outside the install script, and
 -- guard_shipped_truncate, which always refuses).
 SELECT pg_stat_force_next_flush();

@@ -11,6 +11,7 @@
 #include "utils/guc.h"
 
 #include "actor.h"
+#include "import.h"
 #include "ingest_batch.h"
 #include "lead_state.h"
 #include "lead_time.h"
@@ -36,5 +37,6 @@ _PG_init(void)
 	crm_lead_time_init();
 	crm_spi_plan_init();
 	crm_actor_init();
+	crm_import_init();
 	MarkGUCPrefixReserved("crm");
 }

@@ -44,6 +44,7 @@
 #include "spi_plan.h"
 
 PG_FUNCTION_INFO_V1(crm_lead_time_guard);
+PG_FUNCTION_INFO_V1(crm_business_time_zone);
 
 /* crm.lead's CHECK: after 1970-01-01 00:00 UTC, the epoch that stands in for "no time". */
 #define HARD_FLOOR ((TimestampTz) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
@@ -564,20 +565,42 @@ crm_time_zone(const char *name)
 	return zone;
 }
 
-CRM_KEPT_PLAN(business_time_zone) = {
-	"SELECT crm.business_time_zone()", 0, {InvalidOid}
+/* Without a row in crm.settings (DELETE goes back to it). */
+#define DEFAULT_BUSINESS_TIME_ZONE "Asia/Shanghai"
+
+CRM_KEPT_PLAN(settings_time_zone) = {
+	"SELECT s.time_zone FROM crm.settings s WHERE s.singleton", 0, {InvalidOid}
 };
+
+char *
+crm_business_time_zone_name(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *name = NULL;
+
+	SPI_connect();
+	if (crm_plan_run(&settings_time_zone, NULL, NULL, 1, SPI_OK_SELECT) > 0)
+		name = crm_spi_text(0, 1);
+	name = MemoryContextStrdup(caller, name ? name : DEFAULT_BUSINESS_TIME_ZONE);
+	SPI_finish();
+	return name;
+}
+
+/*
+ * crm.business_time_zone(): in C because a SQL function reading a table is
+ * not inlined, and one called from a kept plan is planned again on every
+ * call (0.1-0.2 ms of each crm.ingest, measured with pg_stat_statements).
+ */
+Datum
+crm_business_time_zone(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(crm_business_time_zone_name()));
+}
 
 static pg_tz *
 business_zone(void)
 {
-	pg_tz	   *zone;
-
-	SPI_connect();
-	(void) crm_plan_run(&business_time_zone, NULL, NULL, 1, SPI_OK_SELECT);
-	zone = crm_time_zone(crm_spi_text(0, 1));
-	SPI_finish();
-	return zone;
+	return crm_time_zone(crm_business_time_zone_name());
 }
 
 /*

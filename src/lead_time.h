@@ -24,6 +24,9 @@ extern void crm_lead_time_init(void);
  */
 extern char *crm_lead_time_text(const char *field, const char *text, pg_tz *zone);
 
+/* crm.business_time_zone(): crm.settings.time_zone, else Asia/Shanghai. */
+extern char *crm_business_time_zone_name(void);
+
 /* The zone of that name (a crm.channel.time_zone or the business zone). */
 extern pg_tz *crm_time_zone(const char *name);
 

@@ -17,21 +17,13 @@
 #include "core.h"
 #include "pinyin.h"
 #include "pinyin_overrides.h"
+#include "shipped_data.h"
 
 #define OVERRIDES_FILE "crm_pinyin_overrides.tsv"
 
 static bool overrides_loaded = false;
 
 PG_FUNCTION_INFO_V1(crm_pinyin_overrides_sql);
-
-static char *
-overrides_path(void)
-{
-	char		sharepath[MAXPGPATH];
-
-	get_share_path(my_exec_path, sharepath);
-	return psprintf("%s/extension/%s", sharepath, OVERRIDES_FILE);
-}
 
 static void
 load_overrides(const char *path, const char *text, size_t len)
@@ -57,7 +49,7 @@ crm_pinyin_overrides_ensure_loaded(void)
 
 	if (overrides_loaded)
 		return;
-	path = overrides_path();
+	path = crm_shipped_data_path(OVERRIDES_FILE);
 	file = AllocateFile(path, "r");
 	if (file == NULL)
 		ereport(ERROR,
