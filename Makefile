@@ -33,7 +33,7 @@ CORE_SRCS = $(wildcard src/core/*.c)
 
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 PG_CPPFLAGS = -std=gnu11 $(WARNINGS) -Isrc -Isrc/core
-SHLIB_LINK = $(ICU_LIBS)
+SHLIB_LINK = $(ICU_LIBS) -lz
 EXTRA_CLEAN = fuzz/fuzz_normalize tools/relay/crm_relay results output_iso regression.diffs regression.out
 
 # Tests: sql/NAME.sql is a regression test, specs/NAME.spec an isolation

@@ -108,7 +108,9 @@ $$;
 COMMENT ON FUNCTION crm.check_alarms() IS
 'Internal to crm.run_timeouts(): raises, refreshes or clears the stranded_leads and rule_idle alarms, and returns how many are open';
 
-CREATE FUNCTION crm.run_timeouts(max_timers integer DEFAULT 20000,
+-- @since 1.1
+-- 1.1: opportunity countdowns and dwell limits (crm.fire_opportunity_timers)
+CREATE OR REPLACE FUNCTION crm.run_timeouts(max_timers integer DEFAULT 20000,
                                  OUT timers_fired integer, OUT leads_retried integer, OUT alarms_open integer)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -132,6 +134,13 @@ BEGIN
     -- statistics say)
     IF (SELECT min(w.fire_at) FROM crm.sla_wakeup w) <= pg_catalog.now() THEN
         SELECT f.timers_fired, f.to_reroute INTO timers_fired, to_reroute FROM crm.fire_due_timers(max_timers) f;
+    END IF;
+    -- opportunity countdowns and dwell limits, the same way
+    IF (SELECT min(t.due_at) FROM crm.opportunity_timer t
+         WHERE t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL) <= pg_catalog.now()
+       OR EXISTS (SELECT FROM crm.opportunity_timer t
+                   WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL) THEN
+        timers_fired := timers_fired + crm.fire_opportunity_timers(max_timers);
     END IF;
     -- the policy may send a lead nobody answered to another rep
     IF to_reroute IS NOT NULL THEN
@@ -166,7 +175,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.run_timeouts(integer) IS
-'The timer sweep, run every minute by pg_cron: fires due SLA timers (the lead turns red in crm.lead_sla; owner, then manager and director notified, one message per recipient; optionally reassigned), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads, rule_idle and job_failing alarms. A second concurrent call returns at once; each due timer fires once';
+'The timer sweep, run every minute by pg_cron: fires due SLA timers (the lead turns red in crm.lead_sla; owner, then manager and director notified, one message per recipient; optionally reassigned) and due opportunity countdowns and dwell limits (crm.opportunity_timer; counted in timers_fired), scores and assigns leads waiting on those steps, and raises or clears the stranded_leads, rule_idle and job_failing alarms. A second concurrent call returns at once; each due timer fires once';
+-- @end
 
 CREATE INDEX lead_waiting_rule_idx ON crm.lead (assignment_rule) WHERE status = 'scored';
 

@@ -1,5 +1,5 @@
 -- scripts/dump-restore-busy-1.1.sql: the rows of tables added since 1.0,
--- for scripts/dump-restore-test.sh, which runs it before
+-- for scripts/dump-restore-test.sh, which runs it after
 -- dump-restore-busy.sql (that file holds the 1.0 surface only, as
 -- scripts/upgrade-test.sh loads it into a 1.0 catalog; its last check
 -- wants rows in every table).  Tables that crm fills from the 1.0 surface

@@ -11,7 +11,7 @@ if [ "${1:-}" = --only ]; then
     packages=("$@")
 else
     # python3-psycopg2: the application test (tools/app_client), not crm itself
-    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev libpq-dev python3-psycopg2
+    packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libicu-dev zlib1g-dev libpq-dev python3-psycopg2
               gcc libc6-dev make "$@")
 fi
 missing=()

@@ -79,6 +79,7 @@ known='{"ref": "upgrade-known", "who": "欧阳娜", "mobile": "13912345678", "or
 fresh_db upgrade_busy
 q upgrade_busy "CREATE EXTENSION crm VERSION '$released' CASCADE"
 run_sql upgrade_busy "$tree/scripts/dump-restore-busy.sql"
+run_sql upgrade_busy "$tree/scripts/dump-restore-check.sql"
 [ "$(q upgrade_busy "SELECT outcome FROM crm.ingest('expo_app', '$known')")" = new ] ||
     fail "1.0: the known lead was not new"
 cat > "$work/copy.sql" <<EOF

@@ -24,6 +24,10 @@ INSERT INTO whole_read_allowed VALUES
    'the scoring model is loaded whole into memory, once per session and after a change'),
   ('model_rows', 'crm.win_stats',
    'the scoring model is loaded whole into memory, once per session and after a change'),
+  ('stage_rows', 'crm.pipeline_stage',
+   'the stage rules are loaded whole into memory, once per session and after a change'),
+  ('stage_transition_rows', 'crm.stage_transition',
+   'the stage rules are loaded whole into memory, once per session and after a change'),
   ('effective_weights', 'crm.match_weight',
    'the match weights are loaded whole into memory, once per session and after a change');
 

@@ -18,6 +18,7 @@
 #include "match.h"
 #include "match_weight.h"
 #include "normalize.h"
+#include "opportunity_stage.h"
 #include "score.h"
 #include "spi_plan.h"
 
@@ -37,6 +38,7 @@ _PG_init(void)
 	crm_lead_time_init();
 	crm_spi_plan_init();
 	crm_actor_init();
+	crm_opportunity_stage_init();
 	crm_import_init();
 	MarkGUCPrefixReserved("crm");
 }

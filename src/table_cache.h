@@ -16,7 +16,7 @@
 #include "commands/trigger.h"
 #include "nodes/pg_list.h"
 
-#define CRM_TABLE_CACHE_MAX_TABLES 2
+#define CRM_TABLE_CACHE_MAX_TABLES 6
 
 typedef struct CrmTableCache
 {

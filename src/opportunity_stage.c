@@ -1,0 +1,739 @@
+/*
+ * opportunity_stage.c: an opportunity's stage, enforced on every write.
+ *
+ * crm.opportunity's BEFORE INSERT OR UPDATE trigger starts a new
+ * opportunity in its pipeline's first stage, and lets a stage change
+ * through only when crm.stage_transition allows it and, for a forward move
+ * (or a win), when the stage's action package is there: every evidence
+ * kind of crm.stage_requirement attached since the current stage was
+ * entered, and every required field set.  A stage in enforce mode refuses
+ * an incomplete move (23514, the DETAIL lists what is missing); in warn
+ * mode the move goes through unverified.  Every change, from any client,
+ * is written to crm.stage_history with the attachments it relied on
+ * (locked while it commits; crm.attachment_relied_on() keeps them after).
+ *
+ * The stage rules (stages, which have requirements or dwell limits) and
+ * the allowed moves (src/transition.c, scoped by pipeline) are read once
+ * per backend and kept until a change to their tables commits
+ * (src/table_cache.c; crm.stage_rules_changed() is their trigger).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "guards.h"
+#include "opportunity_stage.h"
+#include "quote.h"
+#include "spi_plan.h"
+#include "table_cache.h"
+#include "transition.h"
+
+/* Keys: pipeline codes are at most 63 bytes, stage names 120 (CHECKs). */
+#define STAGE_KEY_LEN 192
+
+/* The opportunity columns a stage may require (pipeline_stage.required_fields). */
+static const char *const stage_fields[] = {"amount", "expected_close", "owner", "lead_id", "quote_sent_at"};
+
+typedef struct StageInfo
+{
+	char		key[STAGE_KEY_LEN]; /* pipeline \x1f stage */
+	const char *stage;
+	int32		position;
+	char		kind;			/* 'o'pen, 'w'on, 'l'ost */
+	bool		enforce;
+	bool		has_requirements;
+	bool		has_dwell_limit;	/* a crm.countdown_rule starts when it is entered */
+	int32		required_fields;	/* bits over stage_fields */
+} StageInfo;
+
+typedef struct PipelineInfo
+{
+	char		code[STAGE_KEY_LEN];
+	const char *first;
+	const char *won;
+	const char *lost;
+	int32		first_position;
+} PipelineInfo;
+
+typedef struct StageRules
+{
+	HTAB	   *stages;
+	HTAB	   *pipelines;
+} StageRules;
+
+/* ---------------------------------------------------------------------
+ * The rules kept across calls
+ * --------------------------------------------------------------------- */
+
+CRM_KEPT_PLAN(stage_rows) = {
+	"SELECT s.pipeline, s.stage, s.position, s.kind, s.enforcement = 'enforce',"
+	"  EXISTS (SELECT FROM crm.stage_requirement r WHERE r.pipeline = s.pipeline AND r.stage = s.stage),"
+	"  (SELECT coalesce(sum(1 << (array_position(ARRAY['amount', 'expected_close', 'owner', 'lead_id',"
+	"                                                   'quote_sent_at'], f) - 1)), 0)"
+	"     FROM unnest(s.required_fields) f)::int4,"
+	"  EXISTS (SELECT FROM crm.countdown_rule c WHERE c.pipeline = s.pipeline AND c.stage = s.stage)"
+	" FROM crm.pipeline_stage s ORDER BY s.pipeline, s.position",
+	0, {InvalidOid}
+};
+/* The moves allowed, per pipeline (transition.h) */
+CRM_KEPT_PLAN(stage_transition_rows) = {
+	"SELECT t.pipeline, t.from_stage, t.to_stage FROM crm.stage_transition t",
+	0, {InvalidOid}
+};
+static void *load_stage_transitions(void);
+static CrmTransitionCache stage_transitions = {
+	{"crm stage transitions", {"stage_transition"}, load_stage_transitions}, &stage_transition_rows, NULL
+};
+
+static void *
+load_stage_transitions(void)
+{
+	return crm_transitions_load(&stage_transitions);
+}
+
+static void
+stage_key(char *key, const char *pipeline, const char *stage)
+{
+	snprintf(key, STAGE_KEY_LEN, "%s\x1f%s", pipeline, stage);
+}
+
+static HTAB *
+rules_hash(const char *name, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl = {.keysize = keysize,.entrysize = entrysize,.hcxt = CurrentMemoryContext};
+
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static void
+load_stage(StageRules *rules, uint64 row)
+{
+	char	   *pipeline = crm_spi_text(row, 1);
+	char	   *stage = crm_spi_text(row, 2);
+	char		key[STAGE_KEY_LEN];
+	StageInfo  *s;
+	PipelineInfo *p;
+	bool		found;
+
+	stage_key(key, pipeline, stage);
+	s = hash_search(rules->stages, key, HASH_ENTER, &found);
+	s->stage = stage;
+	crm_spi_int4(row, 3, &s->position);
+	s->kind = crm_spi_text(row, 4)[0];
+	s->enforce = crm_spi_bool(row, 5);
+	s->has_requirements = crm_spi_bool(row, 6);
+	crm_spi_int4(row, 7, &s->required_fields);
+	s->has_dwell_limit = crm_spi_bool(row, 8);
+	p = hash_search(rules->pipelines, pipeline, HASH_ENTER, &found);
+	if (!found)
+		p->first = p->won = p->lost = NULL;
+	if (s->kind == 'o' && p->first == NULL)
+		p->first = stage;		/* rows come in position order */
+	else if (s->kind == 'w')
+		p->won = stage;
+	else if (s->kind == 'l')
+		p->lost = stage;
+}
+
+/* Loads the rules, under SPI, into the cache's memory context. */
+static void *
+load_rules(void)
+{
+	StageRules *rules = palloc(sizeof(StageRules));
+	uint64		n;
+
+	rules->stages = rules_hash("crm stages", STAGE_KEY_LEN, sizeof(StageInfo));
+	rules->pipelines = rules_hash("crm pipelines", STAGE_KEY_LEN, sizeof(PipelineInfo));
+	n = crm_plan_run(&stage_rows, NULL, NULL, 0, SPI_OK_SELECT);
+	for (uint64 i = 0; i < n; i++)
+		load_stage(rules, i);
+	return rules;
+}
+
+/* Kept per backend until a change to any of these tables (src/table_cache.c). */
+static CrmTableCache rules_cache = {
+	"crm stage rules",
+	{"pipeline", "pipeline_stage", "stage_requirement", "countdown_rule"},
+	load_rules
+};
+
+/* The rules as stored now; needs SPI_connect.  Valid until the end of the transaction. */
+static const StageRules *
+stage_rules(void)
+{
+	return crm_table_cache_get(&rules_cache);
+}
+
+static const StageInfo *
+find_stage(const StageRules *rules, const char *pipeline, const char *stage)
+{
+	char		key[STAGE_KEY_LEN];
+
+	stage_key(key, pipeline, stage);
+	return hash_search(rules->stages, key, HASH_FIND, NULL);
+}
+
+void
+crm_opportunity_stage_init(void)
+{
+	crm_table_cache_register(&rules_cache);
+	crm_table_cache_register(&stage_transitions.cache);
+}
+
+PG_FUNCTION_INFO_V1(crm_stage_rules_changed);
+
+/* Trigger: the stage rules changed; every backend reloads them. */
+Datum
+crm_stage_rules_changed(PG_FUNCTION_ARGS)
+{
+	crm_table_cache_changed(fcinfo, "crm.stage_rules_changed()");
+	return PointerGetDatum(NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * One write of an opportunity
+ * --------------------------------------------------------------------- */
+
+#define MAX_SET_COLUMNS 10
+
+typedef struct OpportunityWrite
+{
+	TriggerData *td;
+	TupleDesc	desc;
+	HeapTuple	old;			/* NULL on INSERT */
+	HeapTuple	new;
+	int64		id;
+	const char *pipeline;
+	const StageInfo *from;		/* NULL on INSERT */
+	const StageInfo *to;
+	const char *direction;
+	bool		verified;
+	StringInfoData reason;		/* why not verified */
+	StringInfoData missing;		/* the DETAIL of a refusal */
+	StringInfoData how;			/* its HINT */
+	ArrayBuildState *evidence;	/* attachment ids relied on */
+	int			nset;
+	int			cols[MAX_SET_COLUMNS];
+	Datum		values[MAX_SET_COLUMNS];
+	bool		nulls[MAX_SET_COLUMNS];
+} OpportunityWrite;
+
+static Datum
+column(const OpportunityWrite *w, HeapTuple tuple, const char *name, bool *isnull)
+{
+	int			attnum = SPI_fnumber(w->desc, name);
+
+	if (attnum <= 0)
+		elog(ERROR, "crm.opportunity has no column %s", name);
+	return heap_getattr(tuple, attnum, w->desc, isnull);
+}
+
+static char *
+text_column(const OpportunityWrite *w, HeapTuple tuple, const char *name)
+{
+	bool		isnull;
+	Datum		d = column(w, tuple, name, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+set_column(OpportunityWrite *w, const char *name, Datum value, bool isnull)
+{
+	Assert(w->nset < MAX_SET_COLUMNS);
+	w->cols[w->nset] = SPI_fnumber(w->desc, name);
+	w->values[w->nset] = value;
+	w->nulls[w->nset] = isnull;
+	w->nset++;
+}
+
+static void
+set_text(OpportunityWrite *w, const char *name, const char *value)
+{
+	set_column(w, name, value ? CStringGetTextDatum(value) : (Datum) 0, value == NULL);
+}
+
+static bool
+text_changed(const OpportunityWrite *w, const char *name)
+{
+	char	   *a = text_column(w, w->old, name);
+	char	   *b = text_column(w, w->new, name);
+
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+CRM_KEPT_PLAN(account_code) = {
+	"SELECT a.code, crm.resolve_code($2) FROM crm.account a WHERE a.id = $1",
+	2, {INT8OID, TEXTOID}
+};
+CRM_KEPT_PLAN(rep_team) = {
+	"SELECT r.team FROM crm.rep r WHERE r.login = $1",
+	1, {TEXTOID}
+};
+
+/* customer_code from the account, or checked against it */
+static void
+set_customer_code(OpportunityWrite *w)
+{
+	bool		isnull;
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	char	   *given = text_column(w, w->new, "customer_code");
+	char	   *code;
+	char	   *resolved;
+
+	args[0] = column(w, w->new, "account_id", &isnull);
+	if (isnull)
+		return;					/* NOT NULL says so */
+	args[1] = given ? CStringGetTextDatum(given) : (Datum) 0;
+	nulls[1] = given ? ' ' : 'n';
+	if (crm_plan_run(&account_code, args, nulls, 1, SPI_OK_SELECT) == 0)
+		return;					/* the foreign key says so */
+	code = crm_spi_text(0, 1);
+	resolved = crm_spi_text(0, 2);
+	if (given == NULL)
+		set_text(w, "customer_code", code);
+	else if (resolved == NULL || strcmp(resolved, code) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("customer code %s is not the code of account %lld",
+						crm_quote_value(given), (long long) DatumGetInt64(args[0])),
+				 errdetail("The account's code is %s.", code),
+				 errhint("Leave customer_code out: it is taken from account_id.")));
+}
+
+/* team from the owner, when the owner is set or changes and team is not given */
+static void
+set_team(OpportunityWrite *w)
+{
+	char	   *owner = text_column(w, w->new, "owner");
+	Datum		arg;
+
+	if (w->old != NULL && (!text_changed(w, "owner") || text_changed(w, "team")))
+		return;
+	if (w->old == NULL && (owner == NULL || text_column(w, w->new, "team") != NULL))
+		return;
+	if (owner == NULL)
+	{
+		set_text(w, "team", NULL);
+		return;
+	}
+	arg = CStringGetTextDatum(owner);
+	if (crm_plan_run(&rep_team, &arg, NULL, 1, SPI_OK_SELECT) == 1)
+		set_text(w, "team", crm_spi_text(0, 1));
+}
+
+static const StageInfo *
+known_stage(const StageRules *rules, const char *pipeline, const char *stage)
+{
+	const StageInfo *s = find_stage(rules, pipeline, stage);
+
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("pipeline %s has no stage %s", crm_quote_value(pipeline), crm_quote_value(stage)),
+				 errhint("Its stages are in crm.pipeline_stage.")));
+	return s;
+}
+
+static const PipelineInfo *
+known_pipeline(const StageRules *rules, const char *pipeline)
+{
+	const PipelineInfo *p = hash_search(rules->pipelines, pipeline, HASH_FIND, NULL);
+
+	if (p == NULL || p->first == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("pipeline %s has no open stage", crm_quote_value(pipeline)),
+				 errhint("Pipelines and their stages are in crm.pipeline and crm.pipeline_stage.")));
+	return p;
+}
+
+static const char *
+move_direction(const StageInfo *from, const StageInfo *to)
+{
+	if (to->kind == 'w')
+		return "won";
+	if (to->kind == 'l')
+		return "lost";
+	if (from->kind != 'o')
+		return "reopened";
+	return to->position > from->position ? "forward" : "back";
+}
+
+/* ---------------------------------------------------------------------
+ * The action package
+ * --------------------------------------------------------------------- */
+
+/*
+ * One row per requirement of the stage: the newest attachment that meets
+ * it, locked FOR KEY SHARE until the end of the transaction (a deletion
+ * under way makes this wait, and the row is then skipped; a deletion after
+ * this waits, and then finds it in the history), or NULL.
+ */
+CRM_KEPT_PLAN(stage_evidence) = {
+	"SELECT r.kind, k.label, array_to_string(r.content_types, ', '), k.how,"
+	"  (SELECT a.id FROM crm.attachment a"
+	"    WHERE a.opportunity_id = $3 AND a.kind = r.kind AND a.content_type = ANY (r.content_types)"
+	"      AND a.added_at >= $4 ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE)"
+	" FROM crm.stage_requirement r JOIN crm.evidence_kind k ON k.code = r.kind"
+	" WHERE r.pipeline = $1 AND r.stage = $2 ORDER BY r.kind",
+	4, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
+};
+
+static void
+note_missing(OpportunityWrite *w, const char *what, const char *how)
+{
+	appendStringInfo(&w->missing, "%s%s", w->missing.len ? "; " : "", what);
+	if (how != NULL)
+		appendStringInfo(&w->how, "%s%s", w->how.len ? " " : "", how);
+}
+
+static void
+check_evidence(OpportunityWrite *w)
+{
+	Datum		args[4];
+	bool		isnull;
+	uint64		n;
+
+	args[0] = CStringGetTextDatum(w->pipeline);
+	args[1] = CStringGetTextDatum(w->to->stage);
+	args[2] = Int64GetDatum(w->id);
+	args[3] = column(w, w->old, "stage_entered_at", &isnull);
+	n = crm_plan_run(&stage_evidence, args, NULL, 0, SPI_OK_SELECT);
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		id = crm_spi_datum(i, 5, &isnull);
+
+		if (!isnull)
+			w->evidence = accumArrayResult(w->evidence, id, false, INT8OID, CurrentMemoryContext);
+		else
+			note_missing(w, psprintf("%s (%s: %s)", crm_spi_text(i, 2), crm_spi_text(i, 1), crm_spi_text(i, 3)),
+						 psprintf("%s: %s.", crm_spi_text(i, 2), crm_spi_text(i, 4)));
+	}
+}
+
+static void
+check_fields(OpportunityWrite *w)
+{
+	for (int i = 0; i < (int) lengthof(stage_fields); i++)
+	{
+		bool		isnull;
+
+		if (!(w->to->required_fields & (1 << i)))
+			continue;
+		column(w, w->new, stage_fields[i], &isnull);
+		if (isnull)
+			note_missing(w, psprintf("the field %s", stage_fields[i]),
+						 psprintf("Set %s with UPDATE crm.opportunity.", stage_fields[i]));
+	}
+}
+
+static void
+check_package(OpportunityWrite *w)
+{
+	if (!w->to->has_requirements && w->to->required_fields == 0)
+	{
+		appendStringInfoString(&w->reason, "the stage has no action package");
+		return;
+	}
+	if (w->to->has_requirements)
+		check_evidence(w);
+	check_fields(w);
+	if (w->missing.len == 0)
+	{
+		w->verified = true;
+		return;
+	}
+	if (w->to->enforce)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("opportunity %lld cannot enter stage %s: its action package is incomplete",
+						(long long) w->id, crm_quote_value(w->to->stage)),
+				 errdetail("Missing: %s. Evidence counts when attached after the current stage %s was entered "
+						   "(crm.opportunity.stage_entered_at).", w->missing.data, crm_quote_value(w->from->stage)),
+				 errhint("Attach evidence with INSERT INTO crm.attachment (opportunity_id, kind, file_name, content) "
+						 "VALUES (%lld, kind, file name, file bytes). %s", (long long) w->id, w->how.data)));
+	appendStringInfo(&w->reason, "missing: %s", w->missing.data);
+}
+
+/* ---------------------------------------------------------------------
+ * The history
+ * --------------------------------------------------------------------- */
+
+CRM_KEPT_PLAN(insert_history) = {
+	"INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
+	"  unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, crm.current_actor(), now(), inet_client_addr(),"
+	"         current_setting('application_name'))",
+	10, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, INT8ARRAYOID}
+};
+
+static Datum
+nullable_text(const char *s, char *null)
+{
+	*null = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* The team as the row will be stored: what this trigger sets wins. */
+static const char *
+new_team(const OpportunityWrite *w)
+{
+	const char *team = text_column(w, w->new, "team");
+
+	for (int i = 0; i < w->nset; i++)
+		if (w->cols[i] == SPI_fnumber(w->desc, "team"))
+			team = w->nulls[i] ? NULL : TextDatumGetCString(w->values[i]);
+	return team;
+}
+
+static void
+record_history(OpportunityWrite *w)
+{
+	Datum		args[10];
+	char		nulls[10] = "          ";
+	const char *owner = text_column(w, w->new, "owner");
+	const char *team = new_team(w);
+	args[0] = Int64GetDatum(w->id);
+	args[1] = CStringGetTextDatum(w->pipeline);
+	args[2] = nullable_text(w->from ? w->from->stage : NULL, &nulls[2]);
+	args[3] = CStringGetTextDatum(w->to->stage);
+	args[4] = CStringGetTextDatum(w->direction);
+	args[5] = BoolGetDatum(w->verified);
+	args[6] = nullable_text(w->verified ? NULL : w->reason.data, &nulls[6]);
+	args[7] = nullable_text(owner, &nulls[7]);
+	args[8] = nullable_text(team, &nulls[8]);
+	args[9] = w->evidence ? makeArrayResult(w->evidence, CurrentMemoryContext) : (Datum) 0;
+	nulls[9] = w->evidence ? ' ' : 'n';
+	crm_plan_run(&insert_history, args, nulls, 0, SPI_OK_INSERT);
+}
+
+/* ---------------------------------------------------------------------
+ * Dwell limits: started when a stage that has one is entered, cancelled
+ * when it is left (every countdown when the deal closes).  The deadline on
+ * the team calendar is left to the next sweep: it takes milliseconds.
+ * --------------------------------------------------------------------- */
+
+CRM_KEPT_PLAN(start_dwell_limit) = {
+	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
+	" SELECT $1, r.code, true, r.stage, r.waits_for, $4, now()"
+	" FROM crm.countdown_rule r WHERE r.pipeline = $2 AND r.stage = $3",
+	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}
+};
+CRM_KEPT_PLAN(cancel_timers) = {
+	"UPDATE crm.opportunity_timer t SET cancelled_at = now()"
+	" WHERE t.opportunity_id = $1 AND t.met_at IS NULL AND t.cancelled_at IS NULL AND (t.dwell OR $2)",
+	2, {INT8OID, BOOLOID}
+};
+
+static void
+run_timers(OpportunityWrite *w)
+{
+	bool		closing = w->to->kind != 'o';
+	char		nulls[4] = "    ";
+
+	if ((w->from != NULL && w->from->has_dwell_limit) || (closing && w->from != NULL && w->from->kind == 'o'))
+	{
+		Datum		args[2] = {Int64GetDatum(w->id), BoolGetDatum(closing)};
+
+		crm_plan_run(&cancel_timers, args, NULL, 0, SPI_OK_UPDATE);
+	}
+	if (w->to->has_dwell_limit)
+	{
+		const char *team = new_team(w);
+		Datum		args[4] = {Int64GetDatum(w->id), CStringGetTextDatum(w->pipeline),
+		CStringGetTextDatum(w->to->stage), team ? CStringGetTextDatum(team) : (Datum) 0};
+
+		nulls[3] = team ? ' ' : 'n';
+		crm_plan_run(&start_dwell_limit, args, nulls, 0, SPI_OK_INSERT);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * INSERT and UPDATE
+ * --------------------------------------------------------------------- */
+
+static void
+enter_stage(OpportunityWrite *w)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	const char *status = w->to->kind == 'w' ? "won" : w->to->kind == 'l' ? "lost" : "open";
+
+	set_text(w, "stage", w->to->stage);
+	set_text(w, "status", status);
+	set_column(w, "stage_entered_at", TimestampTzGetDatum(now), false);
+	set_column(w, "closed_at", TimestampTzGetDatum(now), w->to->kind == 'o');
+	if (w->to->kind != 'l')
+		set_column(w, "lost_reason", (Datum) 0, true);
+}
+
+static void
+start_opportunity(OpportunityWrite *w, const StageRules *rules)
+{
+	const PipelineInfo *p = known_pipeline(rules, w->pipeline);
+	char	   *stage = text_column(w, w->new, "stage");
+
+	if (stage != NULL && strcmp(stage, p->first) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+				 errmsg("a new opportunity starts in the first stage of its pipeline, %s, not %s",
+						crm_quote_value(p->first), crm_quote_value(stage)),
+				 errhint("Leave stage out, then move it with UPDATE crm.opportunity SET stage = ...")));
+	w->to = known_stage(rules, w->pipeline, p->first);
+	w->direction = "created";
+	appendStringInfoString(&w->reason, "created in its first stage");
+	set_customer_code(w);
+	set_team(w);
+	enter_stage(w);
+}
+
+/* status set to won or lost without a stage: that stage of the pipeline */
+static const char *
+stage_for_status(OpportunityWrite *w, const StageRules *rules, const char *stage)
+{
+	const PipelineInfo *p;
+	char	   *old_status = text_column(w, w->old, "status");
+	char	   *status = text_column(w, w->new, "status");
+
+	if (status == NULL || strcmp(status, old_status) == 0)
+		return stage;
+	p = known_pipeline(rules, w->pipeline);
+	if (strcmp(status, "won") == 0 && p->won)
+		return p->won;
+	if (strcmp(status, "lost") == 0 && p->lost)
+		return p->lost;
+	ereport(ERROR,
+			(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+			 errmsg("opportunity %lld cannot go from status %s to %s by itself", (long long) w->id,
+					crm_quote_value(old_status), crm_quote_value(status)),
+			 errhint("Move it to a stage with UPDATE crm.opportunity SET stage = ...; the status follows.")));
+	return NULL;				/* not reached */
+}
+
+static void
+check_lost_reason(OpportunityWrite *w)
+{
+	bool		isnull;
+
+	column(w, w->new, "lost_reason", &isnull);
+	if (w->to->kind == 'l' && isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("opportunity %lld cannot be lost without a reason", (long long) w->id),
+				 errhint("SET status = 'lost', lost_reason = ... with a code of crm.lost_reason "
+						 "(price, competitor, budget_cut, no_decision ...).")));
+}
+
+static void
+move_opportunity(OpportunityWrite *w, const StageRules *rules)
+{
+	char	   *from = text_column(w, w->old, "stage");
+	const char *to = stage_for_status(w, rules, text_column(w, w->new, "stage"));
+
+	if (text_changed(w, "pipeline"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+				 errmsg("opportunity %lld cannot change pipeline", (long long) w->id),
+				 errhint("Close it as lost and open a new one in the other pipeline.")));
+	set_team(w);
+	if (to == NULL || strcmp(from, to) == 0)
+		return;
+	w->from = known_stage(rules, w->pipeline, from);
+	w->to = known_stage(rules, w->pipeline, to);
+	if (!crm_transition_allowed(&stage_transitions, w->pipeline, from, to))
+	{
+		char	   *next = crm_transition_next_states(&stage_transitions, w->pipeline, from);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+				 errmsg("opportunity %lld cannot move from stage %s to %s", (long long) w->id,
+						crm_quote_value(from), crm_quote_value(to)),
+				 errdetail("From %s pipeline %s allows: %s.", crm_quote_value(from), crm_quote_value(w->pipeline),
+						   next ? next : "no move"),
+				 errhint("The allowed moves are in crm.stage_transition.")));
+	}
+	w->direction = move_direction(w->from, w->to);
+	check_lost_reason(w);
+	if (strcmp(w->direction, "forward") == 0 || strcmp(w->direction, "won") == 0)
+		check_package(w);
+	else
+		appendStringInfo(&w->reason, "%s: not a stage upgrade, not checked", w->direction);
+	enter_stage(w);
+}
+
+static void
+check_trigger_call(FunctionCallInfo fcinfo)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.opportunity_before_write() must run as a BEFORE INSERT OR UPDATE row trigger")));
+}
+
+static HeapTuple
+write_opportunity(TriggerData *td)
+{
+	OpportunityWrite w = {.td = td,.desc = td->tg_relation->rd_att};
+	const StageRules *rules = stage_rules();
+	bool		isnull;
+
+	w.old = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_trigtuple : NULL;
+	w.new = w.old ? td->tg_newtuple : td->tg_trigtuple;
+	w.pipeline = text_column(&w, w.new, "pipeline");
+	if (w.pipeline == NULL)
+		return w.new;			/* NOT NULL says so */
+	w.id = DatumGetInt64(column(&w, w.new, "id", &isnull));
+	initStringInfo(&w.reason);
+	initStringInfo(&w.missing);
+	initStringInfo(&w.how);
+	if (w.old == NULL)
+		start_opportunity(&w, rules);
+	else
+		move_opportunity(&w, rules);
+	if (w.to != NULL)
+	{
+		record_history(&w);
+		run_timers(&w);
+	}
+	return w.nset ? heap_modify_tuple_by_cols(w.new, w.desc, w.nset, w.cols, w.values, w.nulls) : w.new;
+}
+
+PG_FUNCTION_INFO_V1(crm_opportunity_before_write);
+
+/* BEFORE INSERT OR UPDATE ON crm.opportunity FOR EACH ROW */
+Datum
+crm_opportunity_before_write(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt;
+	HeapTuple	result;
+
+	check_trigger_call(fcinfo);
+	if (crm_restoring())		/* the history comes from the dump too */
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
+	cxt = AllocSetContextCreate(caller, "crm opportunity write", ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(cxt);
+	SPI_connect();
+	MemoryContextSwitchTo(cxt);
+	result = write_opportunity(td);
+	SPI_finish();
+	/* the new tuple outlives this call: copy it out of the short-lived context */
+	MemoryContextSwitchTo(caller);
+	result = heap_copytuple(result);
+	MemoryContextDelete(cxt);
+	return PointerGetDatum(result);
+}
