@@ -169,34 +169,8 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION crm.lead_after_update() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    moves crm.lead_move[];
-BEGIN
-    SELECT array_agg(ROW(n.id, o.status, n.status, o.owner, n.owner)::crm.lead_move ORDER BY n.id) INTO moves
-      FROM new_leads n JOIN old_leads o ON o.id = n.id
-     WHERE n.status IS DISTINCT FROM o.status OR n.owner IS DISTINCT FROM o.owner;
-    IF moves IS NOT NULL THEN
-        PERFORM crm.leads_moved(moves);
-        IF EXISTS (SELECT FROM unnest(moves) m
-                    WHERE 'qualified' IN (m.old_status, m.new_status) OR 'disqualified' IN (m.old_status, m.new_status)) THEN
-            PERFORM crm.learn_outcomes(
-                ARRAY(SELECT o::crm.lead FROM old_leads o JOIN new_leads n ON n.id = o.id
-                       WHERE o.status IN ('qualified', 'disqualified') AND n.status <> o.status),
-                ARRAY(SELECT n::crm.lead FROM new_leads n JOIN old_leads o ON o.id = n.id
-                       WHERE n.status IN ('qualified', 'disqualified') AND n.status <> o.status));
-        END IF;
-    END IF;
-    RETURN NULL;
-END
-$$;
 COMMENT ON FUNCTION crm.lead_after_insert() IS
 'Trigger: leads stored already scored go to assignment; see crm.leads_moved()';
-COMMENT ON FUNCTION crm.lead_after_update() IS
-'Trigger: what a change of state or owner sets off (crm.leads_moved), and learning from closed leads';
 -- @since 1.1
 -- The leads of migrated contacts (channel migration, stored unscored) are
 -- closed as they arrive: they are customers already, not prospects the
@@ -233,6 +207,8 @@ BEGIN
 END
 $$;
 -- @end
+COMMENT ON FUNCTION crm.lead_after_update() IS
+'Trigger: what a change of state or owner sets off (crm.leads_moved), and learning from closed leads';
 -- A restore brings what these derive with the leads: counts, daily loads,
 -- timers and wake-ups, assignments, learned counts (crm.restoring()).
 CREATE TRIGGER lead_inserted AFTER INSERT ON crm.lead
