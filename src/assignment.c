@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "assignment.h"
 #include "spi_plan.h"
 
 typedef struct Rule
@@ -268,13 +269,28 @@ keeps_owner(const WaitingLead *l)
 	return l->assigned && l->rule && l->decided && strcmp(l->rule, l->decided->code) == 0;
 }
 
+/* The first rule that holds for the lead, or NULL. */
+static Rule *
+first_rule(Assignment *a, const WaitingLead *l)
+{
+	for (int r = 0; r < a->n_rules; r++)
+		if (rule_holds(a, &a->rules[r], l))
+			return &a->rules[r];
+	return NULL;
+}
+
 static void
 decide_rules(Assignment *a)
 {
 	for (int i = 0; i < a->n_leads; i++)
-		for (int r = 0; r < a->n_rules && a->leads[i].decided == NULL; r++)
-			if (rule_holds(a, &a->rules[r], &a->leads[i]))
-				a->leads[i].decided = &a->rules[r];
+		a->leads[i].decided = first_rule(a, &a->leads[i]);
+}
+
+/* Why a lead no rule holds for waits. */
+static char *
+unruled_reason(const Assignment *a)
+{
+	return a->n_rules == 0 ? "no assignment rule is active" : "no assignment rule matches";
 }
 
 /* ---------------------------------------------------------------------
@@ -412,7 +428,7 @@ decide_reps(Assignment *a)
 		WaitingLead *l = &a->leads[i];
 
 		if (l->decided == NULL)
-			l->reason = a->n_rules == 0 ? "no assignment rule is active" : "no assignment rule matches";
+			l->reason = unruled_reason(a);
 		else if (keeps_owner(l))
 			continue;
 		else
@@ -503,6 +519,40 @@ write_turns(Assignment *a)
 		(void) crm_run_columns(&advance_turns, turns, SPI_OK_UPDATE);
 	if (fired[0].state)
 		(void) crm_run_columns(&rules_fired, fired, SPI_OK_UPDATE);
+}
+
+/* ---------------------------------------------------------------------
+ * Asked by ingestion, before a lead is stored
+ * --------------------------------------------------------------------- */
+
+struct AssignmentRules
+{
+	Assignment	a;				/* its rules only */
+};
+
+AssignmentRules *
+crm_assignment_rules(void)
+{
+	AssignmentRules *rules = palloc0(sizeof(AssignmentRules));
+
+	read_rules(&rules->a);
+	return rules;
+}
+
+const char *
+crm_assignment_unruled(AssignmentRules *rules, const char *channel, const char *region_code,
+					   const char *product_line, int32 score, const char *customer_owner)
+{
+	WaitingLead l = {
+		.channel = unconstify(char *, channel),
+		.region_code = unconstify(char *, region_code),
+		.product_line = unconstify(char *, product_line),
+		.has_score = true,
+		.score = score,
+		.customer_owner = unconstify(char *, customer_owner),
+	};
+
+	return first_rule(&rules->a, &l) ? NULL : unruled_reason(&rules->a);
 }
 
 /* ---------------------------------------------------------------------
