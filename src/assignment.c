@@ -455,6 +455,19 @@ CRM_KEPT_PLAN(note_waiting) = {
 	" FROM unnest($1::int8[], $2::text[], $3::text[]) u(id, reason, rule) WHERE l.id = u.id",
 	3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
+/*
+ * With no active rule, the leads only learn why they wait: those that
+ * know it already (ingestion stored it with them) are neither locked nor
+ * written again.
+ */
+CRM_KEPT_PLAN(note_unruled) = {
+	"UPDATE crm.lead l SET waiting_reason = $2, assignment_rule = NULL"
+	" FROM (SELECT w.id FROM crm.lead w WHERE w.id = ANY ($1) AND w.status = 'scored'"
+	"         AND (w.waiting_reason IS DISTINCT FROM $2 OR w.assignment_rule IS NOT NULL)"
+	"       ORDER BY w.created_at, w.id FOR UPDATE OF w SKIP LOCKED) u"
+	" WHERE l.id = u.id",
+	2, {INT8ARRAYOID, TEXTOID}
+};
 CRM_KEPT_PLAN(advance_turns) = {
 	"UPDATE crm.rep r SET rotation = u.rotation, last_assigned_at = now()"
 	" FROM unnest($1::text[], $2::int8[]) u(login, rotation) WHERE r.login = u.login",
@@ -565,15 +578,17 @@ assign(ArrayType *ids, bool reroute)
 	Assignment	a = {0};
 
 	read_rules(&a);
-	/* no active rule routes nothing: the leads only learn why they wait */
-	read_leads(&a, ids, reroute && a.n_rules > 0);
-	if (a.n_leads == 0)
-		return 0;
+	/* no active rule routes nothing */
 	if (a.n_rules == 0)
 	{
-		decide_reps(&a);
-		return write_leads(&a);
+		Datum		args[2] = {PointerGetDatum(ids), CStringGetTextDatum(unruled_reason(&a))};
+
+		(void) crm_plan_run(&note_unruled, args, NULL, 0, SPI_OK_UPDATE);
+		return 0;
 	}
+	read_leads(&a, ids, reroute);
+	if (a.n_leads == 0)
+		return 0;
 	decide_rules(&a);
 	lock_and_read_reps(&a);
 	decide_reps(&a);
