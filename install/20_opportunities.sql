@@ -287,9 +287,9 @@ COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost';
 -- stage's action package backed it.
 CREATE TABLE crm.stage_history (
     id          bigserial PRIMARY KEY,
-    -- written by the trigger before its opportunity row is in the table:
-    -- the key is checked at commit
-    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    -- written by the statement's trigger once its opportunity rows are
+    -- in the table (crm.opportunity_stage_changed())
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
     pipeline    text NOT NULL,
     from_stage  text,
     to_stage    text NOT NULL,
@@ -328,9 +328,24 @@ COMMENT ON COLUMN crm.stage_history.evidence IS
 CREATE FUNCTION crm.opportunity_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_opportunity_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.opportunity_before_write() IS
-'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows and, into an enforce stage, with its action package; keeps status, customer code and team in step; writes crm.stage_history';
+'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at, closed_at, customer code and team in step';
 CREATE TRIGGER opportunity_stage BEFORE INSERT OR UPDATE ON crm.opportunity
     FOR EACH ROW EXECUTE FUNCTION crm.opportunity_before_write();
+
+-- What the stage changes of a statement leave behind, once per statement
+-- over all its rows (src/stage_change.c): a statement per row cost
+-- several times the work it did.  A transition table serves one event
+-- only: one trigger for INSERT, one for UPDATE.
+CREATE FUNCTION crm.opportunity_stage_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_stage_changed' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_stage_changed() IS
+'Trigger: for the rows of a statement whose stage changed, checks the action package of forward moves and wins (refused in an enforce stage, SQLSTATE 23514; unverified in a warn stage), locks the evidence relied on, writes crm.stage_history, cancels the dwell limits of the stages left (every countdown when the deal closes) and starts those of the stages entered';
+CREATE TRIGGER opportunity_stage_inserted AFTER INSERT ON crm.opportunity
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.opportunity_stage_changed();
+CREATE TRIGGER opportunity_stage_updated AFTER UPDATE ON crm.opportunity
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.opportunity_stage_changed();
 
 CREATE TABLE crm.attachment (
     id          bigserial PRIMARY KEY,
@@ -545,9 +560,9 @@ CREATE TRIGGER countdown_rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 
 CREATE TABLE crm.opportunity_timer (
     id          bigserial PRIMARY KEY,
-    -- a dwell limit of the first stage starts in the trigger, before its
-    -- opportunity row is in the table: the key is checked at commit
-    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    -- dwell limits start in the statement's trigger, once its opportunity
+    -- rows are in the table (crm.opportunity_stage_changed())
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
     rule        text NOT NULL REFERENCES crm.countdown_rule (code) ON UPDATE CASCADE ON DELETE CASCADE,
     dwell       boolean NOT NULL DEFAULT false,
     stage       text NOT NULL,
