@@ -364,7 +364,9 @@ CREATE TABLE crm.attachment (
 ALTER TABLE crm.attachment ALTER COLUMN content SET STORAGE EXTERNAL;
 SELECT pg_catalog.pg_extension_config_dump('crm.attachment', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.attachment_id_seq', '');
-CREATE INDEX attachment_opportunity_idx ON crm.attachment (opportunity_id, kind, added_at);
+-- a stage change's evidence: the newest of a kind, ties by id, read from
+-- the index without a sort
+CREATE INDEX attachment_opportunity_idx ON crm.attachment (opportunity_id, kind, added_at, id);
 CREATE INDEX attachment_sha256_idx ON crm.attachment (sha256);
 COMMENT ON TABLE crm.attachment IS
 'Evidence on an opportunity: a file stored (content) or referenced (url, size, sha256, content_type). Checked when added (src/evidence.c): access, magic bytes against the kind''s types, not empty, size limit, SHA-256, one deal only for unique kinds; a failed check refuses it, naming the check. A record: only file_name may change, and one a stage change relied on cannot be deleted';
