@@ -149,28 +149,6 @@ $$;
 COMMENT ON FUNCTION crm.leads_moved(crm.lead_move[]) IS
 'Internal to the lead triggers: open-lead counts, daily loads, SLA timers of the new owner, and assignment of leads that entered state scored';
 
-CREATE FUNCTION crm.lead_after_insert() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    moves crm.lead_move[];
-BEGIN
-    SELECT array_agg(ROW(n.id, NULL, n.status, NULL, n.owner)::crm.lead_move ORDER BY n.id) INTO moves
-      FROM new_leads n WHERE n.status <> 'new';
-    IF moves IS NOT NULL THEN
-        PERFORM crm.leads_moved(moves);
-        IF EXISTS (SELECT FROM new_leads n WHERE n.status IN ('qualified', 'disqualified')) THEN
-            PERFORM crm.learn_outcomes('{}', ARRAY(SELECT n::crm.lead FROM new_leads n
-                                                    WHERE n.status IN ('qualified', 'disqualified')));
-        END IF;
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-COMMENT ON FUNCTION crm.lead_after_insert() IS
-'Trigger: leads stored already scored go to assignment; see crm.leads_moved()';
 -- @since 1.1
 -- The leads of migrated contacts (channel migration, stored unscored) are
 -- closed as they arrive: they are customers already, not prospects the
@@ -180,6 +158,32 @@ CREATE FUNCTION crm.lead_is_migrated_customer(l crm.lead) RETURNS boolean
 RETURN l.channel OPERATOR(pg_catalog.=) 'migration' AND l.score IS NULL;
 COMMENT ON FUNCTION crm.lead_is_migrated_customer(crm.lead) IS
 'True for the lead that carried a migrated contact (crm.import_commit, target contacts): channel migration, never scored. Learning and the penetration rates leave it out';
+-- A migrated customer's lead is stored closed (src/ingest_batch.c), with
+-- no owner: it moves nothing, and nothing is learnt from it.
+CREATE OR REPLACE FUNCTION crm.lead_after_insert() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    moves crm.lead_move[];
+BEGIN
+    SELECT array_agg(ROW(n.id, NULL, n.status, NULL, n.owner)::crm.lead_move ORDER BY n.id) INTO moves
+      FROM new_leads n WHERE n.status <> 'new' AND NOT crm.lead_is_migrated_customer(n);
+    IF moves IS NOT NULL THEN
+        PERFORM crm.leads_moved(moves);
+        IF EXISTS (SELECT FROM unnest(moves) m WHERE m.new_status IN ('qualified', 'disqualified')) THEN
+            PERFORM crm.learn_outcomes('{}', ARRAY(SELECT n::crm.lead FROM new_leads n
+                                                    WHERE n.status IN ('qualified', 'disqualified')
+                                                      AND NOT crm.lead_is_migrated_customer(n)));
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- @end
+COMMENT ON FUNCTION crm.lead_after_insert() IS
+'Trigger: leads stored already scored go to assignment; see crm.leads_moved()';
+-- @since 1.1
 CREATE OR REPLACE FUNCTION crm.lead_after_update() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp

@@ -547,7 +547,7 @@ DECLARE
     quarantined bigint;
 BEGIN
     -- contacts are customers already: their leads are stored unscored and
-    -- closed below, never assigned
+    -- closed (crm.lead_is_migrated_customer), never assigned
     IF target = 'contacts' THEN
         PERFORM set_config('crm.score_on_ingest', 'off', true);
     END IF;
@@ -573,9 +573,11 @@ BEGIN
         DELETE FROM crm.lead_quarantine q WHERE q.batch_id = quarantined;
     END IF;
     -- what each fed row became, taken back in one statement: the row's
-    -- bookkeeping; the owner the old system gave, where the customer has
-    -- none (the first row of the chunk decides); for a new record, the old
-    -- system's creation time; and the leads of migrated contacts closed
+    -- bookkeeping, and the owner the old system gave to a customer that
+    -- was stored before and has none (the first row of the chunk decides).
+    -- A contact or account the chunk created has its owner and old
+    -- creation time already, and a migrated contact's lead was stored
+    -- closed: the batch engine wrote them with the rows (src/import.c).
     -- Every row is found by index, and so is its lead and its contact: the
     -- chunk's rows by = ANY, the rest by correlated look-ups (OFFSET 0
     -- keeps each one a look-up), so that a chunk costs the same whether
@@ -589,35 +591,23 @@ BEGIN
                   FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
          WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
            AND EXISTS (SELECT FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
-        RETURNING i.row_no, i.lead_id, i.payload ->> 'owner' AS owner
-    ), fed AS MATERIALIZED (
-        SELECT b.row_no, b.owner, l.*
-          FROM bookkept b
-         CROSS JOIN LATERAL (SELECT l.id, l.outcome, l.contact_id, l.account_id, l.account_outcome,
-                                    l.created_at, l.status
-                               FROM crm.lead l WHERE l.id = b.lead_id OFFSET 0) l
+        RETURNING i.row_no, i.outcome, i.contact_id, i.account_id, i.payload ->> 'owner' AS owner
     ), people AS (
         UPDATE crm.contact k
-           SET owner = coalesce(k.owner, a.owner),
-               created_at = CASE WHEN a.outcome = 'new' THEN a.created_at ELSE k.created_at END
-          FROM (SELECT DISTINCT ON (f.contact_id) f.contact_id, f.outcome, f.created_at, f.owner
-                  FROM fed f WHERE f.outcome <> 'review' ORDER BY f.contact_id, f.row_no) a
-         WHERE k.id = a.contact_id AND ((k.owner IS NULL AND a.owner IS NOT NULL) OR a.outcome = 'new')
-    ), organisations AS (
-        UPDATE crm.account x
-           SET owner = coalesce(x.owner, a.owner),
-               created_at = CASE WHEN a.account_outcome = 'new' THEN a.created_at ELSE x.created_at END
-          FROM (SELECT DISTINCT ON (f.account_id) f.account_id, f.account_outcome, f.created_at, f.owner
-                  FROM fed f WHERE f.account_id IS NOT NULL ORDER BY f.account_id, f.row_no) a
-         WHERE x.id = a.account_id AND ((x.owner IS NULL AND a.owner IS NOT NULL) OR a.account_outcome = 'new')
+           SET owner = a.owner
+          FROM (SELECT DISTINCT ON (b.contact_id) b.contact_id, b.owner
+                  FROM bookkept b WHERE b.outcome <> 'review' ORDER BY b.contact_id, b.row_no) a
+         WHERE k.id = a.contact_id AND k.owner IS NULL AND a.owner IS NOT NULL
     )
-    UPDATE crm.lead l SET status = 'disqualified'
-      FROM fed f
-     WHERE target = 'contacts' AND l.id = f.id AND f.status = 'new';
+    UPDATE crm.account x
+       SET owner = a.owner
+      FROM (SELECT DISTINCT ON (b.account_id) b.account_id, b.owner
+              FROM bookkept b WHERE b.account_id IS NOT NULL ORDER BY b.account_id, b.row_no) a
+     WHERE x.id = a.account_id AND x.owner IS NULL AND a.owner IS NOT NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.import_people(bigint, text, bigint[], integer) IS
-'Internal to crm.import_chunk(): feeds pending contact or lead rows through crm.lead_inbox (channel migration), takes the outcome of each back into crm.import_row (imported, or rejected with the quarantine''s reason), gives customers without an owner the row''s owner, and closes the leads of migrated contacts';
+'Internal to crm.import_chunk(): feeds pending contact or lead rows through crm.lead_inbox (channel migration), takes the outcome of each back into crm.import_row (imported, or rejected with the quarantine''s reason), and gives customers stored before without an owner the row''s owner (the customers it creates, their owner and old creation time, and the closed leads of migrated contacts are written by ingestion itself)';
 
 -- One chunk: the batch is locked first, so that two calls on one batch
 -- take turns and never take the same row.  starting: only registers the

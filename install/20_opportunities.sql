@@ -287,9 +287,9 @@ COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost';
 -- stage's action package backed it.
 CREATE TABLE crm.stage_history (
     id          bigserial PRIMARY KEY,
-    -- written by the trigger before its opportunity row is in the table:
-    -- the key is checked at commit
-    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    -- written by the statement's trigger once its opportunity rows are
+    -- in the table (crm.opportunity_stage_changed())
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
     pipeline    text NOT NULL,
     from_stage  text,
     to_stage    text NOT NULL,
@@ -328,9 +328,24 @@ COMMENT ON COLUMN crm.stage_history.evidence IS
 CREATE FUNCTION crm.opportunity_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_opportunity_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.opportunity_before_write() IS
-'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows and, into an enforce stage, with its action package; keeps status, customer code and team in step; writes crm.stage_history';
+'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at, closed_at, customer code and team in step';
 CREATE TRIGGER opportunity_stage BEFORE INSERT OR UPDATE ON crm.opportunity
     FOR EACH ROW EXECUTE FUNCTION crm.opportunity_before_write();
+
+-- What the stage changes of a statement leave behind, once per statement
+-- over all its rows (src/stage_change.c): a statement per row cost
+-- several times the work it did.  A transition table serves one event
+-- only: one trigger for INSERT, one for UPDATE.
+CREATE FUNCTION crm.opportunity_stage_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_stage_changed' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_stage_changed() IS
+'Trigger: for the rows of a statement whose stage changed, checks the action package of forward moves and wins (refused in an enforce stage, SQLSTATE 23514; unverified in a warn stage), locks the evidence relied on, writes crm.stage_history, cancels the dwell limits of the stages left (every countdown when the deal closes) and starts those of the stages entered';
+CREATE TRIGGER opportunity_stage_inserted AFTER INSERT ON crm.opportunity
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.opportunity_stage_changed();
+CREATE TRIGGER opportunity_stage_updated AFTER UPDATE ON crm.opportunity
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.opportunity_stage_changed();
 
 CREATE TABLE crm.attachment (
     id          bigserial PRIMARY KEY,
@@ -349,7 +364,9 @@ CREATE TABLE crm.attachment (
 ALTER TABLE crm.attachment ALTER COLUMN content SET STORAGE EXTERNAL;
 SELECT pg_catalog.pg_extension_config_dump('crm.attachment', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.attachment_id_seq', '');
-CREATE INDEX attachment_opportunity_idx ON crm.attachment (opportunity_id, kind, added_at);
+-- a stage change's evidence: the newest of a kind, ties by id, read from
+-- the index without a sort
+CREATE INDEX attachment_opportunity_idx ON crm.attachment (opportunity_id, kind, added_at, id);
 CREATE INDEX attachment_sha256_idx ON crm.attachment (sha256);
 COMMENT ON TABLE crm.attachment IS
 'Evidence on an opportunity: a file stored (content) or referenced (url, size, sha256, content_type). Checked when added (src/evidence.c): access, magic bytes against the kind''s types, not empty, size limit, SHA-256, one deal only for unique kinds; a failed check refuses it, naming the check. A record: only file_name may change, and one a stage change relied on cannot be deleted';
@@ -545,9 +562,9 @@ CREATE TRIGGER countdown_rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 
 CREATE TABLE crm.opportunity_timer (
     id          bigserial PRIMARY KEY,
-    -- a dwell limit of the first stage starts in the trigger, before its
-    -- opportunity row is in the table: the key is checked at commit
-    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    -- dwell limits start in the statement's trigger, once its opportunity
+    -- rows are in the table (crm.opportunity_stage_changed())
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
     rule        text NOT NULL REFERENCES crm.countdown_rule (code) ON UPDATE CASCADE ON DELETE CASCADE,
     dwell       boolean NOT NULL DEFAULT false,
     stage       text NOT NULL,

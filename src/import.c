@@ -1,5 +1,6 @@
 /*
- * import.c: settings of the migration.
+ * import.c: the migration: its settings, and what a lead of its channel
+ * carries besides the lead fields.
  *
  * crm.import_commit feeds a migration's people through lead ingestion, with
  * the same matching; only the bar for merging without a person is its own.
@@ -13,8 +14,14 @@
 #include "postgres.h"
 
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 
 #include "import.h"
+
+/* The channel crm.import_commit feeds contacts and leads through (19_migration.sql). */
+#define IMPORT_CHANNEL "migration"
+/* The payload key of the customer's owner in the old system */
+#define OWNER_KEY "owner"
 
 static double import_merge_threshold = 13.0;
 
@@ -26,4 +33,22 @@ crm_import_init(void)
 							 "The higher of this and crm.match_merge_threshold counts during an import.",
 							 &import_merge_threshold, 13.0, -100.0, 100.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+bool
+crm_import_carries_customer(const Lead *lead)
+{
+	return strcmp(lead->channel, IMPORT_CHANNEL) == 0;
+}
+
+/* crm.import_commit has refused rows whose owner is not a rep's login. */
+char *
+crm_import_owner(const Lead *lead)
+{
+	JsonbValue *v;
+
+	if (lead->payload == NULL || !JB_ROOT_IS_OBJECT(lead->payload))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&lead->payload->root, OWNER_KEY, strlen(OWNER_KEY), NULL);
+	return v && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
 }

@@ -1,9 +1,23 @@
 /*
- * import.h: settings of the migration (crm.import_commit).
+ * import.h: the migration (crm.import_commit): its settings, and what a
+ * lead of its channel carries besides the lead fields.
  */
 #ifndef CRM_IMPORT_H
 #define CRM_IMPORT_H
 
+#include "match.h"
+
 extern void crm_import_init(void);
+
+/*
+ * Whether the lead carries a customer of the old system: channel
+ * migration.  A contact or account it creates keeps the old system's
+ * creation time and owner; unscored, it is a migrated customer's lead
+ * (crm.lead_is_migrated_customer), stored closed.
+ */
+extern bool crm_import_carries_customer(const Lead *lead);
+
+/* The owner the old system gave the lead's customer (payload key "owner"), or NULL. */
+extern char *crm_import_owner(const Lead *lead);
 
 #endif							/* CRM_IMPORT_H */

@@ -35,6 +35,7 @@
 
 #include "code_registry.h"
 #include "customer_code.h"
+#include "import.h"
 #include "ingest_batch.h"
 #include "lead_fields.h"
 #include "quote.h"
@@ -827,6 +828,23 @@ force_merge(BatchLead *bl)
 	bl->owner = bl->match.best->owner;
 }
 
+/*
+ * What a customer of the old system keeps when a lead of the migration
+ * creates it: its owner, where crm gives it none, and its creation time
+ * (NULL: none, and so now).
+ */
+static char *
+old_system_owner(const Lead *lead)
+{
+	return crm_import_carries_customer(lead) ? crm_import_owner(lead) : NULL;
+}
+
+static const char *
+old_system_created_at(const Lead *lead)
+{
+	return crm_import_carries_customer(lead) ? lead->created_at : NULL;
+}
+
 static void
 decide(BatchLead *bl, const MatchWeights *weights)
 {
@@ -845,7 +863,7 @@ decide(BatchLead *bl, const MatchWeights *weights)
 	}
 	place_account(bl);
 	bl->creates_contact = true;
-	bl->owner = bl->account_owner;
+	bl->owner = bl->account_owner ? bl->account_owner : old_system_owner(bl->lead);
 }
 
 /*
@@ -953,9 +971,13 @@ CRM_KEPT_PLAN(register_codes) = {
 	2, {TEXTARRAYOID, TEXTARRAYOID}
 };
 CRM_KEPT_PLAN(insert_accounts) = {
-	"INSERT INTO crm.account (id, code, name, uscc, region_code)"
-	" SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])",
-	5, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+	"INSERT INTO crm.account (id, code, name, uscc, region_code, owner, created_at)"
+	" SELECT u.id, u.code, u.name, u.uscc, u.region_code, u.owner,"
+	"        coalesce(u.created_at::timestamptz, now())"
+	"   FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+	"        u(id, code, name, uscc, region_code, owner, created_at)",
+	7, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID}
 };
 CRM_KEPT_PLAN(fill_usccs) = {
 	"UPDATE crm.account a SET uscc = u.uscc FROM unnest($1::int8[], $2::text[]) u(id, uscc)"
@@ -963,11 +985,13 @@ CRM_KEPT_PLAN(fill_usccs) = {
 	2, {INT8ARRAYOID, TEXTARRAYOID}
 };
 CRM_KEPT_PLAN(insert_contacts) = {
-	"INSERT INTO crm.contact (id, code, account_id, name, title, wechat_openid, owner)"
-	" SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],"
-	"                      $7::text[])",
-	7, {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID}
+	"INSERT INTO crm.contact (id, code, account_id, name, title, wechat_openid, owner, created_at)"
+	" SELECT u.id, u.code, u.account_id, u.name, u.title, u.openid, u.owner,"
+	"        coalesce(u.created_at::timestamptz, now())"
+	"   FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],"
+	"               $7::text[], $8::text[]) u(id, code, account_id, name, title, openid, owner, created_at)",
+	8, {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID}
 };
 CRM_KEPT_PLAN(update_contacts) = {
 	"UPDATE crm.contact c SET name = u.name, title = u.title, account_id = u.account_id,"
@@ -1009,7 +1033,7 @@ enum
 	LEAD_COL_WARNINGS = LEAD_COL_FIELDS + CRM_N_LEAD_FIELDS,
 	LEAD_COL_PAYLOAD, LEAD_COL_CONTACT_ID, LEAD_COL_ACCOUNT_ID, LEAD_COL_OUTCOME,
 	LEAD_COL_ACCOUNT_OUTCOME, LEAD_COL_MATCH_SCORE, LEAD_COL_SCORE, LEAD_COL_WIN_PROBABILITY,
-	LEAD_COL_SCORE_FACTORS, N_LEAD_COLS
+	LEAD_COL_SCORE_FACTORS, LEAD_COL_STATUS, N_LEAD_COLS
 };
 StaticAssertDecl(N_LEAD_COLS <= CRM_PLAN_MAX_ARGS, "crm.lead takes too many parameters");
 
@@ -1033,6 +1057,7 @@ static StoredColumn lead_columns[N_LEAD_COLS] = {
 	[LEAD_COL_SCORE] = {"score", INT4OID, INT4ARRAYOID, "int4", NULL},
 	[LEAD_COL_WIN_PROBABILITY] = FLOAT4_COL("win_probability"),
 	[LEAD_COL_SCORE_FACTORS] = JSONB_COL("score_factors"),
+	[LEAD_COL_STATUS] = TEXT_COL("status"),
 };
 
 /* What is stored of a lead field: a submission time defaults to now. */
@@ -1070,9 +1095,9 @@ crm_ingest_batch_init(void)
 		insert_leads.argtypes[i] = c->array_type;
 	}
 	insert_leads.nargs = N_LEAD_COLS;
-	insert_leads.sql = psprintf("INSERT INTO crm.lead (%s, status, scored_at)"
-								" SELECT %s, CASE WHEN u.score IS NULL THEN 'new' ELSE 'scored' END,"
-								"  CASE WHEN u.score IS NOT NULL THEN now() END"
+	insert_leads.sql = psprintf("INSERT INTO crm.lead (%s, scored_at, closed_at)"
+								" SELECT %s, CASE WHEN u.score IS NOT NULL THEN now() END,"
+								"  CASE WHEN u.status = 'disqualified' THEN now() END"
 								" FROM unnest(%s) u(%s)", names.data, values.data, params.data, names.data);
 	MemoryContextSwitchTo(old);
 }
@@ -1206,8 +1231,8 @@ write_codes(BatchLead **wave, int n)
 static void
 write_accounts(BatchLead **wave, int n)
 {
-	CrmColumn		c[5] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
-							   CRM_COL(TEXTOID));
+	CrmColumn		c[7] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+							   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
 	CrmColumn		f[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID));
 
 	for (int i = 0; i < n; i++)
@@ -1221,6 +1246,8 @@ write_accounts(BatchLead **wave, int n)
 			crm_put_text(&c[2], bl->lead->company_name);
 			crm_put_text(&c[3], bl->lead->uscc);
 			crm_put_text(&c[4], bl->lead->region_code);
+			crm_put_text(&c[5], old_system_owner(bl->lead));
+			crm_put_text(&c[6], old_system_created_at(bl->lead));
 		}
 		else if (bl->fills_uscc)
 		{
@@ -1247,8 +1274,8 @@ lead_of_contact(BatchLead **wave, int n, int64 contact_id)
 static void
 write_contacts(BatchLead **wave, int n)
 {
-	CrmColumn		c[7] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(INT8OID), CRM_COL(TEXTOID),
-							   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+	CrmColumn		c[8] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(INT8OID), CRM_COL(TEXTOID),
+							   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -1263,6 +1290,7 @@ write_contacts(BatchLead **wave, int n)
 		crm_put_text(&c[4], bl->lead->title);
 		crm_put_text(&c[5], bl->lead->wechat_openid);
 		crm_put_text(&c[6], bl->owner);
+		crm_put_text(&c[7], old_system_created_at(bl->lead));
 	}
 	if (c[0].state)
 		(void) crm_run_columns(&insert_contacts, c, SPI_OK_INSERT);
@@ -1368,6 +1396,15 @@ warnings_literal(const Lead *lead)
 	return buf.data;
 }
 
+/* The state a new lead is stored in: a migrated customer's lead is closed. */
+static const char *
+stored_status(const BatchLead *bl)
+{
+	if (bl->scored)
+		return "scored";
+	return crm_import_carries_customer(bl->lead) ? "disqualified" : "new";
+}
+
 static void
 put_lead(CrmColumn *c, BatchLead *bl)
 {
@@ -1390,6 +1427,7 @@ put_lead(CrmColumn *c, BatchLead *bl)
 			!bl->score.has_probability);
 	crm_put(&c[LEAD_COL_SCORE_FACTORS],
 			bl->scored ? JsonbPGetDatum(json_of(bl->score.factors_json)) : (Datum) 0, !bl->scored);
+	crm_put_text(&c[LEAD_COL_STATUS], stored_status(bl));
 }
 
 static void
