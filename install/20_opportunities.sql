@@ -290,9 +290,9 @@ COMMENT ON COLUMN crm.opportunity.blocked_since IS
 -- stage's action package backed it.
 CREATE TABLE crm.stage_history (
     id          bigserial PRIMARY KEY,
-    -- written by the trigger before its opportunity row is in the table:
-    -- the key is checked at commit
-    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    -- written by the statement's trigger once its opportunity rows are
+    -- in the table (crm.opportunity_stage_changed())
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
     pipeline    text NOT NULL,
     from_stage  text,
     to_stage    text NOT NULL,
@@ -331,9 +331,24 @@ COMMENT ON COLUMN crm.stage_history.evidence IS
 CREATE FUNCTION crm.opportunity_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_opportunity_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.opportunity_before_write() IS
-'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows and, into an enforce stage, with its action package; keeps status, customer code and team in step; writes crm.stage_history';
+'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at, closed_at, customer code and team in step';
 CREATE TRIGGER opportunity_stage BEFORE INSERT OR UPDATE ON crm.opportunity
     FOR EACH ROW EXECUTE FUNCTION crm.opportunity_before_write();
+
+-- What the stage changes of a statement leave behind, once per statement
+-- over all its rows (src/stage_change.c): a statement per row cost
+-- several times the work it did.  A transition table serves one event
+-- only: one trigger for INSERT, one for UPDATE.
+CREATE FUNCTION crm.opportunity_stage_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_stage_changed' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_stage_changed() IS
+'Trigger: for the rows of a statement whose stage changed, checks the action package of forward moves and wins (refused in an enforce stage, SQLSTATE 23514; unverified in a warn stage), locks the evidence relied on, writes crm.stage_history, cancels the dwell limits of the stages left (every countdown when the deal closes) and starts those of the stages entered';
+CREATE TRIGGER opportunity_stage_inserted AFTER INSERT ON crm.opportunity
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.opportunity_stage_changed();
+CREATE TRIGGER opportunity_stage_updated AFTER UPDATE ON crm.opportunity
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.opportunity_stage_changed();
 
 CREATE TABLE crm.attachment (
     id          bigserial PRIMARY KEY,
@@ -352,7 +367,9 @@ CREATE TABLE crm.attachment (
 ALTER TABLE crm.attachment ALTER COLUMN content SET STORAGE EXTERNAL;
 SELECT pg_catalog.pg_extension_config_dump('crm.attachment', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.attachment_id_seq', '');
-CREATE INDEX attachment_opportunity_idx ON crm.attachment (opportunity_id, kind, added_at);
+-- a stage change's evidence: the newest of a kind, ties by id, read from
+-- the index without a sort
+CREATE INDEX attachment_opportunity_idx ON crm.attachment (opportunity_id, kind, added_at, id);
 CREATE INDEX attachment_sha256_idx ON crm.attachment (sha256);
 COMMENT ON TABLE crm.attachment IS
 'Evidence on an opportunity: a file stored (content) or referenced (url, size, sha256, content_type). Checked when added (src/evidence.c): access, magic bytes against the kind''s types, not empty, size limit, SHA-256, one deal only for unique kinds; a failed check refuses it, naming the check. A record: only file_name may change, and one a stage change relied on cannot be deleted';
@@ -548,9 +565,9 @@ CREATE TRIGGER countdown_rule_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCA
 
 CREATE TABLE crm.opportunity_timer (
     id          bigserial PRIMARY KEY,
-    -- a dwell limit of the first stage starts in the trigger, before its
-    -- opportunity row is in the table: the key is checked at commit
-    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    -- dwell limits start in the statement's trigger, once its opportunity
+    -- rows are in the table (crm.opportunity_stage_changed())
+    opportunity_id bigint NOT NULL REFERENCES crm.opportunity (id) ON DELETE CASCADE,
     rule        text NOT NULL REFERENCES crm.countdown_rule (code) ON UPDATE CASCADE ON DELETE CASCADE,
     dwell       boolean NOT NULL DEFAULT false,
     stage       text NOT NULL,
@@ -609,9 +626,6 @@ BEGIN
     END IF;
     UPDATE crm.opportunity_timer t SET cancelled_at = pg_catalog.now()
      WHERE t.opportunity_id = NEW.id AND NOT t.dwell AND t.met_at IS NULL AND t.cancelled_at IS NULL;
-    IF NEW.blocked_since IS NOT NULL THEN
-        PERFORM crm.refresh_blocked(NEW.id);    -- the countdown superseded may have fired
-    END IF;
     IF NEW.quote_sent_at IS NOT NULL AND NEW.status = 'open' THEN
         INSERT INTO crm.opportunity_timer (opportunity_id, rule, stage, waits_for, team, started_at)
         SELECT NEW.id, r.code, NEW.stage, r.waits_for, NEW.team, NEW.quote_sent_at
@@ -636,7 +650,7 @@ BEGIN
     END IF;
     -- The opportunity first, when a timer waits for this: a stage change
     -- and the sweep lock it before its timers, and a fired timer met
-    -- unblocks it (crm.opportunity.blocked_since).
+    -- unblocks it (crm.blocking_changed() refreshes blocked_since).
     PERFORM FROM crm.opportunity o
      WHERE o.id = NEW.opportunity_id
        AND EXISTS (SELECT FROM crm.opportunity_timer t
@@ -648,7 +662,6 @@ BEGIN
     UPDATE crm.opportunity_timer t SET met_at = pg_catalog.now()
      WHERE t.opportunity_id = NEW.opportunity_id AND t.waits_for = NEW.kind
        AND t.met_at IS NULL AND t.cancelled_at IS NULL;
-    PERFORM crm.refresh_blocked(NEW.opportunity_id);
     RETURN NULL;
 END
 $$;
@@ -733,9 +746,10 @@ COMMENT ON FUNCTION crm.fire_opportunity_timers(integer) IS
 -- so that the board counts from one small index of the blocked deals, each
 -- with its current team and stage, instead of probing a million deals
 -- from their blocked rows.  It is kept where a reason starts or ends: the
--- sweep fires a timer, an activity meets one, a quote sent again
--- supersedes one, a stage left cancels dwell limits and resolves refused
--- requests, a request is refused, a timer or request is deleted.
+-- sweep fires timers (in bulk); a fired timer met, cancelled (its stage
+-- left, the deal closed, the quote sent again) or deleted; a stage
+-- entered, which resolves the refused requests; a request recorded or
+-- deleted.
 CREATE FUNCTION crm.opportunity_blocked_since(opportunity crm.opportunity) RETURNS timestamptz
     LANGUAGE sql STABLE
 BEGIN ATOMIC
@@ -762,9 +776,12 @@ END;
 COMMENT ON FUNCTION crm.refresh_blocked(bigint) IS
 'Sets crm.opportunity.blocked_since from the opportunity''s reasons (crm.opportunity_blocked_since()) after one of them started or ended';
 
--- A stage left (the deal moved on, back, or closed): its dwell limits
--- were cancelled and its refused requests are resolved.  After the stage
--- trigger, which cancels the timers; only for a deal that is blocked.
+-- A stage entered (the deal moved on, back, or closed) resolves its
+-- refused requests, and a closed deal is blocked no more.  After the
+-- stage trigger, which sets stage_entered_at and status; only for a deal
+-- that is blocked.  The dwell limits of the stage left are cancelled after
+-- the statement (crm.opportunity_stage_changed()): crm.blocking_changed()
+-- sees to them.
 CREATE FUNCTION crm.opportunity_stage_left() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -775,13 +792,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.opportunity_stage_left() IS
-'Trigger: a blocked opportunity that changes stage is blocked now only by the reasons left (countdowns not cancelled, nothing refused since the new stage was entered)';
+'Trigger: a blocked opportunity that changes stage is blocked now only by its fired timers (those of the stage left are cancelled after the statement) and by nothing refused before, nor at all once closed';
 CREATE TRIGGER opportunity_stage_left BEFORE UPDATE ON crm.opportunity
     FOR EACH ROW WHEN (OLD.blocked_since IS NOT NULL AND OLD.stage IS DISTINCT FROM NEW.stage)
     EXECUTE FUNCTION crm.opportunity_stage_left();
 
--- A refused request added or removed, a fired timer deleted (its rule
--- was), either table emptied.
+-- A refused request added or removed; a fired timer met, cancelled or
+-- deleted (its rule was); either table emptied.
 CREATE FUNCTION crm.blocking_changed() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -801,11 +818,15 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.blocking_changed() IS
-'Trigger: a refused stage change recorded or deleted, a fired timer deleted, or either table truncated: the opportunities concerned are counted blocked again (crm.opportunity.blocked_since)';
+'Trigger: a refused stage change recorded or deleted, a fired timer met, cancelled or deleted, or either table truncated: the opportunities concerned are counted blocked again (crm.opportunity.blocked_since)';
 CREATE TRIGGER stage_request_blocks AFTER INSERT OR DELETE ON crm.stage_request
     FOR EACH ROW EXECUTE FUNCTION crm.blocking_changed();
 CREATE TRIGGER stage_request_emptied AFTER TRUNCATE ON crm.stage_request
     FOR EACH STATEMENT EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_ended AFTER UPDATE ON crm.opportunity_timer
+    FOR EACH ROW WHEN (OLD.met_at IS NULL AND OLD.fired_at IS NOT NULL AND OLD.cancelled_at IS NULL
+                       AND (NEW.met_at IS NOT NULL OR NEW.cancelled_at IS NOT NULL))
+    EXECUTE FUNCTION crm.blocking_changed();
 CREATE TRIGGER opportunity_timer_deleted AFTER DELETE ON crm.opportunity_timer
     FOR EACH ROW WHEN (OLD.met_at IS NULL AND OLD.fired_at IS NOT NULL AND OLD.cancelled_at IS NULL)
     EXECUTE FUNCTION crm.blocking_changed();

@@ -346,6 +346,45 @@ SELECT team, rep, sum(numerator) AS numerator, sum(denominator) AS denominator
   FROM crm.stage_upgrade_rates WHERE grain = 'month' GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST;
 
 ------------------------------------------------------------------------
+-- Several rows in one statement: checked and written once per statement
+------------------------------------------------------------------------
+-- three deals in one INSERT: a history row each
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner)
+SELECT :acct2, 'medical_devices', '海纳 批量 ' || n, 'bob' FROM generate_series(1, 3) n;
+SELECT o.title, h.direction, h.to_stage, h.verified, h.unverified_reason
+  FROM crm.stage_history h JOIN crm.opportunity o ON o.id = h.opportunity_id
+ WHERE o.title LIKE '海纳 批量%' ORDER BY o.title, h.id;
+-- the package of 方案确认 for the first two (unique kinds: a file of their own each)
+INSERT INTO crm.attachment (opportunity_id, kind, file_name, content)
+SELECT o.id, k.kind, k.kind || '.bin', k.head || convert_to(o.title, 'UTF8')
+  FROM crm.opportunity o,
+       (VALUES ('config_sheet', convert_to('%PDF-1.7 ', 'UTF8')),
+               ('signature_scan', '\xffd8ffe000104a464946'::bytea),
+               ('cost_approval', '\x89504e470d0a1a0a'::bytea)) k(kind, head)
+ WHERE o.title IN ('海纳 批量 1', '海纳 批量 2');
+-- one statement moves all three: the third has nothing, the statement is
+-- refused, naming it; nothing is written
+UPDATE crm.opportunity SET stage = '方案确认' WHERE title LIKE '海纳 批量%';
+SELECT count(*) AS moves FROM crm.stage_history h JOIN crm.opportunity o ON o.id = h.opportunity_id
+ WHERE o.title LIKE '海纳 批量%' AND h.direction <> 'created';
+-- the two with their package move, the third only changes its title:
+-- history rows, evidence locked and listed, dwell limits for the two
+UPDATE crm.opportunity SET stage = CASE WHEN title = '海纳 批量 3' THEN stage ELSE '方案确认' END,
+       title = title || '（已报）'
+ WHERE title LIKE '海纳 批量%';
+SELECT o.title, o.stage, h.direction, h.verified, cardinality(h.evidence) AS evidence, h.changed_by,
+       (SELECT count(*) FROM crm.opportunity_timer t WHERE t.opportunity_id = o.id AND t.dwell
+           AND t.cancelled_at IS NULL) AS dwell_limits
+  FROM crm.opportunity o LEFT JOIN crm.stage_history h ON h.opportunity_id = o.id AND h.direction <> 'created'
+ WHERE o.title LIKE '海纳 批量%' ORDER BY o.title;
+-- both back in one statement: their dwell limits cancelled, not checked
+UPDATE crm.opportunity SET stage = '需求确认' WHERE title LIKE '海纳 批量%' AND stage = '方案确认';
+SELECT o.title, h.direction, h.verified, h.unverified_reason,
+       (SELECT count(*) FROM crm.opportunity_timer t WHERE t.opportunity_id = o.id AND t.cancelled_at IS NULL) AS running
+  FROM crm.opportunity o JOIN crm.stage_history h ON h.opportunity_id = o.id AND h.direction = 'back'
+ WHERE o.title LIKE '海纳 批量%' ORDER BY o.title;
+
+------------------------------------------------------------------------
 -- The board's kept state: crm.opportunity.blocked_since follows every
 -- way a reason starts or ends (drifted: deals where it differs from their
 -- reasons, expected 0)
