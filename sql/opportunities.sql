@@ -345,5 +345,116 @@ SELECT metric, count(*) > 0 AS every_day FROM crm.penetration_rates WHERE grain 
 SELECT team, rep, sum(numerator) AS numerator, sum(denominator) AS denominator
   FROM crm.stage_upgrade_rates WHERE grain = 'month' GROUP BY 1, 2 ORDER BY 1, 2 NULLS LAST;
 
+------------------------------------------------------------------------
+-- Several rows in one statement: checked and written once per statement
+------------------------------------------------------------------------
+-- three deals in one INSERT: a history row each
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner)
+SELECT :acct2, 'medical_devices', '海纳 批量 ' || n, 'bob' FROM generate_series(1, 3) n;
+SELECT o.title, h.direction, h.to_stage, h.verified, h.unverified_reason
+  FROM crm.stage_history h JOIN crm.opportunity o ON o.id = h.opportunity_id
+ WHERE o.title LIKE '海纳 批量%' ORDER BY o.title, h.id;
+-- the package of 方案确认 for the first two (unique kinds: a file of their own each)
+INSERT INTO crm.attachment (opportunity_id, kind, file_name, content)
+SELECT o.id, k.kind, k.kind || '.bin', k.head || convert_to(o.title, 'UTF8')
+  FROM crm.opportunity o,
+       (VALUES ('config_sheet', convert_to('%PDF-1.7 ', 'UTF8')),
+               ('signature_scan', '\xffd8ffe000104a464946'::bytea),
+               ('cost_approval', '\x89504e470d0a1a0a'::bytea)) k(kind, head)
+ WHERE o.title IN ('海纳 批量 1', '海纳 批量 2');
+-- one statement moves all three: the third has nothing, the statement is
+-- refused, naming it; nothing is written
+UPDATE crm.opportunity SET stage = '方案确认' WHERE title LIKE '海纳 批量%';
+SELECT count(*) AS moves FROM crm.stage_history h JOIN crm.opportunity o ON o.id = h.opportunity_id
+ WHERE o.title LIKE '海纳 批量%' AND h.direction <> 'created';
+-- the two with their package move, the third only changes its title:
+-- history rows, evidence locked and listed, dwell limits for the two
+UPDATE crm.opportunity SET stage = CASE WHEN title = '海纳 批量 3' THEN stage ELSE '方案确认' END,
+       title = title || '（已报）'
+ WHERE title LIKE '海纳 批量%';
+SELECT o.title, o.stage, h.direction, h.verified, cardinality(h.evidence) AS evidence, h.changed_by,
+       (SELECT count(*) FROM crm.opportunity_timer t WHERE t.opportunity_id = o.id AND t.dwell
+           AND t.cancelled_at IS NULL) AS dwell_limits
+  FROM crm.opportunity o LEFT JOIN crm.stage_history h ON h.opportunity_id = o.id AND h.direction <> 'created'
+ WHERE o.title LIKE '海纳 批量%' ORDER BY o.title;
+-- both back in one statement: their dwell limits cancelled, not checked
+UPDATE crm.opportunity SET stage = '需求确认' WHERE title LIKE '海纳 批量%' AND stage = '方案确认';
+SELECT o.title, h.direction, h.verified, h.unverified_reason,
+       (SELECT count(*) FROM crm.opportunity_timer t WHERE t.opportunity_id = o.id AND t.cancelled_at IS NULL) AS running
+  FROM crm.opportunity o JOIN crm.stage_history h ON h.opportunity_id = o.id AND h.direction = 'back'
+ WHERE o.title LIKE '海纳 批量%' ORDER BY o.title;
+
+------------------------------------------------------------------------
+-- The board's kept state: crm.opportunity.blocked_since follows every
+-- way a reason starts or ends (drifted: deals where it differs from their
+-- reasons, expected 0)
+------------------------------------------------------------------------
+\set drifted 'SELECT count(*) AS drifted FROM crm.opportunity o WHERE o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o)'
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct, 'acme_med', '瑞安 CT', 'ann')
+RETURNING id AS o7 \gset
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o7;
+UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o7;
+SELECT timers_fired FROM crm.run_timeouts();
+-- fired: the dwell limit 3 hours ago, the countdown 1 hour ago; blocked since the earlier
+UPDATE crm.opportunity_timer SET due_at = now() - interval '3 hours' WHERE opportunity_id = :o7 AND dwell;
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND NOT dwell AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT date_trunc('minute', now() - blocked_since) AS blocked_for FROM crm.opportunity WHERE id = :o7;
+SELECT reason, team, stage, waits_for, date_trunc('minute', blocked_for) AS blocked_for FROM crm.blocked_opportunity WHERE opportunity_id = :o7 ORDER BY reason;
+:drifted;
+-- handed to a rep of another team: the board counts it there
+UPDATE crm.opportunity SET owner = 'zoe' WHERE id = :o7;
+SELECT team, blocked, date_trunc('hour', longest_blocked_for) AS longest_blocked_for FROM crm.blocked_by_team ORDER BY team;
+-- its stage left: the dwell limit is cancelled, the countdown still
+-- blocks it, in the stage it is in now
+UPDATE crm.opportunity SET stage = '需求确认' WHERE id = :o7;
+SELECT reason, team, stage, date_trunc('minute', blocked_for) AS blocked_for FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+SELECT pipeline, stage, blocked, rank FROM crm.blocking_stages ORDER BY rank, pipeline, stage;
+:drifted;
+-- the quote sent again supersedes the countdown that fired: not blocked
+UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o7;
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+-- a refused change blocks it; a later move resolves it
+SELECT moved FROM crm.request_stage(:o7, '合同签署');
+SELECT reason, stage, blocked_for < interval '1 minute' AS just_now FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o7;
+SELECT count(*) AS still_blocked FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+:drifted;
+-- refused again, then the request deleted
+SELECT moved FROM crm.request_stage(:o7, '交付验收');
+SELECT blocked_since IS NOT NULL AS blocked FROM crm.opportunity WHERE id = :o7;
+DELETE FROM crm.stage_request WHERE opportunity_id = :o7;
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+-- the dwell limit of 方案确认 fires again, and is met by the demonstration notes
+SELECT timers_fired FROM crm.run_timeouts();
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND dwell AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+INSERT INTO crm.opportunity_activity (opportunity_id, kind, body) VALUES (:o7, 'demo_notes', '演示完成');
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+-- the deal closes: its fired countdown and its refused change no longer count
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND NOT dwell AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT moved FROM crm.request_stage(:o7, '交付验收');
+SELECT count(*) AS reasons FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+UPDATE crm.opportunity SET status = 'lost', lost_reason = 'price' WHERE id = :o7;
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+:drifted;
+-- a rule deleted takes its fired timers along; a table emptied, its reasons
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct, 'acme_med', '瑞安 MR', 'ann')
+RETURNING id AS o8 \gset
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o8;
+SELECT timers_fired FROM crm.run_timeouts();
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o8;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT moved FROM crm.request_stage(:o8, '交付验收');
+SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o8 ORDER BY reason;
+DELETE FROM crm.countdown_rule WHERE code = 'acme_demo';
+SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o8;
+:drifted;
+TRUNCATE crm.stage_request;
+SELECT count(*) AS blocked FROM crm.opportunity WHERE blocked_since IS NOT NULL;
+:drifted;
+
 \c :regression_database
 DROP DATABASE crm_opportunities;

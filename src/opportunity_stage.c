@@ -1,16 +1,13 @@
 /*
  * opportunity_stage.c: an opportunity's stage, enforced on every write.
  *
- * crm.opportunity's BEFORE INSERT OR UPDATE trigger starts a new
- * opportunity in its pipeline's first stage, and lets a stage change
- * through only when crm.stage_transition allows it and, for a forward move
- * (or a win), when the stage's action package is there: every evidence
- * kind of crm.stage_requirement attached since the current stage was
- * entered, and every required field set.  A stage in enforce mode refuses
- * an incomplete move (23514, the DETAIL lists what is missing); in warn
- * mode the move goes through unverified.  Every change, from any client,
- * is written to crm.stage_history with the attachments it relied on
- * (locked while it commits; crm.attachment_relied_on() keeps them after).
+ * crm.opportunity's BEFORE INSERT OR UPDATE row trigger starts a new
+ * opportunity in its pipeline's first stage, lets a stage change through
+ * only when crm.stage_transition allows it, and sets the columns that
+ * follow the stage (status, stage_entered_at, closed_at).  It runs no
+ * statement for a stage change: the action package, the history and the
+ * dwell limits are the statement triggers' (src/stage_change.c), once for
+ * all the rows of a statement.
  *
  * The stage rules (stages, which have requirements or dwell limits) and
  * the allowed moves (src/transition.c, scoped by pipeline) are read once
@@ -37,27 +34,11 @@
 #include "table_cache.h"
 #include "transition.h"
 
-/* Keys: pipeline codes are at most 63 bytes, stage names 120 (CHECKs). */
-#define STAGE_KEY_LEN 192
-
-/* The opportunity columns a stage may require (pipeline_stage.required_fields). */
-static const char *const stage_fields[] = {"amount", "expected_close", "owner", "lead_id", "quote_sent_at"};
-
-typedef struct StageInfo
-{
-	char		key[STAGE_KEY_LEN]; /* pipeline \x1f stage */
-	const char *stage;
-	int32		position;
-	char		kind;			/* 'o'pen, 'w'on, 'l'ost */
-	bool		enforce;
-	bool		has_requirements;
-	bool		has_dwell_limit;	/* a crm.countdown_rule starts when it is entered */
-	int32		required_fields;	/* bits over stage_fields */
-} StageInfo;
+const char *const crm_stage_fields[CRM_STAGE_FIELDS] = {"amount", "expected_close", "owner", "lead_id", "quote_sent_at"};
 
 typedef struct PipelineInfo
 {
-	char		code[STAGE_KEY_LEN];
+	char		code[CRM_STAGE_KEY_LEN];
 	const char *first;
 	const char *won;
 	const char *lost;
@@ -103,7 +84,7 @@ load_stage_transitions(void)
 static void
 stage_key(char *key, const char *pipeline, const char *stage)
 {
-	snprintf(key, STAGE_KEY_LEN, "%s\x1f%s", pipeline, stage);
+	snprintf(key, CRM_STAGE_KEY_LEN, "%s\x1f%s", pipeline, stage);
 }
 
 static HTAB *
@@ -119,7 +100,7 @@ load_stage(StageRules *rules, uint64 row)
 {
 	char	   *pipeline = crm_spi_text(row, 1);
 	char	   *stage = crm_spi_text(row, 2);
-	char		key[STAGE_KEY_LEN];
+	char		key[CRM_STAGE_KEY_LEN];
 	StageInfo  *s;
 	PipelineInfo *p;
 	bool		found;
@@ -151,8 +132,8 @@ load_rules(void)
 	StageRules *rules = palloc(sizeof(StageRules));
 	uint64		n;
 
-	rules->stages = rules_hash("crm stages", STAGE_KEY_LEN, sizeof(StageInfo));
-	rules->pipelines = rules_hash("crm pipelines", STAGE_KEY_LEN, sizeof(PipelineInfo));
+	rules->stages = rules_hash("crm stages", CRM_STAGE_KEY_LEN, sizeof(StageInfo));
+	rules->pipelines = rules_hash("crm pipelines", CRM_STAGE_KEY_LEN, sizeof(PipelineInfo));
 	n = crm_plan_run(&stage_rows, NULL, NULL, 0, SPI_OK_SELECT);
 	for (uint64 i = 0; i < n; i++)
 		load_stage(rules, i);
@@ -176,7 +157,7 @@ stage_rules(void)
 static const StageInfo *
 find_stage(const StageRules *rules, const char *pipeline, const char *stage)
 {
-	char		key[STAGE_KEY_LEN];
+	char		key[CRM_STAGE_KEY_LEN];
 
 	stage_key(key, pipeline, stage);
 	return hash_search(rules->stages, key, HASH_FIND, NULL);
@@ -213,14 +194,7 @@ typedef struct OpportunityWrite
 	HeapTuple	new;
 	int64		id;
 	const char *pipeline;
-	const StageInfo *from;		/* NULL on INSERT */
-	const StageInfo *to;
-	const char *direction;
-	bool		verified;
-	StringInfoData reason;		/* why not verified */
-	StringInfoData missing;		/* the DETAIL of a refusal */
-	StringInfoData how;			/* its HINT */
-	ArrayBuildState *evidence;	/* attachment ids relied on */
+	const StageInfo *to;		/* the stage entered; NULL: none */
 	int			nset;
 	int			cols[MAX_SET_COLUMNS];
 	Datum		values[MAX_SET_COLUMNS];
@@ -332,10 +306,10 @@ set_team(OpportunityWrite *w)
 		set_text(w, "team", crm_spi_text(0, 1));
 }
 
-static const StageInfo *
-known_stage(const StageRules *rules, const char *pipeline, const char *stage)
+const StageInfo *
+crm_stage_known(const char *pipeline, const char *stage)
 {
-	const StageInfo *s = find_stage(rules, pipeline, stage);
+	const StageInfo *s = find_stage(stage_rules(), pipeline, stage);
 
 	if (s == NULL)
 		ereport(ERROR,
@@ -358,9 +332,11 @@ known_pipeline(const StageRules *rules, const char *pipeline)
 	return p;
 }
 
-static const char *
-move_direction(const StageInfo *from, const StageInfo *to)
+const char *
+crm_stage_direction(const StageInfo *from, const StageInfo *to)
 {
+	if (from == NULL)
+		return "created";
 	if (to->kind == 'w')
 		return "won";
 	if (to->kind == 'l')
@@ -368,195 +344,6 @@ move_direction(const StageInfo *from, const StageInfo *to)
 	if (from->kind != 'o')
 		return "reopened";
 	return to->position > from->position ? "forward" : "back";
-}
-
-/* ---------------------------------------------------------------------
- * The action package
- * --------------------------------------------------------------------- */
-
-/*
- * One row per requirement of the stage: the newest attachment that meets
- * it, locked FOR KEY SHARE until the end of the transaction (a deletion
- * under way makes this wait, and the row is then skipped; a deletion after
- * this waits, and then finds it in the history), or NULL.
- */
-CRM_KEPT_PLAN(stage_evidence) = {
-	"SELECT r.kind, k.label, array_to_string(r.content_types, ', '), k.how,"
-	"  (SELECT a.id FROM crm.attachment a"
-	"    WHERE a.opportunity_id = $3 AND a.kind = r.kind AND a.content_type = ANY (r.content_types)"
-	"      AND a.added_at >= $4 ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE)"
-	" FROM crm.stage_requirement r JOIN crm.evidence_kind k ON k.code = r.kind"
-	" WHERE r.pipeline = $1 AND r.stage = $2 ORDER BY r.kind",
-	4, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}
-};
-
-static void
-note_missing(OpportunityWrite *w, const char *what, const char *how)
-{
-	appendStringInfo(&w->missing, "%s%s", w->missing.len ? "; " : "", what);
-	if (how != NULL)
-		appendStringInfo(&w->how, "%s%s", w->how.len ? " " : "", how);
-}
-
-static void
-check_evidence(OpportunityWrite *w)
-{
-	Datum		args[4];
-	bool		isnull;
-	uint64		n;
-
-	args[0] = CStringGetTextDatum(w->pipeline);
-	args[1] = CStringGetTextDatum(w->to->stage);
-	args[2] = Int64GetDatum(w->id);
-	args[3] = column(w, w->old, "stage_entered_at", &isnull);
-	n = crm_plan_run(&stage_evidence, args, NULL, 0, SPI_OK_SELECT);
-	for (uint64 i = 0; i < n; i++)
-	{
-		Datum		id = crm_spi_datum(i, 5, &isnull);
-
-		if (!isnull)
-			w->evidence = accumArrayResult(w->evidence, id, false, INT8OID, CurrentMemoryContext);
-		else
-			note_missing(w, psprintf("%s (%s: %s)", crm_spi_text(i, 2), crm_spi_text(i, 1), crm_spi_text(i, 3)),
-						 psprintf("%s: %s.", crm_spi_text(i, 2), crm_spi_text(i, 4)));
-	}
-}
-
-static void
-check_fields(OpportunityWrite *w)
-{
-	for (int i = 0; i < (int) lengthof(stage_fields); i++)
-	{
-		bool		isnull;
-
-		if (!(w->to->required_fields & (1 << i)))
-			continue;
-		column(w, w->new, stage_fields[i], &isnull);
-		if (isnull)
-			note_missing(w, psprintf("the field %s", stage_fields[i]),
-						 psprintf("Set %s with UPDATE crm.opportunity.", stage_fields[i]));
-	}
-}
-
-static void
-check_package(OpportunityWrite *w)
-{
-	if (!w->to->has_requirements && w->to->required_fields == 0)
-	{
-		appendStringInfoString(&w->reason, "the stage has no action package");
-		return;
-	}
-	if (w->to->has_requirements)
-		check_evidence(w);
-	check_fields(w);
-	if (w->missing.len == 0)
-	{
-		w->verified = true;
-		return;
-	}
-	if (w->to->enforce)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("opportunity %lld cannot enter stage %s: its action package is incomplete",
-						(long long) w->id, crm_quote_value(w->to->stage)),
-				 errdetail("Missing: %s. Evidence counts when attached after the current stage %s was entered "
-						   "(crm.opportunity.stage_entered_at).", w->missing.data, crm_quote_value(w->from->stage)),
-				 errhint("Attach evidence with INSERT INTO crm.attachment (opportunity_id, kind, file_name, content) "
-						 "VALUES (%lld, kind, file name, file bytes). %s", (long long) w->id, w->how.data)));
-	appendStringInfo(&w->reason, "missing: %s", w->missing.data);
-}
-
-/* ---------------------------------------------------------------------
- * The history
- * --------------------------------------------------------------------- */
-
-CRM_KEPT_PLAN(insert_history) = {
-	"INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
-	"  unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, crm.current_actor(), now(), inet_client_addr(),"
-	"         current_setting('application_name'))",
-	10, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, INT8ARRAYOID}
-};
-
-static Datum
-nullable_text(const char *s, char *null)
-{
-	*null = s ? ' ' : 'n';
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
-}
-
-/* The team as the row will be stored: what this trigger sets wins. */
-static const char *
-new_team(const OpportunityWrite *w)
-{
-	const char *team = text_column(w, w->new, "team");
-
-	for (int i = 0; i < w->nset; i++)
-		if (w->cols[i] == SPI_fnumber(w->desc, "team"))
-			team = w->nulls[i] ? NULL : TextDatumGetCString(w->values[i]);
-	return team;
-}
-
-static void
-record_history(OpportunityWrite *w)
-{
-	Datum		args[10];
-	char		nulls[10] = "          ";
-	const char *owner = text_column(w, w->new, "owner");
-	const char *team = new_team(w);
-	args[0] = Int64GetDatum(w->id);
-	args[1] = CStringGetTextDatum(w->pipeline);
-	args[2] = nullable_text(w->from ? w->from->stage : NULL, &nulls[2]);
-	args[3] = CStringGetTextDatum(w->to->stage);
-	args[4] = CStringGetTextDatum(w->direction);
-	args[5] = BoolGetDatum(w->verified);
-	args[6] = nullable_text(w->verified ? NULL : w->reason.data, &nulls[6]);
-	args[7] = nullable_text(owner, &nulls[7]);
-	args[8] = nullable_text(team, &nulls[8]);
-	args[9] = w->evidence ? makeArrayResult(w->evidence, CurrentMemoryContext) : (Datum) 0;
-	nulls[9] = w->evidence ? ' ' : 'n';
-	crm_plan_run(&insert_history, args, nulls, 0, SPI_OK_INSERT);
-}
-
-/* ---------------------------------------------------------------------
- * Dwell limits: started when a stage that has one is entered, cancelled
- * when it is left (every countdown when the deal closes).  The deadline on
- * the team calendar is left to the next sweep: it takes milliseconds.
- * --------------------------------------------------------------------- */
-
-CRM_KEPT_PLAN(start_dwell_limit) = {
-	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
-	" SELECT $1, r.code, true, r.stage, r.waits_for, $4, now()"
-	" FROM crm.countdown_rule r WHERE r.pipeline = $2 AND r.stage = $3",
-	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}
-};
-CRM_KEPT_PLAN(cancel_timers) = {
-	"UPDATE crm.opportunity_timer t SET cancelled_at = now()"
-	" WHERE t.opportunity_id = $1 AND t.met_at IS NULL AND t.cancelled_at IS NULL AND (t.dwell OR $2)",
-	2, {INT8OID, BOOLOID}
-};
-
-static void
-run_timers(OpportunityWrite *w)
-{
-	bool		closing = w->to->kind != 'o';
-	char		nulls[4] = "    ";
-
-	if ((w->from != NULL && w->from->has_dwell_limit) || (closing && w->from != NULL && w->from->kind == 'o'))
-	{
-		Datum		args[2] = {Int64GetDatum(w->id), BoolGetDatum(closing)};
-
-		crm_plan_run(&cancel_timers, args, NULL, 0, SPI_OK_UPDATE);
-	}
-	if (w->to->has_dwell_limit)
-	{
-		const char *team = new_team(w);
-		Datum		args[4] = {Int64GetDatum(w->id), CStringGetTextDatum(w->pipeline),
-		CStringGetTextDatum(w->to->stage), team ? CStringGetTextDatum(team) : (Datum) 0};
-
-		nulls[3] = team ? ' ' : 'n';
-		crm_plan_run(&start_dwell_limit, args, nulls, 0, SPI_OK_INSERT);
-	}
 }
 
 /* ---------------------------------------------------------------------
@@ -589,9 +376,7 @@ start_opportunity(OpportunityWrite *w, const StageRules *rules)
 				 errmsg("a new opportunity starts in the first stage of its pipeline, %s, not %s",
 						crm_quote_value(p->first), crm_quote_value(stage)),
 				 errhint("Leave stage out, then move it with UPDATE crm.opportunity SET stage = ...")));
-	w->to = known_stage(rules, w->pipeline, p->first);
-	w->direction = "created";
-	appendStringInfoString(&w->reason, "created in its first stage");
+	w->to = crm_stage_known(w->pipeline, p->first);
 	set_customer_code(w);
 	set_team(w);
 	enter_stage(w);
@@ -648,8 +433,8 @@ move_opportunity(OpportunityWrite *w, const StageRules *rules)
 	set_team(w);
 	if (to == NULL || strcmp(from, to) == 0)
 		return;
-	w->from = known_stage(rules, w->pipeline, from);
-	w->to = known_stage(rules, w->pipeline, to);
+	crm_stage_known(w->pipeline, from);
+	w->to = crm_stage_known(w->pipeline, to);
 	if (!crm_transition_allowed(&stage_transitions, w->pipeline, from, to))
 	{
 		char	   *next = crm_transition_next_states(&stage_transitions, w->pipeline, from);
@@ -662,12 +447,7 @@ move_opportunity(OpportunityWrite *w, const StageRules *rules)
 						   next ? next : "no move"),
 				 errhint("The allowed moves are in crm.stage_transition.")));
 	}
-	w->direction = move_direction(w->from, w->to);
 	check_lost_reason(w);
-	if (strcmp(w->direction, "forward") == 0 || strcmp(w->direction, "won") == 0)
-		check_package(w);
-	else
-		appendStringInfo(&w->reason, "%s: not a stage upgrade, not checked", w->direction);
 	enter_stage(w);
 }
 
@@ -696,18 +476,10 @@ write_opportunity(TriggerData *td)
 	if (w.pipeline == NULL)
 		return w.new;			/* NOT NULL says so */
 	w.id = DatumGetInt64(column(&w, w.new, "id", &isnull));
-	initStringInfo(&w.reason);
-	initStringInfo(&w.missing);
-	initStringInfo(&w.how);
 	if (w.old == NULL)
 		start_opportunity(&w, rules);
 	else
 		move_opportunity(&w, rules);
-	if (w.to != NULL)
-	{
-		record_history(&w);
-		run_timers(&w);
-	}
 	return w.nset ? heap_modify_tuple_by_cols(w.new, w.desc, w.nset, w.cols, w.values, w.nulls) : w.new;
 }
 
