@@ -125,7 +125,8 @@ SELECT item AS reason, jsonb_array_elements_text(detail -> 'row_nos')::bigint AS
   FROM crm.import_check(:c) WHERE section = 'reject';
 CALL crm.import_commit(:c);
 -- what the check said is what the commit did, row by row
-SELECT i.row_no, i.status, i.reason IS NOT DISTINCT FROM f.reason AS foretold, i.detail
+SELECT i.row_no, i.status, i.reason IS NOT DISTINCT FROM f.reason AS foretold,
+       regexp_replace(i.detail, '\m[0-9A-Z]{8}\M', 'CODE', 'g') AS detail
   FROM crm.import_row i LEFT JOIN foretold f USING (row_no) WHERE i.batch_id = :c ORDER BY i.row_no;
 SELECT k.name, k.title, a.name AS account
   FROM crm.import_row i JOIN crm.contact k ON k.id = i.contact_id LEFT JOIN crm.account a ON a.id = k.account_id
