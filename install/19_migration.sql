@@ -636,12 +636,29 @@ COMMENT ON FUNCTION crm.import_accounts(bigint, bigint[], integer) IS
 -- are matched, merged and queued for review exactly as leads are.  Rows
 -- are fed with import_ref "batch:row" as their external id: a row fed
 -- again is a re-send, never a second lead.
+-- Imports running side by side claim the keys of their rows here: a row
+-- lock on one row per key (a bucket of its hash), held to the chunk's
+-- commit, so that two chunks match at once and never decide on one key
+-- together (src/match_claim.c).  Made by CREATE EXTENSION, never dumped.
+CREATE TABLE crm.match_claim (bucket integer PRIMARY KEY);
+INSERT INTO crm.match_claim (bucket) SELECT pg_catalog.generate_series(0, 262143);
+COMMENT ON TABLE crm.match_claim IS
+'The matching claims of import chunks: one row per bucket of blocking-key hashes, locked FOR UPDATE by crm.match_claim() until the chunk commits. Holds nothing else; made by CREATE EXTENSION';
+
+CREATE FUNCTION crm.match_claim(channel text, payloads jsonb[]) RETURNS boolean[]
+    AS 'MODULE_PATHNAME', 'crm_match_claim' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION crm.match_claim(text, jsonb[]) IS
+'Internal to crm.import_people(): claims the keys of the payloads (leads of channel) to the end of the transaction; true for each payload the transaction may now store through crm.lead_inbox, false for one whose keys another transaction holds (at least one true when any). Waits only when every payload waits, for the first';
+
 CREATE FUNCTION crm.import_people(batch bigint, target text, row_nos bigint[], chunk_no integer) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     quarantined bigint;
+    nos bigint[];
+    payloads jsonb[];
+    fed bigint[];
 BEGIN
     -- contacts are customers already: their leads are stored unscored and
     -- closed (crm.lead_is_migrated_customer), never assigned
@@ -657,10 +674,19 @@ BEGIN
     PERFORM set_config('crm.lead_time_max_ahead', '0', true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
+    -- another import's chunk may hold some rows' keys: those stay pending
+    -- for a later chunk, the others are matched now, beside it
+    SELECT array_agg(i.row_no ORDER BY i.row_no),
+           array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
+      INTO nos, payloads
+      FROM crm.import_row i
+     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending';
+    fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
+                  WHERE c.claimed);
     INSERT INTO crm.lead_inbox (channel, payload)
     SELECT 'migration', i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no)
       FROM crm.import_row i
-     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+     WHERE i.batch_id = batch AND i.row_no = ANY (fed) AND i.status = 'pending'
      ORDER BY i.row_no;
     SELECT c.batch_id INTO quarantined FROM crm.lead_inbox_counts() c;
     IF quarantined IS NOT NULL THEN
@@ -803,9 +829,11 @@ BEGIN
         UPDATE crm.import_batch x
            SET chunks = chunk_no, rows_imported = x.rows_imported + done.imported,
                rows_rejected = x.rows_rejected + done.rejected,
-               rows_this_call = x.rows_this_call + cardinality(row_nos), last_chunk_at = pg_catalog.clock_timestamp()
+               rows_this_call = x.rows_this_call + done.imported + done.rejected,
+               last_chunk_at = pg_catalog.clock_timestamp()
          WHERE x.id = batch;
-        IF cardinality(row_nos) = size THEN
+        -- a full chunk, or one whose rows waited for another import's
+        IF cardinality(row_nos) = size OR done.imported + done.rejected < cardinality(row_nos) THEN
             RETURN true;
         END IF;
     END IF;
