@@ -674,15 +674,23 @@ BEGIN
     PERFORM set_config('crm.lead_time_max_ahead', '0', true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
-    -- another import's chunk may hold some rows' keys: those stay pending
-    -- for a later chunk, the others are matched now, beside it
-    SELECT array_agg(i.row_no ORDER BY i.row_no),
-           array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
-      INTO nos, payloads
-      FROM crm.import_row i
-     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending';
-    fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
-                  WHERE c.claimed);
+    -- While another import commits, the chunk claims its rows' keys
+    -- (crm.match_claim), so that the two match side by side: a row whose
+    -- keys the other's chunk holds stays pending for a later chunk.  Alone,
+    -- it takes the matching locks whole, which costs less (claims are
+    -- about a tenth of a chunk).
+    fed := row_nos;
+    IF current_setting('crm.import_claims') = 'always'
+       OR EXISTS (SELECT FROM crm.import_batch x JOIN pg_catalog.pg_stat_activity a ON a.pid = x.pid
+                   WHERE x.id <> batch AND x.committed_at IS NULL) THEN
+        SELECT array_agg(i.row_no ORDER BY i.row_no),
+               array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
+          INTO nos, payloads
+          FROM crm.import_row i
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending';
+        fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
+                      WHERE c.claimed);
+    END IF;
     INSERT INTO crm.lead_inbox (channel, payload)
     SELECT 'migration', i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no)
       FROM crm.import_row i
