@@ -12,8 +12,10 @@
  * good rows of the statement are ingested.  So does a lead whose write
  * fails (a constraint, a user's trigger): each wave is written in a
  * subtransaction, and a failed one again in halves until the lead at
- * fault is found.  The statement holds every
- * matching lock from its first row, so rows need none of their own.
+ * fault is found.  The statement takes every matching lock before its
+ * first batch is matched, and holds them to the end of the transaction, so
+ * rows need none of their own; preparing the first batch needs no lock, so
+ * it overlaps with another session's statement.
  *
  * crm.lead_inbox_text takes the payload as text, so that a line that is
  * not JSON fails alone: PostgreSQL would refuse it while reading the COPY
@@ -244,6 +246,8 @@ flush_batch(void)
 	int64		quarantined = current.quarantined;
 	int64		duplicates;
 
+	if (crm_batch_size(batch) > 0)
+		crm_ingest_lock_all();
 	current.ingested += crm_batch_size(batch);
 	duplicates = crm_batch_flush(batch, NULL, quarantine_lead);
 	current.duplicates += duplicates;
@@ -260,7 +264,6 @@ crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
 	if (batch == NULL)
 		begin_statement();
 	SPI_connect();
-	crm_ingest_lock_all();
 	lead = prepare_row(td);
 	if (lead)
 		crm_batch_add(batch, lead);
