@@ -38,7 +38,9 @@ $$;
 -- countdown, 1 % by a dwell limit, 0.5 % by a refused change; 10 % of
 -- timers met or cancelled besides), h history rows.  Loaded with triggers
 -- off (session_replication_role = replica): the data of a busy year, not
--- the cost of writing it.
+-- the cost of writing it.  Then the way the deals get blocked, with
+-- triggers on: the sweep fires the due timers, the refused changes are
+-- recorded.
 CREATE FUNCTION bench_board_world(n integer, h bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     first_account bigint := (SELECT min(id) FROM crm.account);
@@ -67,13 +69,15 @@ BEGIN
     SELECT o.id, CASE WHEN k = 1 THEN 'quote_feedback' ELSE 'medical_solution_demo' END, k = 2, o.stage,
            CASE WHEN k = 1 THEN 'customer_feedback' ELSE 'demo_notes' END, o.team,
            now() - interval '10 days', now() - (o.id % 500) * interval '1 hour',
-           CASE WHEN k = 3 THEN now() END, now() - (o.id % 500) * interval '1 hour' + interval '1 minute',
+           CASE WHEN k = 3 THEN now() END, CASE WHEN k > 2 THEN now() - (o.id % 500) * interval '1 hour' + interval '1 minute' END,
            CASE WHEN k = 4 THEN now() END
       FROM crm.opportunity o
       CROSS JOIN LATERAL (SELECT CASE WHEN o.id % 100 < 2 THEN 1 WHEN o.id % 100 = 2 THEN 2
                                       WHEN o.id % 100 BETWEEN 3 AND 7 THEN 3
                                       WHEN o.id % 100 BETWEEN 8 AND 12 THEN 4 END) x(k)
      WHERE o.status = 'open' AND x.k IS NOT NULL;
+    SET LOCAL session_replication_role = origin;
+    PERFORM crm.fire_opportunity_timers(n);
     INSERT INTO crm.stage_request (opportunity_id, to_stage, missing, requested_by, requested_at)
     SELECT o.id, '合同签署', 'missing: contract', o.owner, o.stage_entered_at + interval '1 hour'
       FROM crm.opportunity o WHERE o.status = 'open' AND o.id % 200 = 13;

@@ -150,10 +150,26 @@ COMMENT ON COLUMN crm.import_batch.commit_started_at IS 'When the last crm.impor
 COMMENT ON COLUMN crm.import_batch.rows_at_start IS 'Rows waiting when that call started';
 COMMENT ON COLUMN crm.import_batch.chunks IS 'Chunks committed, by every call';
 COMMENT ON COLUMN crm.import_batch.rows_imported IS 'Rows imported, by every call';
-COMMENT ON COLUMN crm.import_batch.rows_rejected IS 'Rows rejected and not fixed since';
+COMMENT ON COLUMN crm.import_batch.rows_rejected IS 'Rows rejected and not fixed, as of the last chunk (counted again when a call starts: a fixed row is pending)';
 COMMENT ON COLUMN crm.import_batch.rows_this_call IS 'Rows the last call has imported or rejected so far: its rate';
 COMMENT ON COLUMN crm.import_batch.last_chunk_at IS 'When the last chunk was committed';
 COMMENT ON COLUMN crm.import_batch.committed_at IS 'When a call found no row left to import; NULL while rows wait';
+
+-- The bookkeeping is the commit's record of what it did: written by crm
+-- only (src/import_guard.c), while crm.import_step() runs a chunk, or by a
+-- restore.  The arguments are the columns a user writes; an insert fires
+-- the guard only when it gives a value to another.
+CREATE FUNCTION crm.guard_import_bookkeeping() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_guard_import_bookkeeping' LANGUAGE C;
+COMMENT ON FUNCTION crm.guard_import_bookkeeping() IS
+'Trigger on crm.import_batch and crm.import_row: only the columns named as its arguments are written by users (a batch''s target and label, a row''s batch_id and payload); the rest (status, outcome, ids, customer code, reason, counters, pid, committed_at) only by crm.import_commit or a restore (42501)';
+CREATE TRIGGER import_batch_bookkept_insert BEFORE INSERT ON crm.import_batch
+    FOR EACH ROW WHEN (NEW.pid IS NOT NULL OR NEW.commit_started_at IS NOT NULL OR NEW.rows_at_start IS NOT NULL
+                       OR NEW.chunks <> 0 OR NEW.rows_imported <> 0 OR NEW.rows_rejected <> 0
+                       OR NEW.rows_this_call <> 0 OR NEW.last_chunk_at IS NOT NULL OR NEW.committed_at IS NOT NULL)
+    EXECUTE FUNCTION crm.guard_import_bookkeeping('target', 'label');
+CREATE TRIGGER import_batch_bookkept BEFORE UPDATE ON crm.import_batch
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_import_bookkeeping('label');
 
 CREATE TABLE crm.import_row (
     batch_id    bigint NOT NULL REFERENCES crm.import_batch (id),
@@ -196,6 +212,16 @@ COMMENT ON COLUMN crm.import_row.account_id IS 'The account of the row''s organi
 COMMENT ON COLUMN crm.import_row.customer_code IS 'The customer code of the contact (contacts, leads) or account (accounts) the row became';
 COMMENT ON COLUMN crm.import_row.chunk IS 'Which chunk of the batch imported or rejected it';
 COMMENT ON COLUMN crm.import_row.done_at IS 'When it was imported or rejected';
+CREATE TRIGGER import_row_bookkept_insert BEFORE INSERT ON crm.import_row
+    FOR EACH ROW WHEN (NEW.status <> 'pending' OR NEW.reason IS NOT NULL OR NEW.detail IS NOT NULL
+                       OR NEW.outcome IS NOT NULL OR NEW.lead_id IS NOT NULL OR NEW.contact_id IS NOT NULL
+                       OR NEW.account_id IS NOT NULL OR NEW.customer_code IS NOT NULL OR NEW.chunk IS NOT NULL
+                       OR NEW.done_at IS NOT NULL)
+    EXECUTE FUNCTION crm.guard_import_bookkeeping('batch_id', 'payload');
+-- before crm.import_row_fixed (triggers fire in name order), which sets
+-- the row pending again for the user's fix
+CREATE TRIGGER import_row_bookkept BEFORE UPDATE ON crm.import_row
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_import_bookkeeping('payload');
 
 -- A fixed row goes again; an imported one is history.
 CREATE FUNCTION crm.import_row_fixed() RETURNS trigger
@@ -209,16 +235,13 @@ BEGIN
                   DETAIL = pg_catalog.format('It became customer %s.', OLD.customer_code),
                   HINT = 'Change the customer itself.';
     END IF;
-    IF OLD.status = 'rejected' THEN
-        UPDATE crm.import_batch x SET rows_rejected = x.rows_rejected - 1 WHERE x.id = OLD.batch_id;
-    END IF;
     NEW.status := 'pending';
     NEW.reason := NULL; NEW.detail := NULL; NEW.chunk := NULL; NEW.done_at := NULL;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.import_row_fixed() IS
-'Trigger: a rejected row whose payload is changed is pending again (the next crm.import_commit tries it) and no longer counts as rejected in its batch; an imported row''s payload cannot change';
+'Trigger: a rejected row whose payload is changed is pending again (the next crm.import_commit tries it); an imported row''s payload cannot change';
 CREATE TRIGGER import_row_fixed BEFORE UPDATE OF payload ON crm.import_row
     FOR EACH ROW WHEN (OLD.payload IS DISTINCT FROM NEW.payload) EXECUTE FUNCTION crm.import_row_fixed();
 
@@ -269,6 +292,31 @@ COMMENT ON FUNCTION crm.import_batch_of(bigint, boolean) IS
 -- The health check
 ------------------------------------------------------------------------------
 
+-- What rejects a row before lead ingestion reads it, the one list the
+-- commit and the health check both apply.  SQL, so that the chunk's
+-- statement takes it in (inlined) rather than calling it row by row.
+CREATE FUNCTION crm.import_row_refusal(payload jsonb) RETURNS TABLE (reason text, detail text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT r.reason, r.detail
+      FROM (SELECT CASE WHEN p.kind OPERATOR(pg_catalog.<>) 'object' THEN 'payload is not a JSON object'
+                        WHEN p.owner IS NULL THEN NULL
+                        WHEN o.login IS NULL THEN pg_catalog.format('owner %s is not a rep', crm.quote_value(p.owner))
+                        WHEN NOT o.active THEN pg_catalog.format('owner %s is not an active rep', crm.quote_value(p.owner))
+                   END,
+                   CASE WHEN p.kind OPERATOR(pg_catalog.<>) 'object' THEN 'It is ' OPERATOR(pg_catalog.||) p.kind OPERATOR(pg_catalog.||) '.'
+                        WHEN o.login IS NULL THEN 'An owner is the login of a rep in crm.rep.'
+                        ELSE 'The rep has left or is suspended (crm.rep.active is false): a customer needs an owner who serves it.'
+                   END
+              FROM (SELECT pg_catalog.jsonb_typeof(payload),
+                           CASE WHEN pg_catalog.jsonb_typeof(payload) OPERATOR(pg_catalog.=) 'object'
+                                THEN payload OPERATOR(pg_catalog.->>) 'owner' END) p(kind, owner)
+              LEFT JOIN crm.rep o ON o.login OPERATOR(pg_catalog.=) p.owner) r(reason, detail)
+     WHERE r.reason IS NOT NULL;
+END;
+COMMENT ON FUNCTION crm.import_row_refusal(jsonb) IS
+'Internal to crm.import_chunk() and crm.import_row_fields(): why an import row is rejected before lead ingestion reads it (not a JSON object, an owner who is no rep or an inactive one); no row when nothing is wrong';
+
 -- What each row would be, before anything is stored: fields normalised as
 -- ingestion normalises them, the problems that would reject it.
 CREATE FUNCTION crm.import_row_fields(target text, payload jsonb,
@@ -276,18 +324,9 @@ CREATE FUNCTION crm.import_row_fields(target text, payload jsonb,
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    owner text;
 BEGIN
-    IF jsonb_typeof(payload) IS DISTINCT FROM 'object' THEN
-        problem := 'payload is not a JSON object';
-        problem_detail := 'It is ' || coalesce(jsonb_typeof(payload), 'missing') || '.';
-        RETURN;
-    END IF;
-    owner := payload ->> 'owner';
-    IF owner IS NOT NULL AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = owner) THEN
-        problem := pg_catalog.format('owner %s is not a rep', crm.quote_value(owner));
-        problem_detail := 'An owner is the login of a rep in crm.rep.';
+    SELECT r.reason, r.detail INTO problem, problem_detail FROM crm.import_row_refusal(payload) r;
+    IF problem IS NOT NULL THEN
         RETURN;
     END IF;
     -- an organisation alone names no person: a stand-in passes the lead
@@ -539,12 +578,29 @@ COMMENT ON FUNCTION crm.import_accounts(bigint, bigint[], integer) IS
 -- are matched, merged and queued for review exactly as leads are.  Rows
 -- are fed with import_ref "batch:row" as their external id: a row fed
 -- again is a re-send, never a second lead.
+-- Imports running side by side claim the keys of their rows here: a row
+-- lock on one row per key (a bucket of its hash), held to the chunk's
+-- commit, so that two chunks match at once and never decide on one key
+-- together (src/match_claim.c).  Made by CREATE EXTENSION, never dumped.
+CREATE TABLE crm.match_claim (bucket integer PRIMARY KEY);
+INSERT INTO crm.match_claim (bucket) SELECT pg_catalog.generate_series(0, 262143);
+COMMENT ON TABLE crm.match_claim IS
+'The matching claims of import chunks: one row per bucket of blocking-key hashes, locked FOR UPDATE by crm.match_claim() until the chunk commits. Holds nothing else; made by CREATE EXTENSION';
+
+CREATE FUNCTION crm.match_claim(channel text, payloads jsonb[]) RETURNS boolean[]
+    AS 'MODULE_PATHNAME', 'crm_match_claim' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION crm.match_claim(text, jsonb[]) IS
+'Internal to crm.import_people(): claims the keys of the payloads (leads of channel) to the end of the transaction; true for each payload the transaction may now store through crm.lead_inbox, false for one whose keys another transaction holds (at least one true when any). Waits only when every payload waits, for the first';
+
 CREATE FUNCTION crm.import_people(batch bigint, target text, row_nos bigint[], chunk_no integer) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     quarantined bigint;
+    nos bigint[];
+    payloads jsonb[];
+    fed bigint[];
 BEGIN
     -- contacts are customers already: their leads are stored unscored and
     -- closed (crm.lead_is_migrated_customer), never assigned
@@ -558,10 +614,19 @@ BEGIN
                                 current_setting('crm.import_merge_threshold')::float8)::text, true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
+    -- another import's chunk may hold some rows' keys: those stay pending
+    -- for a later chunk, the others are matched now, beside it
+    SELECT array_agg(i.row_no ORDER BY i.row_no),
+           array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
+      INTO nos, payloads
+      FROM crm.import_row i
+     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending';
+    fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
+                  WHERE c.claimed);
     INSERT INTO crm.lead_inbox (channel, payload)
     SELECT 'migration', i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no)
       FROM crm.import_row i
-     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+     WHERE i.batch_id = batch AND i.row_no = ANY (fed) AND i.status = 'pending'
      ORDER BY i.row_no;
     SELECT c.batch_id INTO quarantined FROM crm.lead_inbox_counts() c;
     IF quarantined IS NOT NULL THEN
@@ -574,7 +639,7 @@ BEGIN
     END IF;
     -- what each fed row became, taken back in one statement: the row's
     -- bookkeeping, and the owner the old system gave to a customer that
-    -- was stored before and has none (the first row of the chunk decides).
+    -- has none (the first row of the chunk that names one decides).
     -- A contact or account the chunk created has its owner and old
     -- creation time already, and a migrated contact's lead was stored
     -- closed: the batch engine wrote them with the rows (src/import.c).
@@ -596,14 +661,16 @@ BEGIN
         UPDATE crm.contact k
            SET owner = a.owner
           FROM (SELECT DISTINCT ON (b.contact_id) b.contact_id, b.owner
-                  FROM bookkept b WHERE b.outcome <> 'review' ORDER BY b.contact_id, b.row_no) a
-         WHERE k.id = a.contact_id AND k.owner IS NULL AND a.owner IS NOT NULL
+                  FROM bookkept b WHERE b.outcome <> 'review' AND b.owner IS NOT NULL
+                 ORDER BY b.contact_id, b.row_no) a
+         WHERE k.id = a.contact_id AND k.owner IS NULL
     )
     UPDATE crm.account x
        SET owner = a.owner
       FROM (SELECT DISTINCT ON (b.account_id) b.account_id, b.owner
-              FROM bookkept b WHERE b.account_id IS NOT NULL ORDER BY b.account_id, b.row_no) a
-     WHERE x.id = a.account_id AND x.owner IS NULL AND a.owner IS NOT NULL;
+              FROM bookkept b WHERE b.account_id IS NOT NULL AND b.owner IS NOT NULL
+             ORDER BY b.account_id, b.row_no) a
+     WHERE x.id = a.account_id AND x.owner IS NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.import_people(bigint, text, bigint[], integer) IS
@@ -643,6 +710,8 @@ BEGIN
         UPDATE crm.import_batch x
            SET pid = pg_backend_pid(), commit_started_at = pg_catalog.clock_timestamp(), committed_at = NULL,
                rows_this_call = 0, last_chunk_at = NULL,
+               -- rows fixed since are pending again
+               rows_rejected = (SELECT count(*) FROM crm.import_row i WHERE i.batch_id = batch AND i.status = 'rejected'),
                rows_at_start = (SELECT count(*) FROM crm.import_row i WHERE i.batch_id = batch AND i.status = 'pending')
          WHERE x.id = batch;
         RETURN true;
@@ -654,16 +723,10 @@ BEGIN
         chunk_no := b.chunks + 1;
         -- what the lead path cannot see: not an object, an owner who is no rep
         UPDATE crm.import_row i
-           SET status = 'rejected',
-               reason = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'payload is not a JSON object'
-                             ELSE pg_catalog.format('owner %s is not a rep', crm.quote_value(i.payload ->> 'owner')) END,
-               detail = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'It is ' || jsonb_typeof(i.payload) || '.'
-                             ELSE 'An owner is the login of a rep in crm.rep.' END,
-               chunk = chunk_no, done_at = pg_catalog.now()
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-           AND (jsonb_typeof(i.payload) <> 'object'
-                OR (i.payload ->> 'owner' IS NOT NULL
-                    AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = i.payload ->> 'owner')));
+           SET status = 'rejected', reason = r.reason, detail = r.detail, chunk = chunk_no, done_at = pg_catalog.now()
+          FROM crm.import_row j CROSS JOIN LATERAL crm.import_row_refusal(j.payload) r
+         WHERE j.batch_id = batch AND j.row_no = ANY (row_nos)
+           AND i.batch_id = j.batch_id AND i.row_no = j.row_no;
         IF b.target = 'accounts' THEN
             PERFORM crm.import_accounts(batch, row_nos, chunk_no);
         ELSE
@@ -691,9 +754,11 @@ BEGIN
         UPDATE crm.import_batch x
            SET chunks = chunk_no, rows_imported = x.rows_imported + done.imported,
                rows_rejected = x.rows_rejected + done.rejected,
-               rows_this_call = x.rows_this_call + cardinality(row_nos), last_chunk_at = pg_catalog.clock_timestamp()
+               rows_this_call = x.rows_this_call + done.imported + done.rejected,
+               last_chunk_at = pg_catalog.clock_timestamp()
          WHERE x.id = batch;
-        IF cardinality(row_nos) = size THEN
+        -- a full chunk, or one whose rows waited for another import's
+        IF cardinality(row_nos) = size OR done.imported + done.rejected < cardinality(row_nos) THEN
             RETURN true;
         END IF;
     END IF;
@@ -702,7 +767,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.import_chunk(bigint, integer, boolean) IS
-'Internal to crm.import_commit(): imports the next chunk of pending rows of a batch (rows rejected with their reason stay), notifies each owner whose customers arrived, and counts the progress; with starting, registers the call. True while rows remain';
+'Internal to crm.import_commit(), through crm.import_step(): imports the next chunk of pending rows of a batch (rows rejected with their reason stay), notifies each owner whose customers arrived, and counts the progress; with starting, registers the call. True while rows remain';
+
+CREATE FUNCTION crm.import_step(batch bigint, size integer, starting boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'crm_import_step'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION crm.import_step(bigint, integer, boolean) IS
+'Internal to crm.import_commit(): runs crm.import_chunk() as the one writer of the import''s bookkeeping (crm.guard_import_bookkeeping lets it through)';
 
 -- No SET clause: a procedure with one cannot commit.  Nothing here
 -- resolves a name through the caller's search_path: the functions are
@@ -711,9 +782,9 @@ CREATE PROCEDURE crm.import_commit(batch_id bigint, chunk integer DEFAULT 2000)
     LANGUAGE plpgsql
 AS $$
 BEGIN
-    PERFORM crm.import_chunk(batch_id, chunk, true);
+    PERFORM crm.import_step(batch_id, chunk, true);
     COMMIT;
-    WHILE crm.import_chunk(batch_id, chunk, false) LOOP
+    WHILE crm.import_step(batch_id, chunk, false) LOOP
         COMMIT;
     END LOOP;
 END
@@ -728,7 +799,7 @@ SELECT b.id AS batch_id, b.label, b.target,
             WHEN b.committed_at IS NOT NULL THEN 'committed'
             WHEN s.pid IS NOT NULL THEN 'committing'
             ELSE 'interrupted' END AS phase,
-       s.pid, b.chunks AS chunk, c.total AS rows_total, b.rows_imported AS rows_done, b.rows_rejected,
+       s.pid, b.chunks AS chunk, c.total AS rows_total, c.imported AS rows_done, c.rejected AS rows_rejected,
        c.pending AS rows_pending,
        round(b.rows_this_call / nullif(extract(epoch FROM b.last_chunk_at - b.commit_started_at), 0), 1) AS rate,
        CASE WHEN b.committed_at IS NULL AND s.pid IS NOT NULL AND b.rows_this_call > 0 THEN
@@ -742,7 +813,9 @@ SELECT b.id AS batch_id, b.label, b.target,
                       WHERE a.pid = b.pid AND a.backend_start <= b.commit_started_at
                         AND a.state IS DISTINCT FROM 'idle'
                         AND a.state IS DISTINCT FROM 'idle in transaction (aborted)') s ON b.committed_at IS NULL
- CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE i.status = 'pending') AS pending
+ CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE i.status = 'pending') AS pending,
+                            count(*) FILTER (WHERE i.status = 'imported') AS imported,
+                            count(*) FILTER (WHERE i.status = 'rejected') AS rejected
                        FROM crm.import_row i WHERE i.batch_id = b.id) c;
 COMMENT ON VIEW crm.import_progress IS
 'Migration batches and the commit under way, as pg_stat_progress_* shows a command: phase, chunks, rows done, rejected and pending, rate and estimated time left; it moves with each committed chunk, seen from any session';

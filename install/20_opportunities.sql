@@ -257,6 +257,7 @@ CREATE TABLE crm.opportunity (
     quote_sent_at timestamptz,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     closed_at   timestamptz,
+    blocked_since timestamptz,
     FOREIGN KEY (pipeline, stage) REFERENCES crm.pipeline_stage (pipeline, stage),
     CONSTRAINT opportunity_lost_has_reason CHECK ((status = 'lost') = (lost_reason IS NOT NULL)),
     CONSTRAINT opportunity_closed_at CHECK ((status = 'open') = (closed_at IS NULL))
@@ -284,6 +285,8 @@ COMMENT ON COLUMN crm.opportunity.stage_entered_at IS 'When the current stage wa
 COMMENT ON COLUMN crm.opportunity.quote_sent_at IS 'When the quote went to the customer: starts the customer-feedback countdown; NULL withdraws it (the countdown is cancelled). Not infinity (22007), not in the future (22008)';
 COMMENT ON COLUMN crm.opportunity.created_at IS 'When the opportunity was created. Set by crm only (a value given is refused, 428C9)';
 COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost. Set by crm only (a value given is refused, 428C9)';
+COMMENT ON COLUMN crm.opportunity.blocked_since IS
+'Kept by crm (the board, crm.blocked_opportunity): while the deal is open and blocked, the earliest moment of its reasons (a fired countdown or dwell limit''s deadline, an unresolved refused stage change); NULL when it is not blocked';
 
 -- A stage change as it happened: who, when, from where, and whether the
 -- stage's action package backed it.
@@ -707,13 +710,13 @@ CREATE TABLE crm.opportunity_timer (
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer_id_seq', '');
 CREATE INDEX opportunity_timer_opportunity_idx ON crm.opportunity_timer (opportunity_id);
--- the sweep's queue, and the board's blocked countdowns
 -- timers whose deadline the sweep has yet to compute on the calendar
 CREATE INDEX opportunity_timer_unscheduled_idx ON crm.opportunity_timer (started_at)
     WHERE due_at IS NULL AND met_at IS NULL AND cancelled_at IS NULL;
 CREATE INDEX opportunity_timer_due_idx ON crm.opportunity_timer (due_at)
     WHERE met_at IS NULL AND fired_at IS NULL AND cancelled_at IS NULL;
-CREATE INDEX opportunity_timer_blocking_idx ON crm.opportunity_timer (team, due_at)
+-- a blocked opportunity's fired timers, for the board (index-only)
+CREATE INDEX opportunity_timer_blocking_idx ON crm.opportunity_timer (opportunity_id) INCLUDE (dwell, waits_for, due_at)
     WHERE met_at IS NULL AND fired_at IS NOT NULL AND cancelled_at IS NULL;
 COMMENT ON TABLE crm.opportunity_timer IS
 'A countdown or dwell limit running on an opportunity: due on the team calendar, met by the event it waits for, cancelled when its stage is left or the deal closes, fired once by crm.run_timeouts() when due (the deal turns red, the outbox tells who the rule names)';
@@ -762,7 +765,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.quote_sent() IS
-'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before; set to NULL, cancels it';
+'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before (which, fired, no longer blocks the deal); set to NULL, cancels it';
 CREATE TRIGGER opportunity_quote_sent AFTER INSERT ON crm.opportunity
     FOR EACH ROW WHEN (NEW.quote_sent_at IS NOT NULL) EXECUTE FUNCTION crm.quote_sent();
 -- set to NULL: the quote withdrawn, its countdown cancelled
@@ -784,6 +787,18 @@ BEGIN
     IF TG_TABLE_NAME = 'opportunity_activity' THEN
         happened := NEW.at;
     END IF;
+    -- The opportunity first, when a timer waits for this: a stage change
+    -- and the sweep lock it before its timers, and a fired timer met
+    -- unblocks it (crm.blocking_changed() refreshes blocked_since).
+    PERFORM FROM crm.opportunity o
+     WHERE o.id = NEW.opportunity_id
+       AND EXISTS (SELECT FROM crm.opportunity_timer t
+                    WHERE t.opportunity_id = o.id AND t.waits_for = NEW.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL
+                      AND t.started_at <= happened)
+       FOR NO KEY UPDATE OF o;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
     UPDATE crm.opportunity_timer t SET met_at = pg_catalog.now()
      WHERE t.opportunity_id = NEW.opportunity_id AND t.waits_for = NEW.kind
        AND t.met_at IS NULL AND t.cancelled_at IS NULL AND t.started_at <= happened;
@@ -791,7 +806,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.countdown_met() IS
-'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red), if the countdown started before the activity''s time (at)';
+'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red, nor blocked on the board), if the countdown started before the activity''s time (at)';
 CREATE TRIGGER opportunity_activity_meets AFTER INSERT ON crm.opportunity_activity
     FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
 CREATE TRIGGER attachment_meets AFTER INSERT ON crm.attachment
@@ -849,8 +864,11 @@ COMMENT ON FUNCTION crm.schedule_opportunity_timers_one_by_one(integer) IS
 'Internal to crm.fire_opportunity_timers(), when the deadlines of a sweep cannot be computed together: computes them one start (team, rule, started_at) at a time; a start that fails (class 22) has its timers cancelled with the error in crm.opportunity_timer.skipped and an outbox message (topic opportunity_countdown_skipped) to each one''s owner and team manager. Returns how many were skipped';
 
 -- The sweep's step for opportunities (called by crm.run_timeouts): fires
--- due countdowns once; a timer another session is meeting is skipped, and
--- found met at the next sweep.
+-- due countdowns once, and the board counts their deals blocked from their
+-- deadlines.  A timer another session is meeting, or whose opportunity
+-- another session is changing, is skipped and found at the next sweep:
+-- the opportunity is locked with the timer, as a stage change locks it
+-- before cancelling its timers.
 CREATE FUNCTION crm.fire_opportunity_timers(max_timers integer) RETURNS integer
     LANGUAGE plpgsql STRICT
     SET search_path = pg_catalog, pg_temp
@@ -875,14 +893,21 @@ BEGIN
         PERFORM crm.schedule_opportunity_timers_one_by_one(max_timers);
     END;
     WITH due AS (
-        SELECT t.id FROM crm.opportunity_timer t
+        SELECT t.id FROM crm.opportunity_timer t JOIN crm.opportunity o ON o.id = t.opportunity_id
          WHERE t.due_at <= pg_catalog.now() AND t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL
          ORDER BY t.due_at LIMIT max_timers
-           FOR UPDATE SKIP LOCKED
+           FOR UPDATE OF t SKIP LOCKED FOR NO KEY UPDATE OF o SKIP LOCKED
     ), fired AS (
         UPDATE crm.opportunity_timer t SET fired_at = pg_catalog.now()
           FROM due d WHERE t.id = d.id
         RETURNING t.id, t.opportunity_id, t.rule, t.stage, t.waits_for, t.team, t.due_at
+    ), blocked AS (
+        -- a reason more: blocked since the earliest of its deadlines
+        UPDATE crm.opportunity o SET blocked_since = least(o.blocked_since, f.since)
+          FROM (SELECT f.opportunity_id, min(f.due_at) AS since FROM fired f GROUP BY f.opportunity_id) f
+         WHERE o.id = f.opportunity_id AND o.status = 'open'
+           AND o.blocked_since IS DISTINCT FROM least(o.blocked_since, f.since)
+        RETURNING 1
     ), told AS (
         -- one message per recipient and rule, listing the deals
         INSERT INTO crm.outbox (topic, recipient, payload)
@@ -907,46 +932,140 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.fire_opportunity_timers(integer) IS
-'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep (one whose deadline cannot be computed is skipped: crm.schedule_opportunity_timers_one_by_one()), then fires up to max_timers due opportunity countdowns once each (the deal turns red; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
+'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep (one whose deadline cannot be computed is skipped: crm.schedule_opportunity_timers_one_by_one()), then fires up to max_timers due opportunity countdowns once each (the deal turns red and is blocked on the board from the deadline; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
 
 ------------------------------------------------------------------------------
 -- The blocked-opportunity board, read at query time
 ------------------------------------------------------------------------------
 
+-- Why a deal is blocked lives in its fired timers and refused requests;
+-- since when is kept on the deal itself (crm.opportunity.blocked_since),
+-- so that the board counts from one small index of the blocked deals, each
+-- with its current team and stage, instead of probing a million deals
+-- from their blocked rows.  It is kept where a reason starts or ends: the
+-- sweep fires timers (in bulk); a fired timer met, cancelled (its stage
+-- left, the deal closed, the quote sent again) or deleted; a stage
+-- entered, which resolves the refused requests; a request recorded or
+-- deleted.
+CREATE FUNCTION crm.opportunity_blocked_since(opportunity crm.opportunity) RETURNS timestamptz
+    LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT CASE WHEN (opportunity).status = 'open' THEN
+               (SELECT min(b.since)
+                  FROM (SELECT t.due_at FROM crm.opportunity_timer t
+                         WHERE t.opportunity_id = (opportunity).id
+                           AND t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
+                        UNION ALL
+                        SELECT q.requested_at FROM crm.stage_request q
+                         WHERE q.opportunity_id = (opportunity).id AND q.requested_at >= (opportunity).stage_entered_at) b(since))
+           END;
+END;
+COMMENT ON FUNCTION crm.opportunity_blocked_since(crm.opportunity) IS
+'Since when an opportunity is blocked, from its reasons: the earliest deadline of its fired countdowns and dwell limits not met or cancelled, and of its refused stage changes asked for since its stage was entered; NULL when there is none or it is closed. What crm keeps in crm.opportunity.blocked_since';
+
+CREATE FUNCTION crm.refresh_blocked(opportunity_id bigint) RETURNS void
+    LANGUAGE sql
+BEGIN ATOMIC
+    UPDATE crm.opportunity o SET blocked_since = crm.opportunity_blocked_since(o)
+     WHERE o.id = refresh_blocked.opportunity_id
+       AND o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o);
+END;
+COMMENT ON FUNCTION crm.refresh_blocked(bigint) IS
+'Sets crm.opportunity.blocked_since from the opportunity''s reasons (crm.opportunity_blocked_since()) after one of them started or ended';
+
+-- A stage entered (the deal moved on, back, or closed) resolves its
+-- refused requests, and a closed deal is blocked no more.  After the
+-- stage trigger, which sets stage_entered_at and status; only for a deal
+-- that is blocked.  The dwell limits of the stage left are cancelled after
+-- the statement (crm.opportunity_stage_changed()): crm.blocking_changed()
+-- sees to them.
+CREATE FUNCTION crm.opportunity_stage_left() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.blocked_since := crm.opportunity_blocked_since(NEW);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.opportunity_stage_left() IS
+'Trigger: a blocked opportunity that changes stage is blocked now only by its fired timers (those of the stage left are cancelled after the statement) and by nothing refused before, nor at all once closed';
+CREATE TRIGGER opportunity_stage_left BEFORE UPDATE ON crm.opportunity
+    FOR EACH ROW WHEN (OLD.blocked_since IS NOT NULL AND OLD.stage IS DISTINCT FROM NEW.stage)
+    EXECUTE FUNCTION crm.opportunity_stage_left();
+
+-- A refused request added or removed; a fired timer met, cancelled or
+-- deleted (its rule was); either table emptied.
+CREATE FUNCTION crm.blocking_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    ELSIF TG_LEVEL = 'STATEMENT' THEN
+        UPDATE crm.opportunity o SET blocked_since = crm.opportunity_blocked_since(o)
+         WHERE o.blocked_since IS NOT NULL AND o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM crm.refresh_blocked(OLD.opportunity_id);
+    ELSE
+        PERFORM crm.refresh_blocked(NEW.opportunity_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.blocking_changed() IS
+'Trigger: a refused stage change recorded or deleted, a fired timer met, cancelled or deleted, or either table truncated: the opportunities concerned are counted blocked again (crm.opportunity.blocked_since)';
+CREATE TRIGGER stage_request_blocks AFTER INSERT OR DELETE ON crm.stage_request
+    FOR EACH ROW EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER stage_request_emptied AFTER TRUNCATE ON crm.stage_request
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_ended AFTER UPDATE ON crm.opportunity_timer
+    FOR EACH ROW WHEN (OLD.met_at IS NULL AND OLD.fired_at IS NOT NULL AND OLD.cancelled_at IS NULL
+                       AND (NEW.met_at IS NOT NULL OR NEW.cancelled_at IS NOT NULL))
+    EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_deleted AFTER DELETE ON crm.opportunity_timer
+    FOR EACH ROW WHEN (OLD.met_at IS NULL AND OLD.fired_at IS NOT NULL AND OLD.cancelled_at IS NULL)
+    EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_emptied AFTER TRUNCATE ON crm.opportunity_timer
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.blocking_changed();
+
+-- The blocked deals of a team by how long, and the counts per team and
+-- per stage, from this index alone.
+CREATE INDEX opportunity_blocked_idx ON crm.opportunity (team, blocked_since) INCLUDE (pipeline, stage)
+    WHERE blocked_since IS NOT NULL AND status = 'open';
+
 CREATE VIEW crm.blocked_opportunity AS
 SELECT o.id AS opportunity_id, o.team, o.owner, o.pipeline, o.stage, b.reason, b.waits_for, b.blocked_since,
        pg_catalog.now() - b.blocked_since AS blocked_for
-  FROM (SELECT t.opportunity_id, CASE WHEN t.dwell THEN 'dwell_limit' ELSE 'countdown' END AS reason,
-               t.waits_for, t.due_at AS blocked_since
+  FROM crm.opportunity o
+ CROSS JOIN LATERAL (
+        SELECT CASE WHEN t.dwell THEN 'dwell_limit' ELSE 'countdown' END, t.waits_for, t.due_at
           FROM crm.opportunity_timer t
-         WHERE t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
+         WHERE t.opportunity_id = o.id AND t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
         UNION ALL
-        SELECT q.opportunity_id, 'refused_change', q.to_stage || ': ' || q.missing, q.requested_at
-          FROM crm.stage_request q) b
-  -- each blocked row probes its opportunity by key (OFFSET 0 keeps the
-  -- planner from hashing the whole table of a million opportunities)
- CROSS JOIN LATERAL (SELECT x.id, x.team, x.owner, x.pipeline, x.stage, x.stage_entered_at
-                       FROM crm.opportunity x
-                      WHERE x.id = b.opportunity_id AND x.status = 'open' OFFSET 0) o
- WHERE b.reason <> 'refused_change' OR b.blocked_since >= o.stage_entered_at;
+        SELECT 'refused_change', q.to_stage || ': ' || q.missing, q.requested_at
+          FROM crm.stage_request q
+         WHERE q.opportunity_id = o.id AND q.requested_at >= o.stage_entered_at) b(reason, waits_for, blocked_since)
+ WHERE o.blocked_since IS NOT NULL AND o.status = 'open';
 COMMENT ON VIEW crm.blocked_opportunity IS
-'The war room''s list: each open opportunity that is blocked, and why: a dwell limit past (dwell_limit), a countdown run out (countdown), or a refused stage change not resolved by a later move (refused_change); one row per reason, with what it waits for and since when';
+'The war room''s list: each open opportunity that is blocked, and why: a dwell limit past (dwell_limit), a countdown run out (countdown), or a refused stage change not resolved by a later move (refused_change); one row per reason, with what it waits for and since when. Team, owner and stage are the deal''s now (a countdown may have started stages before)';
 COMMENT ON COLUMN crm.blocked_opportunity.opportunity_id IS 'The opportunity (crm.opportunity.id)';
 COMMENT ON COLUMN crm.blocked_opportunity.team IS 'Its team (crm.team.code)';
 COMMENT ON COLUMN crm.blocked_opportunity.owner IS 'Its owner (crm.rep.login)';
 COMMENT ON COLUMN crm.blocked_opportunity.pipeline IS 'Its pipeline';
-COMMENT ON COLUMN crm.blocked_opportunity.stage IS 'The stage it is in';
+COMMENT ON COLUMN crm.blocked_opportunity.stage IS 'The stage it is in now';
 COMMENT ON COLUMN crm.blocked_opportunity.reason IS 'dwell_limit, countdown or refused_change';
 COMMENT ON COLUMN crm.blocked_opportunity.waits_for IS 'What would unblock it: the activity or evidence kind a timer waits for, or the stage asked for and what it is missing';
 COMMENT ON COLUMN crm.blocked_opportunity.blocked_since IS 'Since when: the timer''s deadline, or when the refused change was asked for';
 COMMENT ON COLUMN crm.blocked_opportunity.blocked_for IS 'now() - blocked_since';
 
 CREATE VIEW crm.blocked_by_team AS
-SELECT b.team, count(*) AS blocked, pg_catalog.avg(b.blocked_for) AS avg_blocked_for,
-       max(b.blocked_for) AS longest_blocked_for
-  FROM (SELECT x.opportunity_id, x.team, max(x.blocked_for) AS blocked_for
-          FROM crm.blocked_opportunity x GROUP BY x.opportunity_id, x.team) b
- GROUP BY b.team;
+SELECT o.team, count(*) AS blocked, pg_catalog.avg(pg_catalog.now() - o.blocked_since) AS avg_blocked_for,
+       pg_catalog.now() - min(o.blocked_since) AS longest_blocked_for
+  FROM crm.opportunity o
+ WHERE o.blocked_since IS NOT NULL AND o.status = 'open'
+ GROUP BY o.team;
 COMMENT ON VIEW crm.blocked_by_team IS 'Per team: opportunities blocked now, and how long they have been blocked on average and at most (an opportunity blocked for several reasons counts once, by its longest)';
 COMMENT ON COLUMN crm.blocked_by_team.team IS 'The team (crm.team.code); NULL for opportunities without one';
 COMMENT ON COLUMN crm.blocked_by_team.blocked IS 'Open opportunities of the team blocked now';
@@ -955,9 +1074,10 @@ COMMENT ON COLUMN crm.blocked_by_team.longest_blocked_for IS 'The longest any of
 
 CREATE VIEW crm.blocking_stages AS
 SELECT s.pipeline, s.stage, s.blocked, s.rank
-  FROM (SELECT b.pipeline, b.stage, count(DISTINCT b.opportunity_id) AS blocked,
-               rank() OVER (ORDER BY count(DISTINCT b.opportunity_id) DESC) AS rank
-          FROM crm.blocked_opportunity b GROUP BY b.pipeline, b.stage) s
+  FROM (SELECT o.pipeline, o.stage, count(*) AS blocked, rank() OVER (ORDER BY count(*) DESC) AS rank
+          FROM crm.opportunity o
+         WHERE o.blocked_since IS NOT NULL AND o.status = 'open'
+         GROUP BY o.pipeline, o.stage) s
  WHERE s.rank <= 3;
 COMMENT ON VIEW crm.blocking_stages IS 'The top 3 stages by opportunities blocked in them now (ties share a rank, so there may be more rows)';
 COMMENT ON COLUMN crm.blocking_stages.pipeline IS 'The pipeline of the stage';

@@ -32,6 +32,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "checkcode.h"
@@ -351,6 +352,45 @@ crm_ingest_stored_lead(int64 lead_id, int64 *contact_id)
 	return lead;
 }
 
+/* A text payload as JSON; 22P02 when it is not. */
+static Jsonb *
+parse_payload(const char *raw)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(raw)));
+}
+
+Lead *
+crm_ingest_try_prepare(const char *channel, Jsonb **payload, const char *raw, ErrorData **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Lead	   *volatile lead = NULL;
+
+	*error = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (raw != NULL)
+			*payload = parse_payload(raw);
+		crm_ingest_require_input(channel != NULL, *payload != NULL);
+		lead = crm_ingest_prepare(channel, *payload);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		lead = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return lead;
+}
+
 /* ---------------------------------------------------------------------
  * Matching locks
  * --------------------------------------------------------------------- */
@@ -359,14 +399,14 @@ static LocalTransactionId all_locked_lxid = InvalidLocalTransactionId;
 static SubTransactionId all_locked_subxid = InvalidSubTransactionId;
 
 static void
-lock_bucket(uint32 bucket)
+lock_bucket(uint32 bucket, LOCKMODE mode)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, MATCH_LOCK_CLASS, bucket, 2);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
 		return;
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	(void) LockAcquire(&tag, mode, false, false);
 	/* our snapshot predates what the other session stored: retry afresh */
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -388,17 +428,24 @@ crm_ingest_lock_all(void)
 	if (holding_all_buckets())
 		return;
 	for (uint32 b = 0; b < MATCH_LOCK_BUCKETS; b++)
-		lock_bucket(b);
+		lock_bucket(b, ExclusiveLock);
 	all_locked_lxid = MyProc->lxid;
 	all_locked_subxid = GetCurrentSubTransactionId();
 }
 
-static uint32
-bucket_of(char kind, const char *key)
+void
+crm_ingest_lock_all_shared(void)
 {
-	uint32		h = hash_bytes((const unsigned char *) key, strlen(key));
+	for (uint32 b = 0; b < MATCH_LOCK_BUCKETS; b++)
+		lock_bucket(b, ShareLock);
+}
 
-	return hash_combine(h, (uint32) kind) % MATCH_LOCK_BUCKETS;
+uint32
+crm_ingest_key_hash(const BlockingKey *key)
+{
+	uint32		h = hash_bytes((const unsigned char *) key->value, strlen(key->value));
+
+	return hash_combine(h, (uint32) key->kind);
 }
 
 static int
@@ -421,11 +468,11 @@ lock_keys(const Lead *lead)
 		return;
 	n = crm_match_blocking_keys(lead, keys);
 	for (int i = 0; i < n; i++)
-		buckets[i] = bucket_of(keys[i].kind, keys[i].value);
+		buckets[i] = crm_ingest_key_hash(&keys[i]) % MATCH_LOCK_BUCKETS;
 	qsort(buckets, n, sizeof(uint32), compare_uint32);
 	for (int i = 0; i < n; i++)
 		if (i == 0 || buckets[i] != buckets[i - 1])
-			lock_bucket(buckets[i]);
+			lock_bucket(buckets[i], ExclusiveLock);
 }
 
 /* ---------------------------------------------------------------------
