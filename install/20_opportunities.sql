@@ -539,6 +539,54 @@ CREATE INDEX stage_request_opportunity_idx ON crm.stage_request (opportunity_id,
 COMMENT ON TABLE crm.stage_request IS
 'Stage changes crm.request_stage() was refused: what was missing, who asked and when. Unresolved (the opportunity blocked) while it is open and has not entered a stage since';
 COMMENT ON COLUMN crm.stage_request.missing IS 'The refusal''s message and DETAIL: what the stage still needs';
+COMMENT ON COLUMN crm.stage_request.to_stage IS 'The stage asked for: one of the opportunity''s pipeline (23503 otherwise)';
+COMMENT ON COLUMN crm.stage_request.requested_by IS 'Who asked: crm.current_actor() (another value is refused, 42501)';
+COMMENT ON COLUMN crm.stage_request.requested_at IS 'When: the transaction''s time, set by crm (another value is refused, 428C9)';
+
+-- The board shows requests: one for a stage the pipeline does not have,
+-- in another's name or dated back would put on it what nobody asked for.
+CREATE FUNCTION crm.stage_request_checked() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pl text;
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'stage request % cannot change: it is a record', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation',
+                  HINT = 'Ask again with crm.request_stage(); a move of the opportunity resolves it.';
+    END IF;
+    IF NEW.requested_by IS DISTINCT FROM crm.current_actor() THEN
+        RAISE EXCEPTION 'stage request refused: requested_by % is not who asks', NEW.requested_by
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The actor is %s (crm.current_actor()).', crm.current_actor()),
+                  HINT = 'Leave requested_by out (SET crm.actor to who asks).';
+    END IF;
+    IF NEW.requested_at IS DISTINCT FROM pg_catalog.now() THEN
+        RAISE EXCEPTION 'column requested_at of crm.stage_request is set by crm'
+            USING ERRCODE = 'generated_always',
+                  DETAIL = 'The board counts how long the opportunity has been blocked from it.',
+                  HINT = 'Leave it out: it is the time of the transaction.';
+    END IF;
+    SELECT o.pipeline INTO pl FROM crm.opportunity o WHERE o.id = NEW.opportunity_id;
+    IF FOUND AND NOT EXISTS (SELECT FROM crm.pipeline_stage s WHERE s.pipeline = pl AND s.stage = NEW.to_stage) THEN
+        RAISE EXCEPTION 'pipeline "%" has no stage "%"', pl, NEW.to_stage
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = pg_catalog.format('Its stages: %s.', (SELECT string_agg(s.stage, ', ' ORDER BY s.position)
+                                                                  FROM crm.pipeline_stage s WHERE s.pipeline = pl)),
+                  HINT = 'Name one of its stages (crm.pipeline_stage).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.stage_request_checked() IS
+'Trigger: a stage request is for a stage of the opportunity''s pipeline (23503, DETAIL: its stages), by crm.current_actor() (42501), dated now (428C9); it does not change afterwards (23000)';
+CREATE TRIGGER stage_request_checked BEFORE INSERT OR UPDATE ON crm.stage_request
+    FOR EACH ROW EXECUTE FUNCTION crm.stage_request_checked();
 
 -- A stage change that, when refused, is remembered: a plain UPDATE that
 -- fails leaves nothing behind (its transaction is rolled back).
@@ -549,24 +597,17 @@ AS $$
 DECLARE
     message text;
     detail text;
-    pl text;
 BEGIN
     IF request_stage.opportunity_id IS NULL OR request_stage.stage IS NULL THEN
         RAISE EXCEPTION 'crm.request_stage() needs an opportunity and a stage, not NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT o.pipeline INTO pl FROM crm.opportunity o WHERE o.id = request_stage.opportunity_id;
+    PERFORM FROM crm.opportunity o WHERE o.id = request_stage.opportunity_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no opportunity %', request_stage.opportunity_id USING ERRCODE = 'no_data_found';
     END IF;
-    -- a stage the pipeline does not have is a mistake, not a request
-    IF NOT EXISTS (SELECT FROM crm.pipeline_stage s WHERE s.pipeline = pl AND s.stage = request_stage.stage) THEN
-        RAISE EXCEPTION 'pipeline "%" has no stage "%"', pl, request_stage.stage
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = pg_catalog.format('Its stages: %s.', (SELECT string_agg(s.stage, ', ' ORDER BY s.position)
-                                                                  FROM crm.pipeline_stage s WHERE s.pipeline = pl)),
-                  HINT = 'Name one of its stages (crm.pipeline_stage).';
-    END IF;
+    -- a stage the pipeline does not have is refused by the request's own
+    -- trigger (crm.stage_request_checked()): a mistake, not a request
     BEGIN
         UPDATE crm.opportunity o SET stage = request_stage.stage WHERE o.id = request_stage.opportunity_id;
         moved := true;

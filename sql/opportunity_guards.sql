@@ -3,7 +3,7 @@
 -- countdowns count from are crm's; one bad timer does not stop the sweep;
 -- a pipeline in use keeps its opportunities movable; team, customer code,
 -- amount and dates hold together; activities and attachments are recorded
--- by who acts, as they happened; crm.request_stage() asks for real stages.
+-- by who acts, as they happened; stage requests ask for real stages.
 -- In a database of its own: its rows do not shift the other tests' ids.
 \set regression_database :DBNAME
 CREATE DATABASE crm_opportunity_guards;
@@ -233,6 +233,17 @@ SELECT * FROM crm.request_stage(-1, '合同签署');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS requests FROM crm.stage_request;
 SELECT moved, missing IS NOT NULL AS says_what_is_missing FROM crm.request_stage(:o1, '合同签署');
+-- what the board shows is what was asked: written directly, a request is
+-- for a stage of the pipeline, by who acts, now; then it is a record
+INSERT INTO crm.stage_request (opportunity_id, to_stage, missing) VALUES (:o1, 'no such stage', '');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO crm.stage_request (opportunity_id, to_stage, missing, requested_by) VALUES (:o1, '合同签署', '', 'mgr_east');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO crm.stage_request (opportunity_id, to_stage, missing, requested_at) VALUES (:o1, '合同签署', '', '2020-01-01');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE crm.stage_request SET requested_at = now() - interval '30 days' WHERE opportunity_id = :o1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT to_stage, requested_by FROM crm.stage_request ORDER BY id;
 
 -- TRUNCATE crm.opportunity CASCADE takes the history along
 RESET ROLE;
