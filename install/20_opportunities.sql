@@ -1005,12 +1005,19 @@ COMMENT ON FUNCTION crm.opportunity_blocked_since(crm.opportunity) IS
 'Since when an opportunity is blocked, from its reasons: the earliest deadline of its fired countdowns and dwell limits not met or cancelled, and of its refused stage changes asked for since its stage was entered; NULL when there is none or it is closed. What crm keeps in crm.opportunity.blocked_since';
 
 CREATE FUNCTION crm.refresh_blocked(opportunity_id bigint) RETURNS void
-    LANGUAGE sql
-BEGIN ATOMIC
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The opportunity locked first, then its reasons read afresh: what a
+    -- session changing them committed while this one waited is counted
+    -- (read before, it would be lost).
+    PERFORM FROM crm.opportunity o WHERE o.id = refresh_blocked.opportunity_id FOR NO KEY UPDATE;
     UPDATE crm.opportunity o SET blocked_since = crm.opportunity_blocked_since(o)
      WHERE o.id = refresh_blocked.opportunity_id
        AND o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o);
-END;
+END
+$$;
 COMMENT ON FUNCTION crm.refresh_blocked(bigint) IS
 'Sets crm.opportunity.blocked_since from the opportunity''s reasons (crm.opportunity_blocked_since()) after one of them started or ended';
 

@@ -92,6 +92,90 @@ SELECT phase, rows_total, rows_done, rows_pending FROM crm.import_progress WHERE
 RESET ROLE;
 
 ------------------------------------------------------------------------
+-- The health check foretells every rejection of the commit, with the
+-- same reason: the lead path's own checks (lengths, the time window,
+-- nobody identified, with the keys it did not read), an account's credit
+-- code and the stored accounts it fits
+------------------------------------------------------------------------
+INSERT INTO crm.account (name) VALUES ('上海联影医疗科技股份有限公司'), ('上海联影医疗科技有限公司');
+SELECT crm.import_begin('contacts', '体检') AS c \gset
+INSERT INTO crm.import_row (batch_id, payload) VALUES
+ (:c, jsonb_build_object('person_name', repeat('长', 342), 'phone', '13644442001')),
+ (:c, jsonb_build_object('person_name', '标题', 'phone', '13644442002', 'title', repeat('t', 1025))),
+ (:c, jsonb_build_object('person_name', '公司', 'phone', '13644442003', 'company_name', repeat('公', 342))),
+ (:c, jsonb_build_object('person_name', '微信', 'wechat_openid', repeat('o', 257))),
+ -- in the lead time window (a day ahead), but a migrated record is in the past
+ (:c, jsonb_build_object('person_name', '明天', 'phone', '13644442005',
+                         'created_at', to_char(now() + interval '20 hours', 'YYYY-MM-DD"T"HH24:MI:SSOF'))),
+ (:c, '{"person_name": "古老", "phone": "13644442006", "created_at": "1999-12-31"}'),
+ -- an Excel sheet's own headers
+ (:c, '{"姓名": "张三", "电话": "13644442007"}'),
+ (:c, '{"Person_Name": "李四", "PHONE": "13644442008"}'),
+ (:c, '[1, 2]'), (:c, '"一行字"'), (:c, '42'),
+ -- imported, with what a person should know: an organisation that fits two
+ (:c, '{"person_name": "歧义", "phone": "13644442012", "company_name": "联影医疗科技"}'),
+ -- control characters in names go; a tab or line break is a space
+ (:c, E'{"person_name": "控\\u0001制\\u001f符\\u007f", "phone": "13644442013", "company_name": "湖州\\u0085顺序测试有限公司"}'),
+ (:c, E'{"person_name": "Ann\\u0001\\tLee", "phone": "13644442014", "title": "CEO\\u009f"}');
+SELECT regexp_replace(item, '"\d{4}-\d\d-\d\dT[0-9:+]+"', 'TOMORROW') AS reason, rows,
+       detail -> 'row_nos' AS row_nos, detail -> 'details' AS details
+  FROM crm.import_check(:c) WHERE section = 'reject' ORDER BY detail ->> 'row_nos';
+CREATE TEMP TABLE foretold AS
+SELECT item AS reason, jsonb_array_elements_text(detail -> 'row_nos')::bigint AS row_no
+  FROM crm.import_check(:c) WHERE section = 'reject';
+CALL crm.import_commit(:c);
+-- what the check said is what the commit did, row by row
+SELECT i.row_no, i.status, i.reason IS NOT DISTINCT FROM f.reason AS foretold,
+       regexp_replace(i.detail, '\m[0-9A-Z]{8}\M', 'CODE', 'g') AS detail
+  FROM crm.import_row i LEFT JOIN foretold f USING (row_no) WHERE i.batch_id = :c ORDER BY i.row_no;
+SELECT k.name, k.title, a.name AS account
+  FROM crm.import_row i JOIN crm.contact k ON k.id = i.contact_id LEFT JOIN crm.account a ON a.id = k.account_id
+ WHERE i.batch_id = :c ORDER BY i.row_no;
+-- the setting that moves the floor is named
+SET crm.lead_time_floor = '2001-01-01';
+UPDATE crm.import_row SET payload = payload || '{"created_at": "2000-06-01"}' WHERE batch_id = :c AND payload ->> 'person_name' = '古老';
+CALL crm.import_commit(:c);
+SELECT reason, detail FROM crm.import_row WHERE batch_id = :c AND payload ->> 'person_name' = '古老';
+RESET crm.lead_time_floor;
+
+-- accounts: a credit code that fails its check, an organisation two
+-- stored accounts fit, a credit code nobody has with no name
+SELECT crm.import_begin('accounts', '单位体检') AS d \gset
+INSERT INTO crm.import_row (batch_id, payload) VALUES
+ (:d, '{"company_name": "新公司", "uscc": "123"}'),
+ (:d, '{"company_name": "联影医疗科技"}'),
+ (:d, '{"uscc": "91330100MA2CFLXC0D"}'),
+ (:d, '{"名称": "无名单位"}');
+SELECT item AS reason, rows, detail -> 'row_nos' AS row_nos,
+       regexp_replace(detail ->> 'details', '[0-9A-Z]{8}', 'CODE', 'g') AS details
+  FROM crm.import_check(:d) WHERE section = 'reject' ORDER BY detail ->> 'row_nos';
+TRUNCATE foretold;
+INSERT INTO foretold SELECT item, jsonb_array_elements_text(detail -> 'row_nos')::bigint
+  FROM crm.import_check(:d) WHERE section = 'reject';
+CALL crm.import_commit(:d);
+SELECT i.row_no, i.status, i.reason IS NOT DISTINCT FROM f.reason AS foretold
+  FROM crm.import_row i LEFT JOIN foretold f USING (row_no) WHERE i.batch_id = :d ORDER BY i.row_no;
+
+-- a row in review is no customer yet: no code claimed, the review named
+SELECT crm.import_begin('contacts', '同名') AS e \gset
+INSERT INTO crm.import_row (batch_id, payload) VALUES
+ (:e, '{"person_name": "周密", "company_name": "宁波甬江医疗器械有限公司", "phone": "13644443001"}'),
+ (:e, '{"person_name": "周密", "company_name": "宁波甬江医疗器械有限公司", "phone": "13644443002", "owner": "li.kam"}');
+CALL crm.import_commit(:e);
+SELECT i.row_no, i.status, i.outcome, i.customer_code IS NOT NULL AS coded, i.contact_id IS NOT NULL AS has_contact,
+       regexp_replace(i.detail, '(id [0-9]+|[0-9A-Z]{8}|crm.lead [0-9]+)', 'N', 'g') AS detail
+  FROM crm.import_row i WHERE i.batch_id = :e ORDER BY i.row_no;
+SELECT count(*) AS told_li FROM crm.outbox
+ WHERE topic = 'import_arrived' AND recipient = 'li.kam' AND (payload ->> 'batch_id')::bigint = :e;
+
+-- bad calls
+CALL crm.import_commit(NULL);
+SELECT * FROM crm.import_check(NULL);
+BEGIN;
+CALL crm.import_commit(:e);
+ROLLBACK;
+
+------------------------------------------------------------------------
 -- SECURITY DEFINER functions run as crm's owner: none is PUBLIC's
 ------------------------------------------------------------------------
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public,

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -42,6 +43,13 @@ crm_import_step(PG_FUNCTION_ARGS)
 	volatile bool more = false;
 	bool		isnull;
 
+	/* the procedure's first COMMIT would fail with a bare 2D000 */
+	if (!PG_ARGISNULL(2) && PG_GETARG_BOOL(2) && IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("crm.import_commit cannot run inside a transaction block"),
+				 errdetail("It commits each chunk of rows in a transaction of its own."),
+				 errhint("CALL it on its own, after COMMIT or ROLLBACK, with autocommit on (the client's default; psycopg2: connection.autocommit = True).")));
 	SPI_connect();
 	import_writer = true;
 	PG_TRY();

@@ -51,6 +51,7 @@
 #include "utf8.h"
 
 PG_FUNCTION_INFO_V1(crm_ingest);
+PG_FUNCTION_INFO_V1(crm_lead_check);
 PG_FUNCTION_INFO_V1(crm_merge_lead);
 
 /* Advisory lock space of the matching locks: (0x43524D "CRM", bucket). */
@@ -276,6 +277,9 @@ mapped_value(Jsonb *fields, const LeadFieldInfo *f)
 			require_short(f->name, value, MAX_IDENTIFIER_BYTES);
 			break;
 		case LEAD_NAME:
+			/* a control character in a name is an export's debris, never meant */
+			if (value)
+				value[crm_drop_controls(value, strlen(value))] = '\0';
 			require_short(f->name, value, MAX_NAME_BYTES);
 			break;
 		case LEAD_TEXT:
@@ -535,6 +539,21 @@ crm_ingest(PG_FUNCTION_ARGS)
 	tuple = result_tuple(desc, &r);
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+/*
+ * crm.lead_check(channel text, payload jsonb): raises what ingesting the
+ * payload would raise, and stores nothing.  crm.import_check foretells the
+ * commit's rejections with it, so that both say the same.
+ */
+Datum
+crm_lead_check(PG_FUNCTION_ARGS)
+{
+	crm_ingest_require_input(!PG_ARGISNULL(0), !PG_ARGISNULL(1));
+	SPI_connect();
+	(void) crm_ingest_prepare(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_JSONB_P(1));
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /* ---------------------------------------------------------------------

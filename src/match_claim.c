@@ -12,10 +12,9 @@
  * wait for the chunk, and two chunks never decide on one key together.
  *
  * Nobody waits while holding a claim: claims are taken with SKIP LOCKED,
- * after a probe (in a subtransaction, which releases its locks) has found
- * the rows whose every key is free.  Only a chunk none of whose rows is
- * free waits, holding nothing yet, in bucket order, for its first row's
- * keys: so claims cannot deadlock.
+ * in a subtransaction that lets them all go again when no row got every
+ * one of its keys.  Only such a chunk waits, holding no claim, in bucket
+ * order, for its first row's keys: so claims cannot deadlock.
  */
 #include "postgres.h"
 
@@ -75,14 +74,14 @@ typedef struct ClaimRow
 	bool		claimed;
 } ClaimRow;
 
-/* The buckets the rows marked want (all rows when !only_claimed), as an int4[]. */
+/* The buckets the rows want, as an int4[]. */
 static Datum
-wanted(const ClaimRow *rows, int nrows, bool only_claimed)
+wanted(const ClaimRow *rows, int nrows)
 {
 	ArrayBuildState *a = initArrayResult(INT4OID, CurrentMemoryContext, false);
 
 	for (int r = 0; r < nrows; r++)
-		for (int k = 0; (!only_claimed || rows[r].claimed) && k < rows[r].n; k++)
+		for (int k = 0; k < rows[r].n; k++)
 			accumArrayResult(a, Int32GetDatum(rows[r].buckets[k]), false, INT4OID, CurrentMemoryContext);
 	return makeArrayResult(a, CurrentMemoryContext);
 }
@@ -114,48 +113,64 @@ row_within(const ClaimRow *row, HTAB *set)
 	return true;
 }
 
-/* Which rows' keys are all free now, without keeping any claim. */
+/* Add the buckets got to those this transaction holds. */
 static void
-probe(ClaimRow *rows, int nrows)
+remember(HTAB *got)
+{
+	HASH_SEQ_STATUS seq;
+	int32	   *b;
+
+	if (!crm_match_claims_held())
+	{
+		held = got;
+		held_lxid = MyProc->lxid;
+		held_subxid = GetCurrentSubTransactionId();
+		return;
+	}
+	hash_seq_init(&seq, got);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		(void) hash_search(held, b, HASH_ENTER, NULL);
+}
+
+/*
+ * Claim what is free of the rows' keys: kept when some row got all of its
+ * own (the rows that did are marked), else let go at once, so that a
+ * chunk that must wait holds nothing.  Whether any row got its keys.
+ */
+static bool
+claim_free_rows(ClaimRow *rows, int nrows)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	HTAB	   *free_now;
+	HTAB	   *got;
+	bool		any = false;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
-	free_now = take(&claim_free, wanted(rows, nrows, false), cxt);
-	RollbackAndReleaseCurrentSubTransaction();
+	got = take(&claim_free, wanted(rows, nrows), TopTransactionContext);
+	for (int r = 0; r < nrows; r++)
+		any |= rows[r].claimed = row_within(&rows[r], got);
+	if (any)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	for (int r = 0; r < nrows; r++)
-		rows[r].claimed = row_within(&rows[r], free_now);
+	if (any)
+		remember(got);
+	return any;
 }
 
-/* No row is free: wait, holding nothing, for the first row with keys. */
+/* No row got its keys: wait, holding no claim, for the first row's. */
 static void
 wait_for_first(ClaimRow *rows, int nrows)
 {
 	for (int r = 0; r < nrows; r++)
 		if (rows[r].n > 0)
 		{
-			rows[r].claimed = true;
-			hash_destroy(take(&claim_waiting, wanted(&rows[r], 1, true), CurrentMemoryContext));
+			hash_destroy(take(&claim_waiting, wanted(&rows[r], 1), CurrentMemoryContext));
 			return;
 		}
-}
-
-/* Claim the free rows' buckets, and remember them for the inbox. */
-static void
-claim(ClaimRow *rows, int nrows)
-{
-	HTAB	   *got = take(&claim_free, wanted(rows, nrows, true), TopTransactionContext);
-
-	for (int r = 0; r < nrows; r++)
-		rows[r].claimed = rows[r].claimed && row_within(&rows[r], got);
-	held = got;
-	held_lxid = MyProc->lxid;
-	held_subxid = GetCurrentSubTransactionId();
 }
 
 bool
@@ -212,19 +227,18 @@ crm_match_claim(PG_FUNCTION_ARGS)
 	char	   *channel;
 	ClaimRow   *rows;
 	int			nrows;
-	bool		any = false;
 	Datum	   *result;
 
 	channel = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	SPI_connect();
 	crm_ingest_lock_all_shared();
+	crm_ingest_cache_channels();
 	rows = rows_of(channel, PG_GETARG_ARRAYTYPE_P(1), &nrows);
-	probe(rows, nrows);
-	for (int r = 0; r < nrows; r++)
-		any = any || rows[r].claimed;
-	if (!any)
+	if (!claim_free_rows(rows, nrows))
+	{
 		wait_for_first(rows, nrows);
-	claim(rows, nrows);
+		(void) claim_free_rows(rows, nrows);
+	}
 	SPI_finish();
 	result = palloc(sizeof(Datum) * Max(nrows, 1));
 	for (int r = 0; r < nrows; r++)
