@@ -12,16 +12,20 @@ CREATE FUNCTION bench_org() RETURNS void LANGUAGE sql BEGIN ATOMIC
 END;
 
 -- n opportunities of medical_devices in 需求确认, through the trigger, each
--- with the three attachments 方案确认 needs (stored, checked as added)
+-- with the three attachments 方案确认 needs (stored, checked as added, by
+-- the director of every team).  Their stage entered a day ago: only crm
+-- sets stage_entered_at, so with the triggers off.
 CREATE FUNCTION bench_movable(n integer) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('crm.actor', 'r0', true);
+    PERFORM set_config('crm.actor', 'dir', true);
     INSERT INTO crm.opportunity (account_id, pipeline, title, owner)
     SELECT (SELECT min(id) FROM crm.account) + i % 1000, 'medical_devices', 'deal ' || i, 'r' || (i % 200)
       FROM generate_series(1, n) i;
+    SET LOCAL session_replication_role = replica;
     UPDATE crm.opportunity SET stage_entered_at = stage_entered_at - interval '1 day';
-    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, added_by)
-    SELECT o.id, k.kind, k.kind || '.bin', k.head || convert_to(o.id::text, 'UTF8'), o.owner
+    SET LOCAL session_replication_role = origin;
+    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content)
+    SELECT o.id, k.kind, k.kind || '.bin', k.head || convert_to(o.id::text, 'UTF8')
       FROM crm.opportunity o,
            (VALUES ('config_sheet', convert_to('%PDF-1.7 config ', 'UTF8')),
                    ('signature_scan', '\xffd8ffe000104a464946'::bytea),
@@ -84,9 +88,9 @@ $$;
 -- through crm's checks; otherwise the trigger is off (the caller disables
 -- it) and what it would fill is given, so the difference is the checks.
 CREATE FUNCTION bench_attach(opportunity bigint, n integer, size integer, checked boolean) RETURNS bigint LANGUAGE sql BEGIN ATOMIC
-    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, added_by, content_type, size, sha256)
+    SELECT set_config('crm.actor', (SELECT o.owner FROM crm.opportunity o WHERE o.id = opportunity), true);
+    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, content_type, size, sha256)
     SELECT opportunity, 'signature_scan', 'scan' || i || '.pdf', c.content,
-           (SELECT o.owner FROM crm.opportunity o WHERE o.id = opportunity),
            CASE WHEN NOT checked THEN 'application/pdf' END, CASE WHEN NOT checked THEN length(c.content) END,
            CASE WHEN NOT checked THEN '\x00'::bytea END
       FROM generate_series(1, n) i,

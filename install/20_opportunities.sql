@@ -247,8 +247,8 @@ CREATE TABLE crm.opportunity (
     title       text NOT NULL CONSTRAINT opportunity_title_named CHECK (pg_catalog.btrim(title) OPERATOR(pg_catalog.<>) ''),
     owner       text REFERENCES crm.rep (login) ON UPDATE CASCADE,
     team        text REFERENCES crm.team (code) ON UPDATE CASCADE,
-    amount      numeric(16, 2) CONSTRAINT opportunity_amount_positive CHECK (amount >= 0),
-    expected_close date,
+    amount      numeric(16, 2) CONSTRAINT opportunity_amount_positive CHECK (amount >= 0 AND amount <> 'NaN'),
+    expected_close date CONSTRAINT opportunity_expected_close_finite CHECK (pg_catalog.isfinite(expected_close)),
     lead_id     bigint REFERENCES crm.lead (id),
     status      text NOT NULL DEFAULT 'open' CONSTRAINT opportunity_status CHECK (status IN ('open', 'won', 'lost')),
     lost_reason text REFERENCES crm.lost_reason (code) ON UPDATE CASCADE,
@@ -271,18 +271,20 @@ CREATE INDEX opportunity_open_team_idx ON crm.opportunity (team, stage_entered_a
 CREATE UNIQUE INDEX opportunity_lead_key ON crm.opportunity (lead_id);
 COMMENT ON TABLE crm.opportunity IS
 'Deals on an account, in a pipeline''s stage. INSERT (account_id, pipeline, title) starts one in the first stage; UPDATE ... SET stage moves it as crm.stage_transition allows, with the evidence crm.stage_requirement asks for; every change is in crm.stage_history';
-COMMENT ON COLUMN crm.opportunity.customer_code IS 'The account''s customer code (crm.account.code), set from account_id when not given';
+COMMENT ON COLUMN crm.opportunity.customer_code IS 'The account''s customer code (crm.account.code), set from account_id (again when account_id changes); another code is refused (23503)';
 COMMENT ON COLUMN crm.opportunity.stage IS 'The current stage (crm.pipeline_stage); the first open stage of the pipeline when not given';
 COMMENT ON COLUMN crm.opportunity.owner IS 'The rep who owns the deal (crm.rep.login)';
-COMMENT ON COLUMN crm.opportunity.team IS 'The owner''s team, set from the owner when not given';
-COMMENT ON COLUMN crm.opportunity.amount IS 'Expected deal value in yuan';
+COMMENT ON COLUMN crm.opportunity.team IS 'The owner''s team, set from the owner when the owner is set or changes; another team than the owner''s is refused (23503)';
+COMMENT ON COLUMN crm.opportunity.amount IS 'Expected deal value in yuan: 0 or more, not NaN';
+COMMENT ON COLUMN crm.opportunity.expected_close IS 'When the deal is expected to close: a date, not infinity';
 COMMENT ON COLUMN crm.opportunity.lead_id IS 'The qualified lead it was converted from (crm.convert_lead()); one opportunity per lead';
 COMMENT ON COLUMN crm.opportunity.status IS
 'open, won or lost: follows the stage (a won or lost stage closes it); setting it to won or lost moves the opportunity to that stage of its pipeline';
 COMMENT ON COLUMN crm.opportunity.lost_reason IS 'Why it was lost (crm.lost_reason), required when status is lost';
-COMMENT ON COLUMN crm.opportunity.stage_entered_at IS 'When the current stage was entered; evidence for the next stage must be added after it';
-COMMENT ON COLUMN crm.opportunity.quote_sent_at IS 'When the quote went to the customer: starts the customer-feedback countdown';
-COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost';
+COMMENT ON COLUMN crm.opportunity.stage_entered_at IS 'When the current stage was entered; evidence for the next stage must be added after it. Set by crm only (a value given is refused, 428C9)';
+COMMENT ON COLUMN crm.opportunity.quote_sent_at IS 'When the quote went to the customer: starts the customer-feedback countdown; NULL withdraws it (the countdown is cancelled). Not infinity (22007), not in the future (22008)';
+COMMENT ON COLUMN crm.opportunity.created_at IS 'When the opportunity was created. Set by crm only (a value given is refused, 428C9)';
+COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost. Set by crm only (a value given is refused, 428C9)';
 COMMENT ON COLUMN crm.opportunity.blocked_since IS
 'Kept by crm (the board, crm.blocked_opportunity): while the deal is open and blocked, the earliest moment of its reasons (a fired countdown or dwell limit''s deadline, an unresolved refused stage change); NULL when it is not blocked';
 
@@ -313,7 +315,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm.stage_history_id_seq', '');
 CREATE INDEX stage_history_opportunity_idx ON crm.stage_history (opportunity_id, changed_at);
 CREATE INDEX stage_history_changed_at_idx ON crm.stage_history (changed_at) WHERE direction = 'forward';
 COMMENT ON TABLE crm.stage_history IS
-'One row per stage change of an opportunity, from any client (a plain UPDATE too), written by its trigger: from, to, verified or why not, who, when, the client''s address and application name';
+'One row per stage change of an opportunity, from any client (a plain UPDATE too), written by its trigger: from, to, verified or why not, who, when, the client''s address and application name. Append-only: written by crm''s stage-change trigger alone, never changed, deleted only with its opportunity (42501 otherwise)';
 COMMENT ON COLUMN crm.stage_history.direction IS
 'created (the first stage), forward (to a later open stage: a stage upgrade), back, won, lost, reopened (from won or lost to an open stage)';
 COMMENT ON COLUMN crm.stage_history.verified IS
@@ -328,12 +330,114 @@ COMMENT ON COLUMN crm.stage_history.application_name IS 'The client''s applicati
 COMMENT ON COLUMN crm.stage_history.evidence IS
 'The attachments (crm.attachment.id) the change relied on, one per requirement met; NULL when none. They cannot be deleted afterwards';
 
+-- The metric counts these rows, and they keep the evidence they name: the
+-- application, which writes through crm's triggers as itself and so holds
+-- INSERT on the table, must not write them (src/stage_history.c).
+CREATE FUNCTION crm.stage_history_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_stage_history_guard' LANGUAGE C;
+COMMENT ON FUNCTION crm.stage_history_guard() IS
+'Trigger: crm.stage_history is append-only and written by crm''s stage-change trigger alone: any other INSERT, every UPDATE, a DELETE but with the opportunity, and a TRUNCATE that leaves opportunities are refused (42501); a restore loads it';
+CREATE TRIGGER stage_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON crm.stage_history
+    FOR EACH ROW EXECUTE FUNCTION crm.stage_history_guard();
+CREATE TRIGGER stage_history_truncated AFTER TRUNCATE ON crm.stage_history
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_history_guard();
+
 CREATE FUNCTION crm.opportunity_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_opportunity_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.opportunity_before_write() IS
-'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at, closed_at, customer code and team in step';
+'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at and closed_at in step';
 CREATE TRIGGER opportunity_stage BEFORE INSERT OR UPDATE ON crm.opportunity
     FOR EACH ROW EXECUTE FUNCTION crm.opportunity_before_write();
+
+-- Before opportunity_stage (by name): the columns a writer does not choose
+-- (src/opportunity_guard.c).
+CREATE FUNCTION crm.opportunity_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_guard' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_guard() IS
+'Trigger: created_at, stage_entered_at and closed_at are crm''s (428C9); quote_sent_at is finite (22007) and not in the future (22008); team follows the owner and customer_code the account, another value is refused (23503)';
+CREATE TRIGGER opportunity_guard BEFORE INSERT OR UPDATE ON crm.opportunity
+    FOR EACH ROW EXECUTE FUNCTION crm.opportunity_guard();
+
+-- A pipeline in use cannot be changed so as to strand its opportunities.
+-- The foreign keys keep the stages they are in; an open opportunity also
+-- needs its pipeline's won and lost stages to close, and a stage keeps
+-- its place in the order (forward and back) while opportunities are in it.
+-- The trigger's name sorts after the shipped-row guard's: a shipped stage
+-- is refused as shipped first.
+CREATE FUNCTION crm.pipeline_stage_stranding() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    -- a restore; or the pipeline's own deletion, which its foreign key judges
+    IF crm.restoring() OR NOT EXISTS (SELECT FROM crm.pipeline p WHERE p.code = OLD.pipeline) THEN
+        RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF OLD.kind <> 'open' AND (TG_OP = 'DELETE' OR NEW.kind <> OLD.kind OR NEW.pipeline <> OLD.pipeline) THEN
+        SELECT count(*) INTO n FROM crm.opportunity o WHERE o.pipeline = OLD.pipeline AND o.status = 'open';
+        IF n > 0 THEN
+            RAISE EXCEPTION 'the % stage % of pipeline % is in use: % open opportunities close there', OLD.kind, OLD.stage, OLD.pipeline, n
+                USING ERRCODE = CASE TG_OP WHEN 'DELETE' THEN 'foreign_key_violation' ELSE 'object_in_use' END,
+                      DETAIL = pg_catalog.format('Without a %s stage, the %s open opportunities of pipeline %s could never be %s.',
+                                                 OLD.kind, n, OLD.pipeline, OLD.kind),
+                      HINT = 'Close them first, or make the change in a copy of the pipeline (crm.copy_pipeline()) for new opportunities.';
+        END IF;
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.position <> OLD.position OR NEW.kind <> OLD.kind) THEN
+        SELECT count(*) INTO n FROM crm.opportunity o WHERE o.pipeline = OLD.pipeline AND o.stage = OLD.stage;
+        IF n > 0 THEN
+            RAISE EXCEPTION 'stage % of pipeline % is in use: its position and kind cannot change', OLD.stage, OLD.pipeline
+                USING ERRCODE = 'object_in_use',
+                      DETAIL = pg_catalog.format('%s opportunities are in it; their moves forward and back, and their history, read its place in the order.', n),
+                      HINT = 'Move them out first, or reorder a copy of the pipeline (crm.copy_pipeline()) for new opportunities.';
+        END IF;
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.pipeline_stage_stranding() IS
+'Trigger: the won or lost stage of a pipeline with open opportunities cannot be deleted (23503) or change kind (55006); a stage opportunities are in cannot change position or kind (55006)';
+CREATE TRIGGER pipeline_stage_stranding BEFORE UPDATE OR DELETE ON crm.pipeline_stage
+    FOR EACH ROW EXECUTE FUNCTION crm.pipeline_stage_stranding();
+
+-- An open stage opportunities are in keeps a move out.  Checked after the
+-- statement: add the new moves before deleting the old ones.
+CREATE FUNCTION crm.stage_transition_stranding() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    SELECT g.pipeline, g.from_stage, count(*) AS opportunities INTO s
+      FROM (SELECT DISTINCT d.pipeline, d.from_stage FROM old_rows d) g
+      JOIN crm.pipeline_stage ps ON ps.pipeline = g.pipeline AND ps.stage = g.from_stage AND ps.kind = 'open'
+      JOIN crm.opportunity o ON o.pipeline = g.pipeline AND o.stage = g.from_stage AND o.status = 'open'
+     WHERE NOT EXISTS (SELECT FROM crm.stage_transition t WHERE t.pipeline = g.pipeline AND t.from_stage = g.from_stage)
+     GROUP BY g.pipeline, g.from_stage ORDER BY g.pipeline, g.from_stage LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'stage % of pipeline % would have no move out, with % open opportunities in it',
+                        s.from_stage, s.pipeline, s.opportunities
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'An opportunity in a stage with no move out could never move on, close or be lost.',
+                  HINT = 'Add the new moves out of it first (INSERT INTO crm.stage_transition), then delete the old ones.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.stage_transition_stranding() IS
+'Trigger: after transitions are deleted or changed, every open stage that open opportunities are in still has a move out (23503 otherwise)';
+CREATE TRIGGER stage_transition_deleted AFTER DELETE ON crm.stage_transition
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_transition_stranding();
+CREATE TRIGGER stage_transition_updated AFTER UPDATE ON crm.stage_transition
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_transition_stranding();
 
 -- What the stage changes of a statement leave behind, once per statement
 -- over all its rows (src/stage_change.c): a statement per row cost
@@ -377,14 +481,14 @@ COMMENT ON COLUMN crm.attachment.content IS 'The file''s bytes; NULL when it is 
 COMMENT ON COLUMN crm.attachment.content_type IS 'By the content''s magic bytes when stored (crm.evidence_content_type()); as declared when referenced';
 COMMENT ON COLUMN crm.attachment.size IS 'Bytes: of the content when stored, as declared when referenced';
 COMMENT ON COLUMN crm.attachment.sha256 IS 'SHA-256 of the file (PostgreSQL''s sha256() of the content when stored; as declared when referenced)';
-COMMENT ON COLUMN crm.attachment.url IS 'Where the file is stored when content is not (https://, s3://, oss:// ...)';
-COMMENT ON COLUMN crm.attachment.added_by IS 'Who added it: crm.current_actor() unless given; must be the owner, a rep of the team, or its manager or director';
-COMMENT ON COLUMN crm.attachment.added_at IS 'When: now unless given, never in the future; evidence counts for a stage change when added after the current stage was entered';
+COMMENT ON COLUMN crm.attachment.url IS 'Where the file is stored when content is not: a URL of a file store, https://, http://, s3://, oss://, cos://, obs:// or gs:// (another scheme, file:// included, is refused)';
+COMMENT ON COLUMN crm.attachment.added_by IS 'Who added it: crm.current_actor() (another value is refused, 42501), who must be the owner, a rep of the team, or its manager or director';
+COMMENT ON COLUMN crm.attachment.added_at IS 'When it was added: the transaction''s time, set by crm (another value is refused, 428C9); evidence counts for a stage change when added after the current stage was entered';
 
 CREATE FUNCTION crm.attachment_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_attachment_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.attachment_before_write() IS
-'Trigger: checks a new attachment (access, magic bytes, size, SHA-256, one deal only for unique kinds) and fills content_type, size and sha256 from its content; refuses any change but file_name afterwards';
+'Trigger: checks a new attachment (added by the actor, access, added now, a file store''s URL, magic bytes, size, SHA-256, one deal only for unique kinds) and fills content_type, size and sha256 from its content; refuses any change but file_name afterwards';
 -- content_type, size and sha256 come from the content: the trigger fills
 -- them before the NOT NULL constraints are checked.
 CREATE TRIGGER attachment_checked BEFORE INSERT OR UPDATE ON crm.attachment
@@ -435,22 +539,77 @@ CREATE INDEX stage_request_opportunity_idx ON crm.stage_request (opportunity_id,
 COMMENT ON TABLE crm.stage_request IS
 'Stage changes crm.request_stage() was refused: what was missing, who asked and when. Unresolved (the opportunity blocked) while it is open and has not entered a stage since';
 COMMENT ON COLUMN crm.stage_request.missing IS 'The refusal''s message and DETAIL: what the stage still needs';
+COMMENT ON COLUMN crm.stage_request.to_stage IS 'The stage asked for: one of the opportunity''s pipeline (23503 otherwise)';
+COMMENT ON COLUMN crm.stage_request.requested_by IS 'Who asked: crm.current_actor() (another value is refused, 42501)';
+COMMENT ON COLUMN crm.stage_request.requested_at IS 'When: the transaction''s time, set by crm (another value is refused, 428C9)';
+
+-- The board shows requests: one for a stage the pipeline does not have,
+-- in another's name or dated back would put on it what nobody asked for.
+CREATE FUNCTION crm.stage_request_checked() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pl text;
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'stage request % cannot change: it is a record', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation',
+                  HINT = 'Ask again with crm.request_stage(); a move of the opportunity resolves it.';
+    END IF;
+    IF NEW.requested_by IS DISTINCT FROM crm.current_actor() THEN
+        RAISE EXCEPTION 'stage request refused: requested_by % is not who asks', NEW.requested_by
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The actor is %s (crm.current_actor()).', crm.current_actor()),
+                  HINT = 'Leave requested_by out (SET crm.actor to who asks).';
+    END IF;
+    IF NEW.requested_at IS DISTINCT FROM pg_catalog.now() THEN
+        RAISE EXCEPTION 'column requested_at of crm.stage_request is set by crm'
+            USING ERRCODE = 'generated_always',
+                  DETAIL = 'The board counts how long the opportunity has been blocked from it.',
+                  HINT = 'Leave it out: it is the time of the transaction.';
+    END IF;
+    SELECT o.pipeline INTO pl FROM crm.opportunity o WHERE o.id = NEW.opportunity_id;
+    IF FOUND AND NOT EXISTS (SELECT FROM crm.pipeline_stage s WHERE s.pipeline = pl AND s.stage = NEW.to_stage) THEN
+        RAISE EXCEPTION 'pipeline "%" has no stage "%"', pl, NEW.to_stage
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = pg_catalog.format('Its stages: %s.', (SELECT string_agg(s.stage, ', ' ORDER BY s.position)
+                                                                  FROM crm.pipeline_stage s WHERE s.pipeline = pl)),
+                  HINT = 'Name one of its stages (crm.pipeline_stage).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.stage_request_checked() IS
+'Trigger: a stage request is for a stage of the opportunity''s pipeline (23503, DETAIL: its stages), by crm.current_actor() (42501), dated now (428C9); it does not change afterwards (23000)';
+CREATE TRIGGER stage_request_checked BEFORE INSERT OR UPDATE ON crm.stage_request
+    FOR EACH ROW EXECUTE FUNCTION crm.stage_request_checked();
 
 -- A stage change that, when refused, is remembered: a plain UPDATE that
 -- fails leaves nothing behind (its transaction is rolled back).
 CREATE FUNCTION crm.request_stage(opportunity_id bigint, stage text, OUT moved boolean, OUT missing text)
-    LANGUAGE plpgsql STRICT
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     message text;
     detail text;
 BEGIN
+    IF request_stage.opportunity_id IS NULL OR request_stage.stage IS NULL THEN
+        RAISE EXCEPTION 'crm.request_stage() needs an opportunity and a stage, not NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM FROM crm.opportunity o WHERE o.id = request_stage.opportunity_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no opportunity %', request_stage.opportunity_id USING ERRCODE = 'no_data_found';
+    END IF;
+    -- a stage the pipeline does not have is refused by the request's own
+    -- trigger (crm.stage_request_checked()): a mistake, not a request
     BEGIN
         UPDATE crm.opportunity o SET stage = request_stage.stage WHERE o.id = request_stage.opportunity_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no opportunity %', request_stage.opportunity_id USING ERRCODE = 'no_data_found';
-        END IF;
         moved := true;
         RETURN;
     EXCEPTION WHEN integrity_constraint_violation OR check_violation OR not_null_violation THEN
@@ -463,7 +622,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.request_stage(bigint, text) IS
-'Moves an opportunity to a stage, as UPDATE crm.opportunity SET stage does; when the stage''s rules refuse it, records the request in crm.stage_request (the opportunity shows as blocked on the board) and returns moved false with what is missing instead of raising';
+'Moves an opportunity to a stage, as UPDATE crm.opportunity SET stage does; when the stage''s rules refuse it, records the request in crm.stage_request (the opportunity shows as blocked on the board) and returns moved false with what is missing instead of raising. A NULL argument raises 22004, an unknown opportunity P0002, a stage its pipeline does not have 23503 (DETAIL: its stages); none of these is recorded';
 
 -- A qualified lead becomes an opportunity on its account, owned by the
 -- lead's owner.
@@ -529,8 +688,17 @@ SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_activity_id_seq', '');
 CREATE INDEX opportunity_activity_opportunity_idx ON crm.opportunity_activity (opportunity_id, at);
 COMMENT ON TABLE crm.opportunity_activity IS
-'What happened on a deal: customer feedback, demonstration notes, meetings, calls, notes. A kind a countdown waits for (crm.countdown_rule.waits_for) meets it';
-COMMENT ON COLUMN crm.opportunity_activity.actor IS 'Who recorded it: crm.current_actor() unless given';
+'What happened on a deal: customer feedback, demonstration notes, meetings, calls, notes. A kind a countdown waits for (crm.countdown_rule.waits_for) meets it, if the countdown started before the activity''s time. Recorded by the opportunity''s owner, a rep of its team, or the team''s manager or director (42501 otherwise); a record: only body may change';
+COMMENT ON COLUMN crm.opportunity_activity.actor IS 'Who recorded it: crm.current_actor() (another value is refused, 42501)';
+COMMENT ON COLUMN crm.opportunity_activity.at IS
+'When it happened: now unless given; not in the future nor before the opportunity was created (22008). Dated back, it meets only the countdowns started before it';
+
+CREATE FUNCTION crm.opportunity_activity_before_write() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_activity_before_write' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_activity_before_write() IS
+'Trigger: a new activity is recorded by crm.current_actor() (42501 for another actor), who has access to the opportunity (42501), at a time from the opportunity''s creation to now (22008); afterwards only body may change (23000)';
+CREATE TRIGGER opportunity_activity_checked BEFORE INSERT OR UPDATE ON crm.opportunity_activity
+    FOR EACH ROW EXECUTE FUNCTION crm.opportunity_activity_before_write();
 
 -- Countdowns as data: one that starts when a quote is sent (pipeline and
 -- stage NULL), and dwell limits that start when a stage is entered.
@@ -577,7 +745,8 @@ CREATE TABLE crm.opportunity_timer (
     due_at      timestamptz,
     met_at      timestamptz,
     fired_at    timestamptz,
-    cancelled_at timestamptz
+    cancelled_at timestamptz,
+    skipped     text
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer_id_seq', '');
@@ -598,6 +767,8 @@ COMMENT ON COLUMN crm.opportunity_timer.team IS 'The opportunity''s team when it
 COMMENT ON COLUMN crm.opportunity_timer.due_at IS
 'When it fires: started_at plus the rule''s time on the team calendar, computed by the next sweep (NULL until then: a deadline on the calendar takes milliseconds, too long for every stage change)';
 COMMENT ON COLUMN crm.opportunity_timer.fired_at IS 'When the sweep fired it: from then on, until met or cancelled, the opportunity is red and blocked';
+COMMENT ON COLUMN crm.opportunity_timer.skipped IS
+'Why the sweep could not compute its deadline (the error), when it could not: the timer is then cancelled, and an outbox message of topic opportunity_countdown_skipped tells the owner and the team''s manager; the rest of the sweep goes on';
 
 -- When a countdown started at t is due: in working time of the team's
 -- calendar, or wall-clock time counted from its first working moment and
@@ -615,7 +786,7 @@ COMMENT ON FUNCTION crm.countdown_due(text, timestamptz, interval, text) IS
 'When a countdown started at t is due on the team''s calendar (cn_standard without a team): working clock, or calendar clock moved into working hours';
 
 -- A quote sent (or sent again) starts the feedback countdown; the one
--- before it is superseded.
+-- before it is superseded (withdrawn: cancelled).
 CREATE FUNCTION crm.quote_sent() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -635,18 +806,27 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.quote_sent() IS
-'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before (which, fired, no longer blocks the deal)';
-CREATE TRIGGER opportunity_quote_sent AFTER INSERT OR UPDATE OF quote_sent_at ON crm.opportunity
+'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before (which, fired, no longer blocks the deal); set to NULL, cancels it';
+CREATE TRIGGER opportunity_quote_sent AFTER INSERT ON crm.opportunity
     FOR EACH ROW WHEN (NEW.quote_sent_at IS NOT NULL) EXECUTE FUNCTION crm.quote_sent();
+-- set to NULL: the quote withdrawn, its countdown cancelled
+CREATE TRIGGER opportunity_quote_changed AFTER UPDATE OF quote_sent_at ON crm.opportunity
+    FOR EACH ROW WHEN (NEW.quote_sent_at IS NOT NULL OR OLD.quote_sent_at IS NOT NULL)
+    EXECUTE FUNCTION crm.quote_sent();
 
 -- The event a countdown waits for: an activity, or evidence of that kind.
 CREATE FUNCTION crm.countdown_met() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    happened timestamptz := pg_catalog.now();  -- an attachment is added now
 BEGIN
     IF crm.restoring() THEN
         RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'opportunity_activity' THEN
+        happened := NEW.at;
     END IF;
     -- The opportunity first, when a timer waits for this: a stage change
     -- and the sweep lock it before its timers, and a fired timer met
@@ -654,23 +834,75 @@ BEGIN
     PERFORM FROM crm.opportunity o
      WHERE o.id = NEW.opportunity_id
        AND EXISTS (SELECT FROM crm.opportunity_timer t
-                    WHERE t.opportunity_id = o.id AND t.waits_for = NEW.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL)
+                    WHERE t.opportunity_id = o.id AND t.waits_for = NEW.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL
+                      AND t.started_at <= happened)
        FOR NO KEY UPDATE OF o;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
     UPDATE crm.opportunity_timer t SET met_at = pg_catalog.now()
      WHERE t.opportunity_id = NEW.opportunity_id AND t.waits_for = NEW.kind
-       AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+       AND t.met_at IS NULL AND t.cancelled_at IS NULL AND t.started_at <= happened;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.countdown_met() IS
-'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red, nor blocked on the board)';
+'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red, nor blocked on the board), if the countdown started before the activity''s time (at)';
 CREATE TRIGGER opportunity_activity_meets AFTER INSERT ON crm.opportunity_activity
     FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
 CREATE TRIGGER attachment_meets AFTER INSERT ON crm.attachment
     FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
+
+-- When the deadlines of a sweep cannot be computed together (a start of
+-- infinity written into crm.opportunity_timer, a calendar that cannot
+-- count), one start at a time: a start that fails has its timers
+-- cancelled with the error, and their owners and managers told, so that
+-- one bad timer cannot stop the sweep minute after minute.
+CREATE FUNCTION crm.schedule_opportunity_timers_one_by_one(max_timers integer) RETURNS integer
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k record;
+    problem text;
+    skipped_count integer := 0;
+    n integer;
+BEGIN
+    FOR k IN SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
+              WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
+              ORDER BY p.started_at LIMIT max_timers LOOP
+        BEGIN
+            UPDATE crm.opportunity_timer t SET due_at = crm.countdown_due(k.team, k.started_at, r.within, r.clock)
+              FROM crm.countdown_rule r
+             WHERE r.code = k.rule AND t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+               AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
+        EXCEPTION WHEN data_exception THEN
+            GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+            WITH skipped AS (
+                UPDATE crm.opportunity_timer t SET cancelled_at = pg_catalog.now(), skipped = problem
+                 WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+                   AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at
+                RETURNING t.id, t.opportunity_id, t.rule, t.team
+            ), told AS (
+                INSERT INTO crm.outbox (topic, recipient, payload)
+                SELECT DISTINCT 'opportunity_countdown_skipped', w.recipient,
+                       jsonb_build_object('timer_id', s.id, 'opportunity_id', s.opportunity_id, 'rule', s.rule,
+                                          'started_at', k.started_at::text, 'error', problem)
+                  FROM skipped s
+                  JOIN crm.opportunity o ON o.id = s.opportunity_id
+                  LEFT JOIN crm.team tm ON tm.code = s.team
+                 CROSS JOIN LATERAL (VALUES (o.owner), (tm.manager)) w(recipient)
+                 WHERE w.recipient IS NOT NULL
+            )
+            SELECT count(*)::integer INTO n FROM skipped;
+            skipped_count := skipped_count + n;
+        END;
+    END LOOP;
+    RETURN skipped_count;
+END
+$$;
+COMMENT ON FUNCTION crm.schedule_opportunity_timers_one_by_one(integer) IS
+'Internal to crm.fire_opportunity_timers(), when the deadlines of a sweep cannot be computed together: computes them one start (team, rule, started_at) at a time; a start that fails (class 22) has its timers cancelled with the error in crm.opportunity_timer.skipped and an outbox message (topic opportunity_countdown_skipped) to each one''s owner and team manager. Returns how many were skipped';
 
 -- The sweep's step for opportunities (called by crm.run_timeouts): fires
 -- due countdowns once, and the board counts their deals blocked from their
@@ -687,14 +919,20 @@ DECLARE
 BEGIN
     -- deadlines of timers started since the last sweep: one per team,
     -- rule and start (a statement's timers share theirs)
-    UPDATE crm.opportunity_timer t SET due_at = d.due
-      FROM (SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
-             WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
-             ORDER BY p.started_at LIMIT max_timers) k
-      JOIN crm.countdown_rule r ON r.code = k.rule
-     CROSS JOIN LATERAL (SELECT crm.countdown_due(k.team, k.started_at, r.within, r.clock) AS due) d
-     WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
-       AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
+    BEGIN
+        UPDATE crm.opportunity_timer t SET due_at = d.due
+          FROM (SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
+                 WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
+                 ORDER BY p.started_at LIMIT max_timers) k
+          JOIN crm.countdown_rule r ON r.code = k.rule
+         CROSS JOIN LATERAL (SELECT crm.countdown_due(k.team, k.started_at, r.within, r.clock) AS due) d
+         WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+           AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
+    EXCEPTION WHEN data_exception THEN
+        -- a start or a calendar the clock cannot count from (a timer
+        -- written by hand): one start at a time, the bad ones skipped
+        PERFORM crm.schedule_opportunity_timers_one_by_one(max_timers);
+    END;
     WITH due AS (
         SELECT t.id FROM crm.opportunity_timer t JOIN crm.opportunity o ON o.id = t.opportunity_id
          WHERE t.due_at <= pg_catalog.now() AND t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL
@@ -735,7 +973,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.fire_opportunity_timers(integer) IS
-'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep, then fires up to max_timers due opportunity countdowns once each (the deal turns red and is blocked on the board from the deadline; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
+'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep (one whose deadline cannot be computed is skipped: crm.schedule_opportunity_timers_one_by_one()), then fires up to max_timers due opportunity countdowns once each (the deal turns red and is blocked on the board from the deadline; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
 
 ------------------------------------------------------------------------------
 -- The blocked-opportunity board, read at query time

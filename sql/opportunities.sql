@@ -430,7 +430,10 @@ SELECT timers_fired FROM crm.run_timeouts();
 UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND dwell AND cancelled_at IS NULL;
 SELECT timers_fired FROM crm.run_timeouts();
 SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+-- (recorded by its owner: an activity needs access to the deal)
+SET crm.actor = 'zoe';
 INSERT INTO crm.opportunity_activity (opportunity_id, kind, body) VALUES (:o7, 'demo_notes', '演示完成');
+SET crm.actor = 'ann';
 SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
 -- the deal closes: its fired countdown and its refused change no longer count
 UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND NOT dwell AND cancelled_at IS NULL;

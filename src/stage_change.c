@@ -42,6 +42,7 @@
 #include "opportunity_stage.h"
 #include "quote.h"
 #include "spi_plan.h"
+#include "stage_history.h"
 
 /* One row of the statement whose stage changed. */
 typedef struct StageChange
@@ -396,7 +397,7 @@ record_changes(StageChanges *c)
 		crm_put(&args[9], BoolGetDatum(cancels_timers(ch)), false);
 		crm_put(&args[10], BoolGetDatum(ch->to->kind != 'o'), false);
 	}
-	crm_run_columns(&record_stage_changes, args, SPI_OK_INSERT);
+	crm_stage_history_write(&record_stage_changes, args, SPI_OK_INSERT);
 }
 
 /* ---------------------------------------------------------------------
