@@ -20,9 +20,8 @@
  *   deadline on the team calendar is left to the next sweep: it takes
  *   milliseconds.
  *
- * The evidence lookup is one statement over arrays of all the statement's
- * rows, and the rest another: a statement per row cost several times the
- * work it did (issue 18).  The
+ * Each of these is one statement over arrays of all the statement's rows:
+ * a statement per row cost several times the work it did (issue 18).  The
  * arrays are unnested side by side in a select list (in step, as they
  * have the same length), which streams them; unnest() in FROM would copy
  * each into a tuplestore first.
@@ -334,51 +333,27 @@ check_packages(StageChanges *c)
  * The history and the dwell limits
  * --------------------------------------------------------------------- */
 
-/*
- * One statement: a history row per change (who, when and from where
- * evaluated once); the dwell limits of the stages left cancelled (every
- * countdown when the deal closes: closing); those of the stages entered
- * started.  Its parts see the timers as they were before it: the
- * cancelling never meets a timer it starts.
- */
-CRM_KEPT_PLAN(record_stage_changes) = {
-	"WITH x AS ("
-	"  SELECT unnest($1::int8[]) AS id, unnest($2::text[]) AS pipeline, unnest($3::text[]) AS from_stage,"
-	"         unnest($4::text[]) AS to_stage, unnest($5::text[]) AS direction, unnest($6::text[]) AS reason,"
-	"         unnest($7::text[]) AS owner, unnest($8::text[]) AS team, unnest($9::text[]) AS evidence,"
-	"         unnest($10::bool[]) AS cancels, unnest($11::bool[]) AS closing"
-	"), history AS ("
-	"  INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
-	"    unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
-	"  SELECT x.id, x.pipeline, x.from_stage, x.to_stage, x.direction, x.reason IS NULL, x.reason,"
-	"         x.owner, x.team, x.evidence::int8[], s.actor, now(), s.addr, s.app"
-	"    FROM x, (SELECT crm.current_actor() AS actor, inet_client_addr() AS addr,"
-	"                    current_setting('application_name') AS app) s"
-	"), cancelled AS ("
-	"  UPDATE crm.opportunity_timer t SET cancelled_at = now() FROM x"
-	"   WHERE x.cancels AND t.opportunity_id = x.id AND t.met_at IS NULL AND t.cancelled_at IS NULL"
-	"     AND (t.dwell OR x.closing)"
-	")"
-	" INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
-	" SELECT x.id, r.code, true, r.stage, r.waits_for, x.team, now()"
-	"   FROM x JOIN crm.countdown_rule r ON r.pipeline = x.pipeline AND r.stage = x.to_stage",
-	11, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, BOOLARRAYOID}
+/* who, when and from where: the same for every row, evaluated once */
+CRM_KEPT_PLAN(insert_history) = {
+	"INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
+	"  unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
+	" SELECT x.id, x.pipeline, x.from_stage, x.to_stage, x.direction, x.reason IS NULL, x.reason,"
+	"        x.owner, x.team, x.evidence::int8[], s.actor, now(), s.addr, s.app"
+	" FROM (SELECT unnest($1::int8[]) AS id, unnest($2::text[]) AS pipeline, unnest($3::text[]) AS from_stage,"
+	"              unnest($4::text[]) AS to_stage, unnest($5::text[]) AS direction, unnest($6::text[]) AS reason,"
+	"              unnest($7::text[]) AS owner, unnest($8::text[]) AS team, unnest($9::text[]) AS evidence) x,"
+	"      (SELECT crm.current_actor() AS actor, inet_client_addr() AS addr,"
+	"              current_setting('application_name') AS app) s",
+	9, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID}
 };
 
-/* Leaving a stage with a dwell limit cancels it; closing the deal, every countdown. */
-static bool
-cancels_timers(const StageChange *ch)
-{
-	return ch->from != NULL && (ch->from->has_dwell_limit || (ch->to->kind != 'o' && ch->from->kind == 'o'));
-}
-
 static void
-record_changes(StageChanges *c)
+record_history(StageChanges *c)
 {
-	CrmColumn	args[11] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
-									   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
-									   CRM_COL(TEXTOID), CRM_COL(BOOLOID), CRM_COL(BOOLOID));
+	CrmColumn	args[9] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+									  CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+									  CRM_COL(TEXTOID));
 
 	for (int i = 0; i < c->n; i++)
 	{
@@ -393,10 +368,73 @@ record_changes(StageChanges *c)
 		crm_put_text(&args[6], ch->owner);
 		crm_put_text(&args[7], ch->team);
 		crm_put_text(&args[8], ch->evidence);
-		crm_put(&args[9], BoolGetDatum(cancels_timers(ch)), false);
-		crm_put(&args[10], BoolGetDatum(ch->to->kind != 'o'), false);
 	}
-	crm_run_columns(&record_stage_changes, args, SPI_OK_INSERT);
+	crm_run_columns(&insert_history, args, SPI_OK_INSERT);
+}
+
+/*
+ * The timers run only for the rows that need them, as separate statements:
+ * a single move, the commonest write, pays for no statement it does not
+ * need.
+ */
+CRM_KEPT_PLAN(cancel_timers) = {
+	"UPDATE crm.opportunity_timer t SET cancelled_at = now()"
+	" FROM (SELECT unnest($1::int8[]) AS id, unnest($2::bool[]) AS closing) x"
+	" WHERE t.opportunity_id = x.id AND t.met_at IS NULL AND t.cancelled_at IS NULL AND (t.dwell OR x.closing)",
+	2, {INT8ARRAYOID, BOOLARRAYOID}
+};
+CRM_KEPT_PLAN(start_dwell_limits) = {
+	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
+	" SELECT x.id, r.code, true, r.stage, r.waits_for, x.team, now()"
+	" FROM (SELECT unnest($1::int8[]) AS id, unnest($2::text[]) AS pipeline, unnest($3::text[]) AS stage,"
+	"              unnest($4::text[]) AS team) x"
+	" JOIN crm.countdown_rule r ON r.pipeline = x.pipeline AND r.stage = x.stage",
+	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+
+/* Leaving a stage with a dwell limit cancels it; closing the deal, every countdown. */
+static void
+cancel_timers_left(StageChanges *c)
+{
+	CrmColumn	args[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(BOOLOID));
+	bool		any = false;
+
+	for (int i = 0; i < c->n; i++)
+	{
+		StageChange *ch = &c->rows[i];
+		bool		closing = ch->to->kind != 'o';
+
+		if (ch->from == NULL || !(ch->from->has_dwell_limit || (closing && ch->from->kind == 'o')))
+			continue;
+		crm_put_int8(&args[0], ch->id, false);
+		crm_put(&args[1], BoolGetDatum(closing), false);
+		any = true;
+	}
+	if (any)
+		crm_run_columns(&cancel_timers, args, SPI_OK_UPDATE);
+}
+
+/* after the cancelling, which would take along a timer started on a move between two dwell stages */
+static void
+start_timers_entered(StageChanges *c)
+{
+	CrmColumn	args[4] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+	bool		any = false;
+
+	for (int i = 0; i < c->n; i++)
+	{
+		StageChange *ch = &c->rows[i];
+
+		if (!ch->to->has_dwell_limit)
+			continue;
+		crm_put_int8(&args[0], ch->id, false);
+		crm_put_text(&args[1], ch->pipeline);
+		crm_put_text(&args[2], ch->to->stage);
+		crm_put_text(&args[3], ch->team);
+		any = true;
+	}
+	if (any)
+		crm_run_columns(&start_dwell_limits, args, SPI_OK_INSERT);
 }
 
 /* ---------------------------------------------------------------------
@@ -426,7 +464,9 @@ write_changes(TriggerData *td)
 	if (c.n == 0)
 		return;
 	check_packages(&c);
-	record_changes(&c);
+	record_history(&c);
+	cancel_timers_left(&c);
+	start_timers_entered(&c);
 }
 
 PG_FUNCTION_INFO_V1(crm_opportunity_stage_changed);
