@@ -54,6 +54,7 @@ typedef struct StageChange
 	const char *team;
 	Datum		since;			/* stage_entered_at before the move */
 	int32		unset_fields;	/* bits over crm_stage_fields: NULL in the row */
+	int			first_requirement;	/* where its requirements' evidence is (Evidence) */
 	const char *reason;			/* why not verified; NULL: verified */
 	const char *evidence;		/* the attachments relied on, an int8[] literal; NULL: none */
 } StageChange;
@@ -186,34 +187,28 @@ read_changes(StageChanges *c, TriggerData *td)
  * --------------------------------------------------------------------- */
 
 /*
- * Per row given (i: its place in the arrays), the requirements of the
- * stage it enters: the newest attachment that meets each, locked FOR KEY
- * SHARE until the end of the transaction (a deletion under way makes this
- * wait, and the attachment is then skipped; a deletion after this waits,
- * and then finds it in the history), and what is missing, for the DETAIL
- * and the HINT of a refusal.
+ * Per requirement given (n: its place in the arrays), the newest
+ * attachment that meets it, locked FOR KEY SHARE until the end of the
+ * transaction (a deletion under way makes this wait, and the attachment is
+ * then skipped; a deletion after this waits, and then finds it in the
+ * history), or NULL.  The requirements themselves come from the cached
+ * rules: the statement reads nothing else.
  */
 CRM_KEPT_PLAN(stage_evidence) = {
-	"SELECT x.i, e.evidence::text, e.missing, e.how"
-	" FROM (SELECT unnest($1::int4[]) AS i, unnest($2::int8[]) AS id, unnest($3::text[]) AS pipeline,"
-	"              unnest($4::text[]) AS stage, unnest($5::timestamptz[]) AS since) x"
-	" CROSS JOIN LATERAL ("
-	"  SELECT array_agg(q.found) FILTER (WHERE q.found IS NOT NULL) AS evidence,"
-	"    string_agg(q.label || ' (' || q.kind || ': ' || array_to_string(q.content_types, ', ') || ')', '; ')"
-	"      FILTER (WHERE q.found IS NULL) AS missing,"
-	"    string_agg(q.label || ': ' || q.how || '.', ' ') FILTER (WHERE q.found IS NULL) AS how"
-	/* in kind order, as the primary key reads them: no sort per row */
-	"  FROM (SELECT r.kind, r.content_types, f.id AS found, k.label, k.how"
-	"     FROM crm.stage_requirement r"
-	"     LEFT JOIN LATERAL (SELECT a.id FROM crm.attachment a"
-	"       WHERE a.opportunity_id = x.id AND a.kind = r.kind AND a.content_type = ANY (r.content_types)"
-	"         AND a.added_at >= x.since ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE) f ON true"
-	/* the kind's words only for what is missing (OFFSET 0: probed only then) */
-	"     LEFT JOIN LATERAL (SELECT k.label, k.how FROM crm.evidence_kind k"
-	"       WHERE k.code = r.kind AND f.id IS NULL OFFSET 0) k ON true"
-	"    WHERE r.pipeline = x.pipeline AND r.stage = x.stage ORDER BY r.kind) q) e",
+	"SELECT x.n, (SELECT a.id FROM crm.attachment a"
+	"   WHERE a.opportunity_id = x.id AND a.kind = x.kind AND a.content_type = ANY (x.content_types)"
+	"     AND a.added_at >= x.since ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE)"
+	" FROM (SELECT unnest($1::int4[]) AS n, unnest($2::int8[]) AS id, unnest($3::text[]) AS kind,"
+	"              unnest($4::text[])::text[] AS content_types, unnest($5::timestamptz[]) AS since) x",
 	5, {INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID}
 };
+
+/* What the lookup found: per requirement of every checked row, from the row's first_requirement on. */
+typedef struct Evidence
+{
+	int64	   *found;
+	bool	   *met;
+} Evidence;
 
 static bool
 checked(const StageChange *ch)
@@ -228,8 +223,17 @@ typedef struct Missing
 } Missing;
 
 static void
-missing_fields(const StageChange *ch, Missing *m)
+missing_what(const StageChange *ch, const bool *met, Missing *m)
 {
+	initStringInfo(&m->what);
+	initStringInfo(&m->how);
+	for (int i = 0; i < ch->to->n_requirements; i++)
+	{
+		if (met[i])
+			continue;
+		appendStringInfo(&m->what, "%s%s", m->what.len ? "; " : "", ch->to->requirements[i].missing);
+		appendStringInfo(&m->how, "%s%s", m->how.len ? " " : "", ch->to->requirements[i].how);
+	}
 	for (int i = 0; i < CRM_STAGE_FIELDS; i++)
 	{
 		if (!(ch->to->required_fields & ch->unset_fields & (1 << i)))
@@ -240,25 +244,40 @@ missing_fields(const StageChange *ch, Missing *m)
 	}
 }
 
-/* The verdict on one checked row, given what its evidence lookup found. */
-static void
-judge(StageChange *ch, const char *evidence, const char *missing, const char *how)
+/* The attachments relied on as an int8[] literal for the history; NULL when none. */
+static const char *
+evidence_literal(const int64 *found, const bool *met, int n)
 {
+	char	   *s = palloc(n * (MAXINT8LEN + 1) + 3);
+	int			len = 0;
+
+	for (int i = 0; i < n; i++)
+		if (met[i])
+			len += sprintf(s + len, "%c" INT64_FORMAT, len ? ',' : '{', found[i]);
+	if (len == 0)
+		return NULL;
+	strcpy(s + len, "}");
+	return s;
+}
+
+/* The verdict on one checked row, given what the lookup found for its requirements. */
+static void
+judge(StageChange *ch, const int64 *found, const bool *met)
+{
+	bool		complete = (ch->to->required_fields & ch->unset_fields) == 0;
 	Missing		m;
 
-	ch->evidence = evidence;
-	if (!ch->to->has_requirements && ch->to->required_fields == 0)
+	if (ch->to->n_requirements == 0 && ch->to->required_fields == 0)
 	{
 		ch->reason = "the stage has no action package";
 		return;
 	}
-	if (missing == NULL && (ch->to->required_fields & ch->unset_fields) == 0)
+	for (int i = 0; i < ch->to->n_requirements; i++)
+		complete = complete && met[i];
+	ch->evidence = evidence_literal(found, met, ch->to->n_requirements);
+	if (complete)
 		return;					/* verified */
-	initStringInfo(&m.what);
-	initStringInfo(&m.how);
-	appendStringInfoString(&m.what, missing ? missing : "");
-	appendStringInfoString(&m.how, how ? how : "");
-	missing_fields(ch, &m);
+	missing_what(ch, met, &m);
 	if (ch->to->enforce)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
@@ -271,51 +290,52 @@ judge(StageChange *ch, const char *evidence, const char *missing, const char *ho
 	ch->reason = psprintf("missing: %s", m.what.data);
 }
 
-/* Looks up the evidence of every row that enters a stage with requirements, at once. */
-static void
-find_evidence(StageChanges *c, char **evidence, char **missing, char **how)
+/* Looks up the evidence of every requirement of every checked row, at once. */
+static Evidence
+find_evidence(StageChanges *c)
 {
 	CrmColumn	args[5] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
 									  CRM_COL(TIMESTAMPTZOID));
-	bool		any = false;
-	uint64		n;
+	int			total = 0;
+	Evidence	e;
+	uint64		rows = 0;
 
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
 
-		if (!checked(ch) || !ch->to->has_requirements)
+		ch->first_requirement = total;
+		if (!checked(ch))
 			continue;
-		crm_put(&args[0], Int32GetDatum(i), false);
-		crm_put_int8(&args[1], ch->id, false);
-		crm_put_text(&args[2], ch->pipeline);
-		crm_put_text(&args[3], ch->to->stage);
-		crm_put(&args[4], ch->since, false);
-		any = true;
+		for (int r = 0; r < ch->to->n_requirements; r++)
+		{
+			crm_put(&args[0], Int32GetDatum(total++), false);
+			crm_put_int8(&args[1], ch->id, false);
+			crm_put_text(&args[2], ch->to->requirements[r].kind);
+			crm_put_text(&args[3], ch->to->requirements[r].content_types);
+			crm_put(&args[4], ch->since, false);
+		}
 	}
-	if (!any)
-		return;
-	n = crm_run_columns(&stage_evidence, args, SPI_OK_SELECT);
-	for (uint64 row = 0; row < n; row++)
+	e.found = palloc0(Max(total, 1) * sizeof(int64));
+	e.met = palloc0(Max(total, 1) * sizeof(bool));
+	if (total > 0)
+		rows = crm_run_columns(&stage_evidence, args, SPI_OK_SELECT);
+	for (uint64 row = 0; row < rows; row++)
 	{
-		int32		i;
+		int32		n;
 
-		crm_spi_int4(row, 1, &i);
-		evidence[i] = crm_spi_text(row, 2);
-		missing[i] = crm_spi_text(row, 3);
-		how[i] = crm_spi_text(row, 4);
+		crm_spi_int4(row, 1, &n);
+		e.met[n] = crm_spi_int8(row, 2, &e.found[n]);
 	}
+	return e;
 }
 
 /* Every forward move and win against its stage's package: refused, or verified or not. */
 static void
 check_packages(StageChanges *c)
 {
-	char	  **evidence = palloc0(c->n * sizeof(char *));
-	char	  **missing = palloc0(c->n * sizeof(char *));
-	char	  **how = palloc0(c->n * sizeof(char *));
+	Evidence	e = find_evidence(c);
 
-	find_evidence(c, evidence, missing, how);
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
@@ -325,7 +345,7 @@ check_packages(StageChanges *c)
 		else if (!checked(ch))
 			ch->reason = psprintf("%s: not a stage upgrade, not checked", ch->direction);
 		else
-			judge(ch, evidence[i], missing[i], how[i]);
+			judge(ch, e.found + ch->first_requirement, e.met + ch->first_requirement);
 	}
 }
 
