@@ -356,6 +356,13 @@ crm_put(CrmColumn *c, Datum value, bool isnull)
 }
 
 void
+crm_columns_in_current_context(CrmColumn *cols, int n)
+{
+	for (int i = 0; i < n; i++)
+		cols[i].state = initArrayResult(cols[i].type, CurrentMemoryContext, false);
+}
+
+void
 crm_put_text(CrmColumn *c, const char *s)
 {
 	crm_put(c, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);

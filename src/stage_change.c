@@ -300,6 +300,7 @@ find_evidence(StageChanges *c)
 	Evidence	e;
 	uint64		rows = 0;
 
+	crm_columns_in_current_context(args, lengthof(args));	/* ours: deleted when the trigger returns */
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
@@ -375,6 +376,7 @@ record_history(StageChanges *c)
 									  CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
 									  CRM_COL(TEXTOID));
 
+	crm_columns_in_current_context(args, lengthof(args));
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
@@ -426,6 +428,8 @@ cancel_timers_left(StageChanges *c)
 
 		if (ch->from == NULL || !(ch->from->has_dwell_limit || (closing && ch->from->kind == 'o')))
 			continue;
+		if (!any)
+			crm_columns_in_current_context(args, lengthof(args));
 		crm_put_int8(&args[0], ch->id, false);
 		crm_put(&args[1], BoolGetDatum(closing), false);
 		any = true;
@@ -447,6 +451,8 @@ start_timers_entered(StageChanges *c)
 
 		if (!ch->to->has_dwell_limit)
 			continue;
+		if (!any)
+			crm_columns_in_current_context(args, lengthof(args));
 		crm_put_int8(&args[0], ch->id, false);
 		crm_put_text(&args[1], ch->pipeline);
 		crm_put_text(&args[2], ch->to->stage);
