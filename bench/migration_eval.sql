@@ -1,4 +1,5 @@
--- bench/migration_eval.sql: a committed migration (batch :batch) against
+-- bench/migration_eval.sql: a committed migration (batches :batches, a
+-- comma-separated list of batch ids) against
 -- the generator's truth (bench_migration, bench/migration_data.sql).
 -- Rows are joined by the export's 序号 column.  Kinds of error:
 --   wrongly rejected   a real person's row the commit rejected
@@ -12,7 +13,7 @@
 CREATE TEMP TABLE eval AS
 SELECT b.n, b.person, b.expect, b.kind, i.status, i.outcome, i.contact_id, i.reason
   FROM bench_migration b
-  JOIN crm.import_row i ON i.batch_id = :batch AND (i.payload ->> '序号')::int = b.n;
+  JOIN crm.import_row i ON i.batch_id = ANY (('{' || :'batches' || '}')::bigint[]) AND (i.payload ->> '序号')::int = b.n;
 CREATE TEMP TABLE creator AS
 SELECT DISTINCT ON (contact_id) contact_id, person FROM eval WHERE outcome = 'new' ORDER BY contact_id, n;
 SELECT count(*) AS rows,

@@ -12,16 +12,20 @@ CREATE FUNCTION bench_org() RETURNS void LANGUAGE sql BEGIN ATOMIC
 END;
 
 -- n opportunities of medical_devices in 需求确认, through the trigger, each
--- with the three attachments 方案确认 needs (stored, checked as added)
+-- with the three attachments 方案确认 needs (stored, checked as added, by
+-- the director of every team).  Their stage entered a day ago: only crm
+-- sets stage_entered_at, so with the triggers off.
 CREATE FUNCTION bench_movable(n integer) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('crm.actor', 'r0', true);
+    PERFORM set_config('crm.actor', 'dir', true);
     INSERT INTO crm.opportunity (account_id, pipeline, title, owner)
     SELECT (SELECT min(id) FROM crm.account) + i % 1000, 'medical_devices', 'deal ' || i, 'r' || (i % 200)
       FROM generate_series(1, n) i;
+    SET LOCAL session_replication_role = replica;
     UPDATE crm.opportunity SET stage_entered_at = stage_entered_at - interval '1 day';
-    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, added_by)
-    SELECT o.id, k.kind, k.kind || '.bin', k.head || convert_to(o.id::text, 'UTF8'), o.owner
+    SET LOCAL session_replication_role = origin;
+    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content)
+    SELECT o.id, k.kind, k.kind || '.bin', k.head || convert_to(o.id::text, 'UTF8')
       FROM crm.opportunity o,
            (VALUES ('config_sheet', convert_to('%PDF-1.7 config ', 'UTF8')),
                    ('signature_scan', '\xffd8ffe000104a464946'::bytea),
@@ -45,7 +49,9 @@ $$;
 -- countdown, 1 % by a dwell limit, 0.5 % by a refused change; 10 % of
 -- timers met or cancelled besides), h history rows.  Loaded with triggers
 -- off (session_replication_role = replica): the data of a busy year, not
--- the cost of writing it.
+-- the cost of writing it.  Then the way the deals get blocked, with
+-- triggers on: the sweep fires the due timers, the refused changes are
+-- recorded.
 CREATE FUNCTION bench_board_world(n integer, h bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     first_account bigint := (SELECT min(id) FROM crm.account);
@@ -74,13 +80,15 @@ BEGIN
     SELECT o.id, CASE WHEN k = 1 THEN 'quote_feedback' ELSE 'medical_solution_demo' END, k = 2, o.stage,
            CASE WHEN k = 1 THEN 'customer_feedback' ELSE 'demo_notes' END, o.team,
            now() - interval '10 days', now() - (o.id % 500) * interval '1 hour',
-           CASE WHEN k = 3 THEN now() END, now() - (o.id % 500) * interval '1 hour' + interval '1 minute',
+           CASE WHEN k = 3 THEN now() END, CASE WHEN k > 2 THEN now() - (o.id % 500) * interval '1 hour' + interval '1 minute' END,
            CASE WHEN k = 4 THEN now() END
       FROM crm.opportunity o
       CROSS JOIN LATERAL (SELECT CASE WHEN o.id % 100 < 2 THEN 1 WHEN o.id % 100 = 2 THEN 2
                                       WHEN o.id % 100 BETWEEN 3 AND 7 THEN 3
                                       WHEN o.id % 100 BETWEEN 8 AND 12 THEN 4 END) x(k)
      WHERE o.status = 'open' AND x.k IS NOT NULL;
+    SET LOCAL session_replication_role = origin;
+    PERFORM crm.fire_opportunity_timers(n);
     INSERT INTO crm.stage_request (opportunity_id, to_stage, missing, requested_by, requested_at)
     SELECT o.id, '合同签署', 'missing: contract', o.owner, o.stage_entered_at + interval '1 hour'
       FROM crm.opportunity o WHERE o.status = 'open' AND o.id % 200 = 13;
@@ -91,9 +99,9 @@ $$;
 -- through crm's checks; otherwise the trigger is off (the caller disables
 -- it) and what it would fill is given, so the difference is the checks.
 CREATE FUNCTION bench_attach(opportunity bigint, n integer, size integer, checked boolean) RETURNS bigint LANGUAGE sql BEGIN ATOMIC
-    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, added_by, content_type, size, sha256)
+    SELECT set_config('crm.actor', (SELECT o.owner FROM crm.opportunity o WHERE o.id = opportunity), true);
+    INSERT INTO crm.attachment (opportunity_id, kind, file_name, content, content_type, size, sha256)
     SELECT opportunity, 'signature_scan', 'scan' || i || '.pdf', c.content,
-           (SELECT o.owner FROM crm.opportunity o WHERE o.id = opportunity),
            CASE WHEN NOT checked THEN 'application/pdf' END, CASE WHEN NOT checked THEN length(c.content) END,
            CASE WHEN NOT checked THEN '\x00'::bytea END
       FROM generate_series(1, n) i,

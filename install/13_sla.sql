@@ -175,6 +175,9 @@ END
 $$;
 COMMENT ON FUNCTION crm.work_list_update(bigint[]) IS
 'Internal to the lead and activity triggers: brings the crm.work_list_key rows of these leads in line with their owner, state and open timers';
+-- Its triggers call it as the role that changes the leads: that role,
+-- and no other, may run it (README: Grants for application roles).
+REVOKE EXECUTE ON FUNCTION crm.work_list_update(bigint[]) FROM PUBLIC;
 
 -- All keys recomputed, for after a hand edit of crm.sla_timer or crm.lead
 -- with crm's triggers off.  The table is locked against crm's triggers

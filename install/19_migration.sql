@@ -150,10 +150,26 @@ COMMENT ON COLUMN crm.import_batch.commit_started_at IS 'When the last crm.impor
 COMMENT ON COLUMN crm.import_batch.rows_at_start IS 'Rows waiting when that call started';
 COMMENT ON COLUMN crm.import_batch.chunks IS 'Chunks committed, by every call';
 COMMENT ON COLUMN crm.import_batch.rows_imported IS 'Rows imported, by every call';
-COMMENT ON COLUMN crm.import_batch.rows_rejected IS 'Rows rejected and not fixed since';
+COMMENT ON COLUMN crm.import_batch.rows_rejected IS 'Rows rejected and not fixed, as of the last chunk (counted again when a call starts: a fixed row is pending)';
 COMMENT ON COLUMN crm.import_batch.rows_this_call IS 'Rows the last call has imported or rejected so far: its rate';
 COMMENT ON COLUMN crm.import_batch.last_chunk_at IS 'When the last chunk was committed';
 COMMENT ON COLUMN crm.import_batch.committed_at IS 'When a call found no row left to import; NULL while rows wait';
+
+-- The bookkeeping is the commit's record of what it did: written by crm
+-- only (src/import_guard.c), while crm.import_step() runs a chunk, or by a
+-- restore.  The arguments are the columns a user writes; an insert fires
+-- the guard only when it gives a value to another.
+CREATE FUNCTION crm.guard_import_bookkeeping() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_guard_import_bookkeeping' LANGUAGE C;
+COMMENT ON FUNCTION crm.guard_import_bookkeeping() IS
+'Trigger on crm.import_batch and crm.import_row: only the columns named as its arguments are written by users (a batch''s target and label, a row''s batch_id and payload); the rest (status, outcome, ids, customer code, reason, counters, pid, committed_at) only by crm.import_commit or a restore (42501)';
+CREATE TRIGGER import_batch_bookkept_insert BEFORE INSERT ON crm.import_batch
+    FOR EACH ROW WHEN (NEW.pid IS NOT NULL OR NEW.commit_started_at IS NOT NULL OR NEW.rows_at_start IS NOT NULL
+                       OR NEW.chunks <> 0 OR NEW.rows_imported <> 0 OR NEW.rows_rejected <> 0
+                       OR NEW.rows_this_call <> 0 OR NEW.last_chunk_at IS NOT NULL OR NEW.committed_at IS NOT NULL)
+    EXECUTE FUNCTION crm.guard_import_bookkeeping('target', 'label');
+CREATE TRIGGER import_batch_bookkept BEFORE UPDATE ON crm.import_batch
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_import_bookkeeping('label');
 
 CREATE TABLE crm.import_row (
     batch_id    bigint NOT NULL REFERENCES crm.import_batch (id),
@@ -175,7 +191,8 @@ CREATE TABLE crm.import_row (
     done_at     timestamptz,
     PRIMARY KEY (batch_id, row_no),
     CONSTRAINT import_row_rejected_why CHECK ((status = 'rejected') = (reason IS NOT NULL)),
-    CONSTRAINT import_row_imported_where CHECK (status <> 'imported' OR customer_code IS NOT NULL)
+    -- a row in review becomes a customer when a reviewer decides
+    CONSTRAINT import_row_imported_where CHECK (status <> 'imported' OR customer_code IS NOT NULL OR outcome = 'review')
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.import_row', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.import_row_row_no_seq', '');
@@ -187,15 +204,25 @@ COMMENT ON COLUMN crm.import_row.payload IS
 COMMENT ON COLUMN crm.import_row.row_no IS 'The order rows arrived in, which the commit keeps';
 COMMENT ON COLUMN crm.import_row.status IS 'pending, imported or rejected';
 COMMENT ON COLUMN crm.import_row.reason IS 'Why the row was rejected';
-COMMENT ON COLUMN crm.import_row.detail IS 'More about the reason: the values at fault, or how to fix them';
+COMMENT ON COLUMN crm.import_row.detail IS 'More about the reason (the values at fault, or how to fix them); for an imported row, what a person should know: the review it waits in, the warnings of its lead (an organisation that fits several accounts, a value left out)';
 COMMENT ON COLUMN crm.import_row.outcome IS
 'What the import did: new, merged or review (contacts and leads, as lead ingestion says), new or matched (accounts)';
 COMMENT ON COLUMN crm.import_row.lead_id IS 'The lead of channel migration that carried the row (contacts and leads)';
-COMMENT ON COLUMN crm.import_row.contact_id IS 'The contact the row became or was merged into';
+COMMENT ON COLUMN crm.import_row.contact_id IS 'The contact the row became or was merged into; NULL while it waits in review';
 COMMENT ON COLUMN crm.import_row.account_id IS 'The account of the row''s organisation';
-COMMENT ON COLUMN crm.import_row.customer_code IS 'The customer code of the contact (contacts, leads) or account (accounts) the row became';
+COMMENT ON COLUMN crm.import_row.customer_code IS 'The customer code of the contact (contacts, leads) or account (accounts) the row became; NULL while it waits in review (crm.lead follows the reviewer''s decision)';
 COMMENT ON COLUMN crm.import_row.chunk IS 'Which chunk of the batch imported or rejected it';
 COMMENT ON COLUMN crm.import_row.done_at IS 'When it was imported or rejected';
+CREATE TRIGGER import_row_bookkept_insert BEFORE INSERT ON crm.import_row
+    FOR EACH ROW WHEN (NEW.status <> 'pending' OR NEW.reason IS NOT NULL OR NEW.detail IS NOT NULL
+                       OR NEW.outcome IS NOT NULL OR NEW.lead_id IS NOT NULL OR NEW.contact_id IS NOT NULL
+                       OR NEW.account_id IS NOT NULL OR NEW.customer_code IS NOT NULL OR NEW.chunk IS NOT NULL
+                       OR NEW.done_at IS NOT NULL)
+    EXECUTE FUNCTION crm.guard_import_bookkeeping('batch_id', 'payload');
+-- before crm.import_row_fixed (triggers fire in name order), which sets
+-- the row pending again for the user's fix
+CREATE TRIGGER import_row_bookkept BEFORE UPDATE ON crm.import_row
+    FOR EACH ROW EXECUTE FUNCTION crm.guard_import_bookkeeping('payload');
 
 -- A fixed row goes again; an imported one is history.
 CREATE FUNCTION crm.import_row_fixed() RETURNS trigger
@@ -209,16 +236,13 @@ BEGIN
                   DETAIL = pg_catalog.format('It became customer %s.', OLD.customer_code),
                   HINT = 'Change the customer itself.';
     END IF;
-    IF OLD.status = 'rejected' THEN
-        UPDATE crm.import_batch x SET rows_rejected = x.rows_rejected - 1 WHERE x.id = OLD.batch_id;
-    END IF;
     NEW.status := 'pending';
     NEW.reason := NULL; NEW.detail := NULL; NEW.chunk := NULL; NEW.done_at := NULL;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.import_row_fixed() IS
-'Trigger: a rejected row whose payload is changed is pending again (the next crm.import_commit tries it) and no longer counts as rejected in its batch; an imported row''s payload cannot change';
+'Trigger: a rejected row whose payload is changed is pending again (the next crm.import_commit tries it); an imported row''s payload cannot change';
 CREATE TRIGGER import_row_fixed BEFORE UPDATE OF payload ON crm.import_row
     FOR EACH ROW WHEN (OLD.payload IS DISTINCT FROM NEW.payload) EXECUTE FUNCTION crm.import_row_fixed();
 
@@ -249,13 +273,18 @@ AS $$
 DECLARE
     b crm.import_batch;
 BEGIN
+    IF batch_id IS NULL THEN
+        RAISE EXCEPTION 'import batch is null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give the id crm.import_begin(target, label) returned; crm.import_batch lists them.';
+    END IF;
     IF lock THEN
         SELECT * INTO b FROM crm.import_batch x WHERE x.id = batch_id FOR UPDATE;
     ELSE
         SELECT * INTO b FROM crm.import_batch x WHERE x.id = batch_id;
     END IF;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'import batch % does not exist', coalesce(batch_id::text, 'NULL')
+        RAISE EXCEPTION 'import batch % does not exist', batch_id
             USING ERRCODE = 'undefined_object',
                   HINT = 'crm.import_begin(target, label) opens a batch; crm.import_batch lists them.';
     END IF;
@@ -263,54 +292,150 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.import_batch_of(bigint, boolean) IS
-'Internal to the import functions: the batch (with lock, locked until the end of the transaction), or undefined_object (42704)';
+'Internal to the import functions: the batch (with lock, locked until the end of the transaction), or undefined_object (42704); a NULL id is null_value_not_allowed (22004)';
 
 ------------------------------------------------------------------------------
 -- The health check
 ------------------------------------------------------------------------------
 
--- What each row would be, before anything is stored: fields normalised as
--- ingestion normalises them, the problems that would reject it.
-CREATE FUNCTION crm.import_row_fields(target text, payload jsonb,
-                                      OUT fields jsonb, OUT problem text, OUT problem_detail text)
+-- What rejects a row before lead ingestion reads it, the one list the
+-- commit and the health check both apply.  SQL, so that the chunk's
+-- statement takes it in (inlined) rather than calling it row by row.
+CREATE FUNCTION crm.import_row_refusal(payload jsonb) RETURNS TABLE (reason text, detail text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT r.reason, r.detail
+      FROM (SELECT CASE WHEN p.kind OPERATOR(pg_catalog.<>) 'object' THEN 'payload is not a JSON object'
+                        WHEN p.owner IS NULL THEN NULL
+                        WHEN o.login IS NULL THEN pg_catalog.format('owner %s is not a rep', crm.quote_value(p.owner))
+                        WHEN NOT o.active THEN pg_catalog.format('owner %s is not an active rep', crm.quote_value(p.owner))
+                   END,
+                   CASE WHEN p.kind OPERATOR(pg_catalog.<>) 'object' THEN 'It is ' OPERATOR(pg_catalog.||) p.kind OPERATOR(pg_catalog.||) '.'
+                        WHEN o.login IS NULL THEN 'An owner is the login of a rep in crm.rep.'
+                        ELSE 'The rep has left or is suspended (crm.rep.active is false): a customer needs an owner who serves it.'
+                   END
+              FROM (SELECT pg_catalog.jsonb_typeof(payload),
+                           CASE WHEN pg_catalog.jsonb_typeof(payload) OPERATOR(pg_catalog.=) 'object'
+                                THEN payload OPERATOR(pg_catalog.->>) 'owner' END) p(kind, owner)
+              LEFT JOIN crm.rep o ON o.login OPERATOR(pg_catalog.=) p.owner) r(reason, detail)
+     WHERE r.reason IS NOT NULL;
+END;
+COMMENT ON FUNCTION crm.import_row_refusal(jsonb) IS
+'Internal to crm.import_chunk() and crm.import_row_fields(): why an import row is rejected before lead ingestion reads it (not a JSON object, an owner who is no rep or an inactive one); no row when nothing is wrong';
+
+-- Ingestion's own checks, for the health check to foretell the commit's
+-- rejections with the code that makes them (src/ingest.c).
+CREATE FUNCTION crm.lead_check(channel text, payload jsonb) RETURNS void
+    AS 'MODULE_PATHNAME', 'crm_lead_check'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.lead_check(text, jsonb) IS
+'Raises the error ingesting the payload through the channel would raise (a field too long, a time outside the lead time window, nobody identified), storing nothing; returns nothing when the lead would be taken';
+
+-- The keys of a payload the migration does not read, and the ones it
+-- does: an Excel export's own headers (姓名, 电话) fill no field.
+CREATE FUNCTION crm.import_unread_keys(payload jsonb) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT 'Keys not read: ' OPERATOR(pg_catalog.||) pg_catalog.string_agg(crm.quote_value(k.key), ', ' ORDER BY k.key)
+           OPERATOR(pg_catalog.||) '. The migration reads '
+           OPERATOR(pg_catalog.||) (SELECT pg_catalog.string_agg(f.key, ', ' ORDER BY f.key)
+                                      FROM crm.channel c, pg_catalog.jsonb_object_keys(c.field_map OPERATOR(pg_catalog.-) 'external_id'
+                                                                                         OPERATOR(pg_catalog.||) '{"owner": null}') f(key)
+                                     WHERE c.code OPERATOR(pg_catalog.=) 'migration')
+           OPERATOR(pg_catalog.||) ': rename the columns to these keys.'
+      FROM pg_catalog.jsonb_object_keys(CASE WHEN pg_catalog.jsonb_typeof(payload) OPERATOR(pg_catalog.=) 'object'
+                                             THEN payload ELSE '{}' END) k(key)
+     WHERE NOT EXISTS (SELECT FROM crm.channel c
+                        WHERE c.code OPERATOR(pg_catalog.=) 'migration'
+                          AND (c.field_map OPERATOR(pg_catalog.-) 'external_id') OPERATOR(pg_catalog.?) k.key)
+       AND k.key OPERATOR(pg_catalog.<>) 'owner'
+    HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0;
+END;
+COMMENT ON FUNCTION crm.import_unread_keys(jsonb) IS
+'Internal to the import: a note naming the keys of a payload that the migration channel does not read, with the keys it reads; NULL when every key is read (added to the detail of a row rejected by lead ingestion)';
+
+-- The stored accounts an organisation alone fits, as ingestion matches a
+-- lead's organisation: its credit code, else its company key in the same
+-- region (several: a person chooses).
+CREATE FUNCTION crm.import_account_matches(company text, credit text, OUT ids bigint[], OUT codes text[])
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    owner text;
+    key text := crm.norm_company_name(company);
+    region text := crm.company_region(company);
 BEGIN
-    IF jsonb_typeof(payload) IS DISTINCT FROM 'object' THEN
-        problem := 'payload is not a JSON object';
-        problem_detail := 'It is ' || coalesce(jsonb_typeof(payload), 'missing') || '.';
-        RETURN;
+    SELECT ARRAY[a.id], ARRAY[a.code] INTO ids, codes FROM crm.account a WHERE a.uscc = credit;
+    IF ids IS NULL AND key IS NOT NULL THEN
+        SELECT array_agg(a.id ORDER BY a.id), array_agg(a.code ORDER BY a.id) INTO ids, codes
+          FROM crm.account a
+         WHERE a.name_key COLLATE "C" = key AND a.merged_into IS NULL
+           AND (a.uscc IS NULL OR credit IS NULL)
+           AND (a.name_region IS NULL OR region IS NULL OR a.name_region = region);
     END IF;
-    owner := payload ->> 'owner';
-    IF owner IS NOT NULL AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = owner) THEN
-        problem := pg_catalog.format('owner %s is not a rep', crm.quote_value(owner));
-        problem_detail := 'An owner is the login of a rep in crm.rep.';
+END
+$$;
+COMMENT ON FUNCTION crm.import_account_matches(text, text) IS
+'Internal to crm.import_row_fields() and crm.import_accounts(): the stored accounts (ids and codes) an organisation of an account row fits, by credit code, else by company key in the same region; NULL when none';
+
+-- What each row would be, before anything is stored: fields normalised as
+-- ingestion normalises them, the problems that would reject it.  The
+-- commit rejects a row for these problems and no others: the refusals
+-- above, what ingestion refuses (crm.lead_check), and for an account row
+-- its credit code and the stored accounts it fits.  A migration takes no
+-- time after now (crm.lead_time_max_ahead 0): an old system's record is
+-- in the past.
+CREATE FUNCTION crm.import_row_fields(target text, payload jsonb,
+                                      OUT fields jsonb, OUT problem text, OUT problem_detail text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET crm.lead_time_max_ahead = 0
+AS $$
+DECLARE
+    read jsonb;
+    matches record;
+BEGIN
+    SELECT r.reason, r.detail INTO problem, problem_detail FROM crm.import_row_refusal(payload) r;
+    IF problem IS NOT NULL THEN
         RETURN;
     END IF;
     -- an organisation alone names no person: a stand-in passes the lead
     -- map's identity check, and is taken off again
+    read := payload || CASE target WHEN 'accounts' THEN '{"import_ref": "check", "person_name": "account"}'::jsonb
+                                   ELSE '{"import_ref": "check"}'::jsonb END;
     BEGIN
-        fields := crm.lead_fields('migration', payload || CASE target WHEN 'accounts'
-                                  THEN '{"import_ref": "check", "person_name": "account"}'::jsonb
-                                  ELSE '{"import_ref": "check"}'::jsonb END) - 'import_ref';
+        fields := crm.lead_fields('migration', read) - 'import_ref';
+        PERFORM crm.lead_check('migration', read);
     EXCEPTION WHEN data_exception OR invalid_parameter_value OR datatype_mismatch THEN
         GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT, problem_detail = PG_EXCEPTION_DETAIL;
+        problem_detail := concat_ws(' ', nullif(problem_detail, ''), crm.import_unread_keys(payload));
         RETURN;
     END;
-    IF target = 'accounts' THEN
-        fields := fields - 'person_name';
-        IF fields ->> 'company_name' IS NULL AND fields ->> 'uscc' IS NULL THEN
-            problem := 'row names no organisation';
-            problem_detail := 'An account row gives company_name or uscc.';
+    IF target <> 'accounts' THEN
+        RETURN;
+    END IF;
+    fields := fields - 'person_name';
+    IF fields ->> 'company_name' IS NULL AND fields ->> 'uscc' IS NULL THEN
+        problem := 'row names no organisation';
+        problem_detail := concat_ws(' ', 'An account row gives company_name or uscc.', crm.import_unread_keys(payload));
+    ELSIF fields ->> 'uscc' IS NOT NULL AND crm.norm_uscc(fields ->> 'uscc') IS NULL THEN
+        problem := pg_catalog.format('credit code %s is not a valid unified social credit code', crm.quote_value(fields ->> 'uscc'));
+        problem_detail := 'Correct it or leave uscc out (GB 32100-2015: 18 characters with a check character).';
+    ELSE
+        SELECT * INTO matches FROM crm.import_account_matches(fields ->> 'company_name', crm.norm_uscc(fields ->> 'uscc'));
+        IF cardinality(matches.ids) > 1 THEN
+            problem := pg_catalog.format('organisation %s fits %s stored accounts', crm.quote_value(fields ->> 'company_name'),
+                                         cardinality(matches.ids));
+            problem_detail := 'Accounts ' || array_to_string(matches.codes[1:10], ', ') || ': give its uscc, or merge the accounts first.';
+        ELSIF matches.ids IS NULL AND fields ->> 'company_name' IS NULL THEN
+            problem := pg_catalog.format('no account has credit code %s and the row gives no company_name', fields ->> 'uscc');
+            problem_detail := 'A new account needs its name.';
         END IF;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.import_row_fields(text, jsonb) IS
-'Internal to crm.import_check() and crm.import_accounts(): an import row''s lead fields as the migration channel maps them (for target accounts, without a person), and the problem that rejects it (NULL when none); rows of contacts and leads may still be refused by ingestion itself';
+'Internal to crm.import_check() and crm.import_accounts(): an import row''s lead fields as the migration channel maps them (for target accounts, without a person), and the problem that rejects it (NULL when none): the problems crm.import_commit rejects rows for, against what is stored now';
 
 CREATE FUNCTION crm.import_check(batch_id bigint, sample integer DEFAULT 100)
     RETURNS TABLE (section text, item text, rows bigint, rate numeric, detail jsonb)
@@ -408,7 +533,11 @@ BEGIN
     RETURN QUERY
     SELECT 'reject', c.problem, count(*), round(count(*)::numeric / nullif(total, 0), 4),
            jsonb_build_object('row_nos', (array_agg(c.row_no ORDER BY c.row_no))[1:10],
-                              'detail', min(c.problem_detail))
+                              -- the details differ by row (a payload's type, a length)
+                              'details', (SELECT array_agg(d.detail ORDER BY d.first)
+                                            FROM (SELECT u.detail, min(u.row_no) AS first
+                                                    FROM unnest(array_agg(c.problem_detail), array_agg(c.row_no)) u(detail, row_no)
+                                                   WHERE u.detail IS NOT NULL GROUP BY u.detail ORDER BY 2 LIMIT 5) d))
       FROM import_check_rows c WHERE c.problem IS NOT NULL AND c.status <> 'imported'
      GROUP BY c.problem ORDER BY count(*) DESC, c.problem;
 
@@ -441,12 +570,7 @@ DECLARE
     r record;
     f jsonb;
     company text;
-    key text;
-    region text;
     credit text;
-    code_given text;
-    found_ids bigint[];
-    found_codes text[];
     acc bigint;
     acc_code text;
     how text;
@@ -468,33 +592,10 @@ BEGIN
                 RAISE EXCEPTION '%', failure_reason USING ERRCODE = 'invalid_parameter_value', DETAIL = failure_detail;
             END IF;
             company := f ->> 'company_name';
-            code_given := f ->> 'uscc';
-            credit := crm.norm_uscc(code_given);
-            IF code_given IS NOT NULL AND credit IS NULL THEN
-                RAISE EXCEPTION 'credit code % is not a valid unified social credit code', crm.quote_value(code_given)
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Correct it or leave uscc out (GB 32100-2015: 18 characters with a check character).';
-            END IF;
-            key := crm.norm_company_name(company);
-            region := crm.company_region(company);
+            credit := crm.norm_uscc(f ->> 'uscc');
             note := NULL;
-            acc := NULL;
-            SELECT a.id, a.code INTO acc, acc_code FROM crm.account a WHERE a.uscc = credit;
-            IF acc IS NULL AND key IS NOT NULL THEN
-                SELECT array_agg(a.id ORDER BY a.id), array_agg(a.code ORDER BY a.id) INTO found_ids, found_codes
-                  FROM crm.account a
-                 WHERE a.name_key COLLATE "C" = key AND a.merged_into IS NULL
-                   AND (a.uscc IS NULL OR credit IS NULL)
-                   AND (a.name_region IS NULL OR region IS NULL OR a.name_region = region);
-                IF cardinality(found_ids) > 1 THEN
-                    RAISE EXCEPTION 'organisation % fits % stored accounts', crm.quote_value(company), cardinality(found_ids)
-                        USING ERRCODE = 'cardinality_violation',
-                              DETAIL = 'Accounts ' || array_to_string(found_codes[1:10], ', ') || '.',
-                              HINT = 'Give its uscc, or merge the accounts first.';
-                END IF;
-                acc := found_ids[1];
-                acc_code := found_codes[1];
-            END IF;
+            -- one at most: import_row_fields refused the row otherwise
+            SELECT m.ids[1], m.codes[1] INTO acc, acc_code FROM crm.import_account_matches(company, credit) m;
             IF f ->> 'region_code' IS NOT NULL AND NOT crm.region_code_is_valid(f ->> 'region_code') THEN
                 note := pg_catalog.format('region code %s is not a GB/T 2260 code; left out', crm.quote_value(f ->> 'region_code'));
                 f := f - 'region_code';
@@ -505,10 +606,6 @@ BEGIN
                  WHERE a.id = acc;
                 how := 'matched';
             ELSE
-                IF company IS NULL THEN
-                    RAISE EXCEPTION 'no account has credit code % and the row gives no company_name', credit
-                        USING ERRCODE = 'invalid_parameter_value', HINT = 'A new account needs its name.';
-                END IF;
                 INSERT INTO crm.account (name, uscc, region_code, owner, created_at)
                 VALUES (company, credit, f ->> 'region_code', r.payload ->> 'owner',
                         coalesce((f ->> 'created_at')::timestamptz, pg_catalog.now()))
@@ -539,12 +636,29 @@ COMMENT ON FUNCTION crm.import_accounts(bigint, bigint[], integer) IS
 -- are matched, merged and queued for review exactly as leads are.  Rows
 -- are fed with import_ref "batch:row" as their external id: a row fed
 -- again is a re-send, never a second lead.
+-- Imports running side by side claim the keys of their rows here: a row
+-- lock on one row per key (a bucket of its hash), held to the chunk's
+-- commit, so that two chunks match at once and never decide on one key
+-- together (src/match_claim.c).  Made by CREATE EXTENSION, never dumped.
+CREATE TABLE crm.match_claim (bucket integer PRIMARY KEY);
+INSERT INTO crm.match_claim (bucket) SELECT pg_catalog.generate_series(0, 262143);
+COMMENT ON TABLE crm.match_claim IS
+'The matching claims of import chunks: one row per bucket of blocking-key hashes, locked FOR UPDATE by crm.match_claim() until the chunk commits. Holds nothing else; made by CREATE EXTENSION';
+
+CREATE FUNCTION crm.match_claim(channel text, payloads jsonb[]) RETURNS boolean[]
+    AS 'MODULE_PATHNAME', 'crm_match_claim' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION crm.match_claim(text, jsonb[]) IS
+'Internal to crm.import_people(): claims the keys of the payloads (leads of channel) to the end of the transaction; true for each payload the transaction may now store through crm.lead_inbox, false for one whose keys another transaction holds (at least one true when any). Waits only when every payload waits, for the first';
+
 CREATE FUNCTION crm.import_people(batch bigint, target text, row_nos bigint[], chunk_no integer) RETURNS void
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     quarantined bigint;
+    nos bigint[];
+    payloads jsonb[];
+    fed bigint[];
 BEGIN
     -- contacts are customers already: their leads are stored unscored and
     -- closed (crm.lead_is_migrated_customer), never assigned
@@ -556,17 +670,38 @@ BEGIN
     PERFORM set_config('crm.match_merge_threshold',
                        greatest(current_setting('crm.match_merge_threshold')::float8,
                                 current_setting('crm.import_merge_threshold')::float8)::text, true);
+    -- an old system's record is in the past: no time after now
+    PERFORM set_config('crm.lead_time_max_ahead', '0', true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
+    -- While another import commits, the chunk claims its rows' keys
+    -- (crm.match_claim), so that the two match side by side: a row whose
+    -- keys the other's chunk holds stays pending for a later chunk.  Alone,
+    -- it takes the matching locks whole, which costs less (claims are
+    -- about a tenth of a chunk).
+    fed := row_nos;
+    IF current_setting('crm.import_claims') = 'always'
+       OR EXISTS (SELECT FROM crm.import_batch x JOIN pg_catalog.pg_stat_activity a ON a.pid = x.pid
+                   WHERE x.id <> batch AND x.committed_at IS NULL) THEN
+        SELECT array_agg(i.row_no ORDER BY i.row_no),
+               array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
+          INTO nos, payloads
+          FROM crm.import_row i
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending';
+        fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
+                      WHERE c.claimed);
+    END IF;
     INSERT INTO crm.lead_inbox (channel, payload)
     SELECT 'migration', i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no)
       FROM crm.import_row i
-     WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+     WHERE i.batch_id = batch AND i.row_no = ANY (fed) AND i.status = 'pending'
      ORDER BY i.row_no;
     SELECT c.batch_id INTO quarantined FROM crm.lead_inbox_counts() c;
     IF quarantined IS NOT NULL THEN
         UPDATE crm.import_row i
-           SET status = 'rejected', reason = q.reason, detail = q.detail, chunk = chunk_no, done_at = pg_catalog.now()
+           SET status = 'rejected', reason = q.reason,
+               detail = concat_ws(' ', nullif(q.detail, ''), crm.import_unread_keys(i.payload)),
+               chunk = chunk_no, done_at = pg_catalog.now()
           FROM crm.lead_quarantine q
          WHERE q.batch_id = quarantined AND i.batch_id = batch AND i.row_no = ANY (row_nos)
            AND i.row_no = split_part(q.payload ->> 'import_ref', ':', 2)::bigint;
@@ -574,7 +709,7 @@ BEGIN
     END IF;
     -- what each fed row became, taken back in one statement: the row's
     -- bookkeeping, and the owner the old system gave to a customer that
-    -- was stored before and has none (the first row of the chunk decides).
+    -- has none (the first row of the chunk that names one decides).
     -- A contact or account the chunk created has its owner and old
     -- creation time already, and a migrated contact's lead was stored
     -- closed: the batch engine wrote them with the rows (src/import.c).
@@ -585,10 +720,22 @@ BEGIN
     -- knows of the tables.
     WITH bookkept AS (
         UPDATE crm.import_row i
-           SET (status, outcome, lead_id, contact_id, account_id, customer_code, chunk, done_at) =
-               (SELECT 'imported', l.outcome, l.id, l.contact_id, l.account_id,
-                       (SELECT k.code FROM crm.contact k WHERE k.id = l.contact_id), chunk_no, pg_catalog.now()
-                  FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
+           SET (status, outcome, lead_id, contact_id, account_id, customer_code, detail, chunk, done_at) =
+               (SELECT 'imported', l.outcome, l.id, d.contact_id, l.account_id,
+                       (SELECT k.code FROM crm.contact k WHERE k.id = d.contact_id),
+                       nullif(concat_ws('; ', d.review, nullif(array_to_string(l.warnings, '; '), '')), ''),
+                       chunk_no, pg_catalog.now()
+                  FROM crm.lead l
+                 -- a row in review is no customer yet: its lead waits on the
+                 -- candidate only until a reviewer decides
+                 CROSS JOIN LATERAL (
+                       SELECT CASE WHEN l.outcome <> 'review' THEN l.contact_id END,
+                              CASE WHEN l.outcome = 'review' THEN
+                                  (SELECT pg_catalog.format('waits in crm.match_review (id %s) for a reviewer to decide whether it is customer %s; crm.lead %s follows the decision',
+                                                            r.id, k.code, l.id)
+                                     FROM crm.match_review r JOIN crm.contact k ON k.id = r.candidate_id
+                                    WHERE r.lead_id = l.id AND r.entity = 'contact') END) d(contact_id, review)
+                 WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
          WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
            AND EXISTS (SELECT FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
         RETURNING i.row_no, i.outcome, i.contact_id, i.account_id, i.payload ->> 'owner' AS owner
@@ -596,14 +743,16 @@ BEGIN
         UPDATE crm.contact k
            SET owner = a.owner
           FROM (SELECT DISTINCT ON (b.contact_id) b.contact_id, b.owner
-                  FROM bookkept b WHERE b.outcome <> 'review' ORDER BY b.contact_id, b.row_no) a
-         WHERE k.id = a.contact_id AND k.owner IS NULL AND a.owner IS NOT NULL
+                  FROM bookkept b WHERE b.outcome <> 'review' AND b.owner IS NOT NULL
+                 ORDER BY b.contact_id, b.row_no) a
+         WHERE k.id = a.contact_id AND k.owner IS NULL
     )
     UPDATE crm.account x
        SET owner = a.owner
       FROM (SELECT DISTINCT ON (b.account_id) b.account_id, b.owner
-              FROM bookkept b WHERE b.account_id IS NOT NULL ORDER BY b.account_id, b.row_no) a
-     WHERE x.id = a.account_id AND x.owner IS NULL AND a.owner IS NOT NULL;
+              FROM bookkept b WHERE b.account_id IS NOT NULL AND b.owner IS NOT NULL
+             ORDER BY b.account_id, b.row_no) a
+     WHERE x.id = a.account_id AND x.owner IS NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.import_people(bigint, text, bigint[], integer) IS
@@ -643,6 +792,8 @@ BEGIN
         UPDATE crm.import_batch x
            SET pid = pg_backend_pid(), commit_started_at = pg_catalog.clock_timestamp(), committed_at = NULL,
                rows_this_call = 0, last_chunk_at = NULL,
+               -- rows fixed since are pending again
+               rows_rejected = (SELECT count(*) FROM crm.import_row i WHERE i.batch_id = batch AND i.status = 'rejected'),
                rows_at_start = (SELECT count(*) FROM crm.import_row i WHERE i.batch_id = batch AND i.status = 'pending')
          WHERE x.id = batch;
         RETURN true;
@@ -654,16 +805,10 @@ BEGIN
         chunk_no := b.chunks + 1;
         -- what the lead path cannot see: not an object, an owner who is no rep
         UPDATE crm.import_row i
-           SET status = 'rejected',
-               reason = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'payload is not a JSON object'
-                             ELSE pg_catalog.format('owner %s is not a rep', crm.quote_value(i.payload ->> 'owner')) END,
-               detail = CASE WHEN jsonb_typeof(i.payload) <> 'object' THEN 'It is ' || jsonb_typeof(i.payload) || '.'
-                             ELSE 'An owner is the login of a rep in crm.rep.' END,
-               chunk = chunk_no, done_at = pg_catalog.now()
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-           AND (jsonb_typeof(i.payload) <> 'object'
-                OR (i.payload ->> 'owner' IS NOT NULL
-                    AND NOT EXISTS (SELECT FROM crm.rep r WHERE r.login = i.payload ->> 'owner')));
+           SET status = 'rejected', reason = r.reason, detail = r.detail, chunk = chunk_no, done_at = pg_catalog.now()
+          FROM crm.import_row j CROSS JOIN LATERAL crm.import_row_refusal(j.payload) r
+         WHERE j.batch_id = batch AND j.row_no = ANY (row_nos)
+           AND i.batch_id = j.batch_id AND i.row_no = j.row_no;
         IF b.target = 'accounts' THEN
             PERFORM crm.import_accounts(batch, row_nos, chunk_no);
         ELSE
@@ -682,7 +827,8 @@ BEGIN
                                    THEN (SELECT a.owner FROM crm.account a WHERE a.id = i.account_id)
                                    WHEN i.outcome <> 'review'
                                    THEN (SELECT k.owner FROM crm.contact k WHERE k.id = i.contact_id) END) w(owner)
-                 WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'imported') o
+                 WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'imported'
+                   AND i.customer_code IS NOT NULL) o
          WHERE o.owner IS NOT NULL
          GROUP BY o.owner ORDER BY o.owner;
         SELECT count(*) FILTER (WHERE i.status = 'imported') AS imported,
@@ -691,9 +837,11 @@ BEGIN
         UPDATE crm.import_batch x
            SET chunks = chunk_no, rows_imported = x.rows_imported + done.imported,
                rows_rejected = x.rows_rejected + done.rejected,
-               rows_this_call = x.rows_this_call + cardinality(row_nos), last_chunk_at = pg_catalog.clock_timestamp()
+               rows_this_call = x.rows_this_call + done.imported + done.rejected,
+               last_chunk_at = pg_catalog.clock_timestamp()
          WHERE x.id = batch;
-        IF cardinality(row_nos) = size THEN
+        -- a full chunk, or one whose rows waited for another import's
+        IF cardinality(row_nos) = size OR done.imported + done.rejected < cardinality(row_nos) THEN
             RETURN true;
         END IF;
     END IF;
@@ -702,7 +850,13 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.import_chunk(bigint, integer, boolean) IS
-'Internal to crm.import_commit(): imports the next chunk of pending rows of a batch (rows rejected with their reason stay), notifies each owner whose customers arrived, and counts the progress; with starting, registers the call. True while rows remain';
+'Internal to crm.import_commit(), through crm.import_step(): imports the next chunk of pending rows of a batch (rows rejected with their reason stay), notifies each owner whose customers arrived, and counts the progress; with starting, registers the call. True while rows remain';
+
+CREATE FUNCTION crm.import_step(batch bigint, size integer, starting boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'crm_import_step'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION crm.import_step(bigint, integer, boolean) IS
+'Internal to crm.import_commit(): runs crm.import_chunk() as the one writer of the import''s bookkeeping (crm.guard_import_bookkeeping lets it through)';
 
 -- No SET clause: a procedure with one cannot commit.  Nothing here
 -- resolves a name through the caller's search_path: the functions are
@@ -711,9 +865,9 @@ CREATE PROCEDURE crm.import_commit(batch_id bigint, chunk integer DEFAULT 2000)
     LANGUAGE plpgsql
 AS $$
 BEGIN
-    PERFORM crm.import_chunk(batch_id, chunk, true);
+    PERFORM crm.import_step(batch_id, chunk, true);
     COMMIT;
-    WHILE crm.import_chunk(batch_id, chunk, false) LOOP
+    WHILE crm.import_step(batch_id, chunk, false) LOOP
         COMMIT;
     END LOOP;
 END
@@ -728,7 +882,7 @@ SELECT b.id AS batch_id, b.label, b.target,
             WHEN b.committed_at IS NOT NULL THEN 'committed'
             WHEN s.pid IS NOT NULL THEN 'committing'
             ELSE 'interrupted' END AS phase,
-       s.pid, b.chunks AS chunk, c.total AS rows_total, b.rows_imported AS rows_done, b.rows_rejected,
+       s.pid, b.chunks AS chunk, c.total AS rows_total, c.imported AS rows_done, c.rejected AS rows_rejected,
        c.pending AS rows_pending,
        round(b.rows_this_call / nullif(extract(epoch FROM b.last_chunk_at - b.commit_started_at), 0), 1) AS rate,
        CASE WHEN b.committed_at IS NULL AND s.pid IS NOT NULL AND b.rows_this_call > 0 THEN
@@ -742,7 +896,9 @@ SELECT b.id AS batch_id, b.label, b.target,
                       WHERE a.pid = b.pid AND a.backend_start <= b.commit_started_at
                         AND a.state IS DISTINCT FROM 'idle'
                         AND a.state IS DISTINCT FROM 'idle in transaction (aborted)') s ON b.committed_at IS NULL
- CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE i.status = 'pending') AS pending
+ CROSS JOIN LATERAL (SELECT count(*) AS total, count(*) FILTER (WHERE i.status = 'pending') AS pending,
+                            count(*) FILTER (WHERE i.status = 'imported') AS imported,
+                            count(*) FILTER (WHERE i.status = 'rejected') AS rejected
                        FROM crm.import_row i WHERE i.batch_id = b.id) c;
 COMMENT ON VIEW crm.import_progress IS
 'Migration batches and the commit under way, as pg_stat_progress_* shows a command: phase, chunks, rows done, rejected and pending, rate and estimated time left; it moves with each committed chunk, seen from any session';

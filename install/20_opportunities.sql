@@ -250,8 +250,8 @@ CREATE TABLE crm.opportunity (
     title       text NOT NULL CONSTRAINT opportunity_title_named CHECK (pg_catalog.btrim(title) OPERATOR(pg_catalog.<>) ''),
     owner       text REFERENCES crm.rep (login) ON UPDATE CASCADE,
     team        text REFERENCES crm.team (code) ON UPDATE CASCADE,
-    amount      numeric(16, 2) CONSTRAINT opportunity_amount_positive CHECK (amount >= 0),
-    expected_close date,
+    amount      numeric(16, 2) CONSTRAINT opportunity_amount_positive CHECK (amount >= 0 AND amount <> 'NaN'),
+    expected_close date CONSTRAINT opportunity_expected_close_finite CHECK (pg_catalog.isfinite(expected_close)),
     lead_id     bigint REFERENCES crm.lead (id),
     status      text NOT NULL DEFAULT 'open' CONSTRAINT opportunity_status CHECK (status IN ('open', 'won', 'lost')),
     lost_reason text REFERENCES crm.lost_reason (code) ON UPDATE CASCADE,
@@ -260,6 +260,7 @@ CREATE TABLE crm.opportunity (
     quote_sent_at timestamptz,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     closed_at   timestamptz,
+    blocked_since timestamptz,
     FOREIGN KEY (pipeline, stage) REFERENCES crm.pipeline_stage (pipeline, stage),
     CONSTRAINT opportunity_lost_has_reason CHECK ((status = 'lost') = (lost_reason IS NOT NULL)),
     CONSTRAINT opportunity_closed_at CHECK ((status = 'open') = (closed_at IS NULL))
@@ -273,18 +274,22 @@ CREATE INDEX opportunity_open_team_idx ON crm.opportunity (team, stage_entered_a
 CREATE UNIQUE INDEX opportunity_lead_key ON crm.opportunity (lead_id);
 COMMENT ON TABLE crm.opportunity IS
 'Deals on an account, in a pipeline''s stage. INSERT (account_id, pipeline, title) starts one in the first stage; UPDATE ... SET stage moves it as crm.stage_transition allows, with the evidence crm.stage_requirement asks for; every change is in crm.stage_history';
-COMMENT ON COLUMN crm.opportunity.customer_code IS 'The account''s customer code (crm.account.code), set from account_id when not given';
+COMMENT ON COLUMN crm.opportunity.customer_code IS 'The account''s customer code (crm.account.code), set from account_id (again when account_id changes); another code is refused (23503)';
 COMMENT ON COLUMN crm.opportunity.stage IS 'The current stage (crm.pipeline_stage); the first open stage of the pipeline when not given';
 COMMENT ON COLUMN crm.opportunity.owner IS 'The rep who owns the deal (crm.rep.login)';
-COMMENT ON COLUMN crm.opportunity.team IS 'The owner''s team, set from the owner when not given';
-COMMENT ON COLUMN crm.opportunity.amount IS 'Expected deal value in yuan';
+COMMENT ON COLUMN crm.opportunity.team IS 'The owner''s team, set from the owner when the owner is set or changes; another team than the owner''s is refused (23503)';
+COMMENT ON COLUMN crm.opportunity.amount IS 'Expected deal value in yuan: 0 or more, not NaN';
+COMMENT ON COLUMN crm.opportunity.expected_close IS 'When the deal is expected to close: a date, not infinity';
 COMMENT ON COLUMN crm.opportunity.lead_id IS 'The qualified lead it was converted from (crm.convert_lead()); one opportunity per lead';
 COMMENT ON COLUMN crm.opportunity.status IS
 'open, won or lost: follows the stage (a won or lost stage closes it); setting it to won or lost moves the opportunity to that stage of its pipeline';
 COMMENT ON COLUMN crm.opportunity.lost_reason IS 'Why it was lost (crm.lost_reason), required when status is lost';
-COMMENT ON COLUMN crm.opportunity.stage_entered_at IS 'When the current stage was entered; evidence for the next stage must be added after it';
-COMMENT ON COLUMN crm.opportunity.quote_sent_at IS 'When the quote went to the customer: starts the customer-feedback countdown';
-COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost';
+COMMENT ON COLUMN crm.opportunity.stage_entered_at IS 'When the current stage was entered; evidence for the next stage must be added after it. Set by crm only (a value given is refused, 428C9)';
+COMMENT ON COLUMN crm.opportunity.quote_sent_at IS 'When the quote went to the customer: starts the customer-feedback countdown; NULL withdraws it (the countdown is cancelled). Not infinity (22007), not in the future (22008)';
+COMMENT ON COLUMN crm.opportunity.created_at IS 'When the opportunity was created. Set by crm only (a value given is refused, 428C9)';
+COMMENT ON COLUMN crm.opportunity.closed_at IS 'When it was won or lost. Set by crm only (a value given is refused, 428C9)';
+COMMENT ON COLUMN crm.opportunity.blocked_since IS
+'Kept by crm (the board, crm.blocked_opportunity): while the deal is open and blocked, the earliest moment of its reasons (a fired countdown or dwell limit''s deadline, an unresolved refused stage change); NULL when it is not blocked';
 
 -- A stage change as it happened: who, when, from where, and whether the
 -- stage's action package backed it.
@@ -313,7 +318,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm.stage_history_id_seq', '');
 CREATE INDEX stage_history_opportunity_idx ON crm.stage_history (opportunity_id, changed_at);
 CREATE INDEX stage_history_changed_at_idx ON crm.stage_history (changed_at) WHERE direction = 'forward';
 COMMENT ON TABLE crm.stage_history IS
-'One row per stage change of an opportunity, from any client (a plain UPDATE too), written by its trigger: from, to, verified or why not, who, when, the client''s address and application name';
+'One row per stage change of an opportunity, from any client (a plain UPDATE too), written by its trigger: from, to, verified or why not, who, when, the client''s address and application name. Append-only: written by crm''s stage-change trigger alone, never changed, deleted only with its opportunity (42501 otherwise)';
 COMMENT ON COLUMN crm.stage_history.direction IS
 'created (the first stage), forward (to a later open stage: a stage upgrade), back, won, lost, reopened (from won or lost to an open stage)';
 COMMENT ON COLUMN crm.stage_history.verified IS
@@ -328,12 +333,114 @@ COMMENT ON COLUMN crm.stage_history.application_name IS 'The client''s applicati
 COMMENT ON COLUMN crm.stage_history.evidence IS
 'The attachments (crm.attachment.id) the change relied on, one per requirement met; NULL when none. They cannot be deleted afterwards';
 
+-- The metric counts these rows, and they keep the evidence they name: the
+-- application, which writes through crm's triggers as itself and so holds
+-- INSERT on the table, must not write them (src/stage_history.c).
+CREATE FUNCTION crm.stage_history_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_stage_history_guard' LANGUAGE C;
+COMMENT ON FUNCTION crm.stage_history_guard() IS
+'Trigger: crm.stage_history is append-only and written by crm''s stage-change trigger alone: any other INSERT, every UPDATE, a DELETE but with the opportunity, and a TRUNCATE that leaves opportunities are refused (42501); a restore loads it';
+CREATE TRIGGER stage_history_append_only BEFORE INSERT OR UPDATE OR DELETE ON crm.stage_history
+    FOR EACH ROW EXECUTE FUNCTION crm.stage_history_guard();
+CREATE TRIGGER stage_history_truncated AFTER TRUNCATE ON crm.stage_history
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_history_guard();
+
 CREATE FUNCTION crm.opportunity_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_opportunity_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.opportunity_before_write() IS
-'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at, closed_at, customer code and team in step';
+'Trigger: starts an opportunity in its pipeline''s first stage; lets a stage change through only as crm.stage_transition allows; keeps status, stage_entered_at and closed_at in step';
 CREATE TRIGGER opportunity_stage BEFORE INSERT OR UPDATE ON crm.opportunity
     FOR EACH ROW EXECUTE FUNCTION crm.opportunity_before_write();
+
+-- Before opportunity_stage (by name): the columns a writer does not choose
+-- (src/opportunity_guard.c).
+CREATE FUNCTION crm.opportunity_guard() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_guard' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_guard() IS
+'Trigger: created_at, stage_entered_at and closed_at are crm''s (428C9); quote_sent_at is finite (22007) and not in the future (22008); team follows the owner and customer_code the account, another value is refused (23503)';
+CREATE TRIGGER opportunity_guard BEFORE INSERT OR UPDATE ON crm.opportunity
+    FOR EACH ROW EXECUTE FUNCTION crm.opportunity_guard();
+
+-- A pipeline in use cannot be changed so as to strand its opportunities.
+-- The foreign keys keep the stages they are in; an open opportunity also
+-- needs its pipeline's won and lost stages to close, and a stage keeps
+-- its place in the order (forward and back) while opportunities are in it.
+-- The trigger's name sorts after the shipped-row guard's: a shipped stage
+-- is refused as shipped first.
+CREATE FUNCTION crm.pipeline_stage_stranding() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    -- a restore; or the pipeline's own deletion, which its foreign key judges
+    IF crm.restoring() OR NOT EXISTS (SELECT FROM crm.pipeline p WHERE p.code = OLD.pipeline) THEN
+        RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF OLD.kind <> 'open' AND (TG_OP = 'DELETE' OR NEW.kind <> OLD.kind OR NEW.pipeline <> OLD.pipeline) THEN
+        SELECT count(*) INTO n FROM crm.opportunity o WHERE o.pipeline = OLD.pipeline AND o.status = 'open';
+        IF n > 0 THEN
+            RAISE EXCEPTION 'the % stage % of pipeline % is in use: % open opportunities close there', OLD.kind, OLD.stage, OLD.pipeline, n
+                USING ERRCODE = CASE TG_OP WHEN 'DELETE' THEN 'foreign_key_violation' ELSE 'object_in_use' END,
+                      DETAIL = pg_catalog.format('Without a %s stage, the %s open opportunities of pipeline %s could never be %s.',
+                                                 OLD.kind, n, OLD.pipeline, OLD.kind),
+                      HINT = 'Close them first, or make the change in a copy of the pipeline (crm.copy_pipeline()) for new opportunities.';
+        END IF;
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.position <> OLD.position OR NEW.kind <> OLD.kind) THEN
+        SELECT count(*) INTO n FROM crm.opportunity o WHERE o.pipeline = OLD.pipeline AND o.stage = OLD.stage;
+        IF n > 0 THEN
+            RAISE EXCEPTION 'stage % of pipeline % is in use: its position and kind cannot change', OLD.stage, OLD.pipeline
+                USING ERRCODE = 'object_in_use',
+                      DETAIL = pg_catalog.format('%s opportunities are in it; their moves forward and back, and their history, read its place in the order.', n),
+                      HINT = 'Move them out first, or reorder a copy of the pipeline (crm.copy_pipeline()) for new opportunities.';
+        END IF;
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.pipeline_stage_stranding() IS
+'Trigger: the won or lost stage of a pipeline with open opportunities cannot be deleted (23503) or change kind (55006); a stage opportunities are in cannot change position or kind (55006)';
+CREATE TRIGGER pipeline_stage_stranding BEFORE UPDATE OR DELETE ON crm.pipeline_stage
+    FOR EACH ROW EXECUTE FUNCTION crm.pipeline_stage_stranding();
+
+-- An open stage opportunities are in keeps a move out.  Checked after the
+-- statement: add the new moves before deleting the old ones.
+CREATE FUNCTION crm.stage_transition_stranding() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    END IF;
+    SELECT g.pipeline, g.from_stage, count(*) AS opportunities INTO s
+      FROM (SELECT DISTINCT d.pipeline, d.from_stage FROM old_rows d) g
+      JOIN crm.pipeline_stage ps ON ps.pipeline = g.pipeline AND ps.stage = g.from_stage AND ps.kind = 'open'
+      JOIN crm.opportunity o ON o.pipeline = g.pipeline AND o.stage = g.from_stage AND o.status = 'open'
+     WHERE NOT EXISTS (SELECT FROM crm.stage_transition t WHERE t.pipeline = g.pipeline AND t.from_stage = g.from_stage)
+     GROUP BY g.pipeline, g.from_stage ORDER BY g.pipeline, g.from_stage LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'stage % of pipeline % would have no move out, with % open opportunities in it',
+                        s.from_stage, s.pipeline, s.opportunities
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'An opportunity in a stage with no move out could never move on, close or be lost.',
+                  HINT = 'Add the new moves out of it first (INSERT INTO crm.stage_transition), then delete the old ones.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.stage_transition_stranding() IS
+'Trigger: after transitions are deleted or changed, every open stage that open opportunities are in still has a move out (23503 otherwise)';
+CREATE TRIGGER stage_transition_deleted AFTER DELETE ON crm.stage_transition
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_transition_stranding();
+CREATE TRIGGER stage_transition_updated AFTER UPDATE ON crm.stage_transition
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_transition_stranding();
 
 -- What the stage changes of a statement leave behind, once per statement
 -- over all its rows (src/stage_change.c): a statement per row cost
@@ -377,14 +484,14 @@ COMMENT ON COLUMN crm.attachment.content IS 'The file''s bytes; NULL when it is 
 COMMENT ON COLUMN crm.attachment.content_type IS 'By the content''s magic bytes when stored (crm.evidence_content_type()); as declared when referenced';
 COMMENT ON COLUMN crm.attachment.size IS 'Bytes: of the content when stored, as declared when referenced';
 COMMENT ON COLUMN crm.attachment.sha256 IS 'SHA-256 of the file (PostgreSQL''s sha256() of the content when stored; as declared when referenced)';
-COMMENT ON COLUMN crm.attachment.url IS 'Where the file is stored when content is not (https://, s3://, oss:// ...)';
-COMMENT ON COLUMN crm.attachment.added_by IS 'Who added it: crm.current_actor() unless given; must be the owner, a rep of the team, or its manager or director';
-COMMENT ON COLUMN crm.attachment.added_at IS 'When: now unless given, never in the future; evidence counts for a stage change when added after the current stage was entered';
+COMMENT ON COLUMN crm.attachment.url IS 'Where the file is stored when content is not: a URL of a file store, https://, http://, s3://, oss://, cos://, obs:// or gs:// (another scheme, file:// included, is refused)';
+COMMENT ON COLUMN crm.attachment.added_by IS 'Who added it: crm.current_actor() (another value is refused, 42501), who must be the owner, a rep of the team, or its manager or director';
+COMMENT ON COLUMN crm.attachment.added_at IS 'When it was added: the transaction''s time, set by crm (another value is refused, 428C9); evidence counts for a stage change when added after the current stage was entered';
 
 CREATE FUNCTION crm.attachment_before_write() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_attachment_before_write' LANGUAGE C;
 COMMENT ON FUNCTION crm.attachment_before_write() IS
-'Trigger: checks a new attachment (access, magic bytes, size, SHA-256, one deal only for unique kinds) and fills content_type, size and sha256 from its content; refuses any change but file_name afterwards';
+'Trigger: checks a new attachment (added by the actor, access, added now, a file store''s URL, magic bytes, size, SHA-256, one deal only for unique kinds) and fills content_type, size and sha256 from its content; refuses any change but file_name afterwards';
 -- content_type, size and sha256 come from the content: the trigger fills
 -- them before the NOT NULL constraints are checked.
 CREATE TRIGGER attachment_checked BEFORE INSERT OR UPDATE ON crm.attachment
@@ -435,22 +542,77 @@ CREATE INDEX stage_request_opportunity_idx ON crm.stage_request (opportunity_id,
 COMMENT ON TABLE crm.stage_request IS
 'Stage changes crm.request_stage() was refused: what was missing, who asked and when. Unresolved (the opportunity blocked) while it is open and has not entered a stage since';
 COMMENT ON COLUMN crm.stage_request.missing IS 'The refusal''s message and DETAIL: what the stage still needs';
+COMMENT ON COLUMN crm.stage_request.to_stage IS 'The stage asked for: one of the opportunity''s pipeline (23503 otherwise)';
+COMMENT ON COLUMN crm.stage_request.requested_by IS 'Who asked: crm.current_actor() (another value is refused, 42501)';
+COMMENT ON COLUMN crm.stage_request.requested_at IS 'When: the transaction''s time, set by crm (another value is refused, 428C9)';
+
+-- The board shows requests: one for a stage the pipeline does not have,
+-- in another's name or dated back would put on it what nobody asked for.
+CREATE FUNCTION crm.stage_request_checked() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pl text;
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'stage request % cannot change: it is a record', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation',
+                  HINT = 'Ask again with crm.request_stage(); a move of the opportunity resolves it.';
+    END IF;
+    IF NEW.requested_by IS DISTINCT FROM crm.current_actor() THEN
+        RAISE EXCEPTION 'stage request refused: requested_by % is not who asks', NEW.requested_by
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The actor is %s (crm.current_actor()).', crm.current_actor()),
+                  HINT = 'Leave requested_by out (SET crm.actor to who asks).';
+    END IF;
+    IF NEW.requested_at IS DISTINCT FROM pg_catalog.now() THEN
+        RAISE EXCEPTION 'column requested_at of crm.stage_request is set by crm'
+            USING ERRCODE = 'generated_always',
+                  DETAIL = 'The board counts how long the opportunity has been blocked from it.',
+                  HINT = 'Leave it out: it is the time of the transaction.';
+    END IF;
+    SELECT o.pipeline INTO pl FROM crm.opportunity o WHERE o.id = NEW.opportunity_id;
+    IF FOUND AND NOT EXISTS (SELECT FROM crm.pipeline_stage s WHERE s.pipeline = pl AND s.stage = NEW.to_stage) THEN
+        RAISE EXCEPTION 'pipeline "%" has no stage "%"', pl, NEW.to_stage
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = pg_catalog.format('Its stages: %s.', (SELECT string_agg(s.stage, ', ' ORDER BY s.position)
+                                                                  FROM crm.pipeline_stage s WHERE s.pipeline = pl)),
+                  HINT = 'Name one of its stages (crm.pipeline_stage).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.stage_request_checked() IS
+'Trigger: a stage request is for a stage of the opportunity''s pipeline (23503, DETAIL: its stages), by crm.current_actor() (42501), dated now (428C9); it does not change afterwards (23000)';
+CREATE TRIGGER stage_request_checked BEFORE INSERT OR UPDATE ON crm.stage_request
+    FOR EACH ROW EXECUTE FUNCTION crm.stage_request_checked();
 
 -- A stage change that, when refused, is remembered: a plain UPDATE that
 -- fails leaves nothing behind (its transaction is rolled back).
 CREATE FUNCTION crm.request_stage(opportunity_id bigint, stage text, OUT moved boolean, OUT missing text)
-    LANGUAGE plpgsql STRICT
+    LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     message text;
     detail text;
 BEGIN
+    IF request_stage.opportunity_id IS NULL OR request_stage.stage IS NULL THEN
+        RAISE EXCEPTION 'crm.request_stage() needs an opportunity and a stage, not NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM FROM crm.opportunity o WHERE o.id = request_stage.opportunity_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no opportunity %', request_stage.opportunity_id USING ERRCODE = 'no_data_found';
+    END IF;
+    -- a stage the pipeline does not have is refused by the request's own
+    -- trigger (crm.stage_request_checked()): a mistake, not a request
     BEGIN
         UPDATE crm.opportunity o SET stage = request_stage.stage WHERE o.id = request_stage.opportunity_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'no opportunity %', request_stage.opportunity_id USING ERRCODE = 'no_data_found';
-        END IF;
         moved := true;
         RETURN;
     EXCEPTION WHEN integrity_constraint_violation OR check_violation OR not_null_violation THEN
@@ -463,7 +625,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.request_stage(bigint, text) IS
-'Moves an opportunity to a stage, as UPDATE crm.opportunity SET stage does; when the stage''s rules refuse it, records the request in crm.stage_request (the opportunity shows as blocked on the board) and returns moved false with what is missing instead of raising';
+'Moves an opportunity to a stage, as UPDATE crm.opportunity SET stage does; when the stage''s rules refuse it, records the request in crm.stage_request (the opportunity shows as blocked on the board) and returns moved false with what is missing instead of raising. A NULL argument raises 22004, an unknown opportunity P0002, a stage its pipeline does not have 23503 (DETAIL: its stages); none of these is recorded';
 
 -- A qualified lead becomes an opportunity on its account, owned by the
 -- lead's owner.
@@ -529,8 +691,17 @@ SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_activity', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_activity_id_seq', '');
 CREATE INDEX opportunity_activity_opportunity_idx ON crm.opportunity_activity (opportunity_id, at);
 COMMENT ON TABLE crm.opportunity_activity IS
-'What happened on a deal: customer feedback, demonstration notes, meetings, calls, notes. A kind a countdown waits for (crm.countdown_rule.waits_for) meets it';
-COMMENT ON COLUMN crm.opportunity_activity.actor IS 'Who recorded it: crm.current_actor() unless given';
+'What happened on a deal: customer feedback, demonstration notes, meetings, calls, notes. A kind a countdown waits for (crm.countdown_rule.waits_for) meets it, if the countdown started before the activity''s time. Recorded by the opportunity''s owner, a rep of its team, or the team''s manager or director (42501 otherwise); a record: only body may change';
+COMMENT ON COLUMN crm.opportunity_activity.actor IS 'Who recorded it: crm.current_actor() (another value is refused, 42501)';
+COMMENT ON COLUMN crm.opportunity_activity.at IS
+'When it happened: now unless given; not in the future nor before the opportunity was created (22008). Dated back, it meets only the countdowns started before it';
+
+CREATE FUNCTION crm.opportunity_activity_before_write() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'crm_opportunity_activity_before_write' LANGUAGE C;
+COMMENT ON FUNCTION crm.opportunity_activity_before_write() IS
+'Trigger: a new activity is recorded by crm.current_actor() (42501 for another actor), who has access to the opportunity (42501), at a time from the opportunity''s creation to now (22008); afterwards only body may change (23000)';
+CREATE TRIGGER opportunity_activity_checked BEFORE INSERT OR UPDATE ON crm.opportunity_activity
+    FOR EACH ROW EXECUTE FUNCTION crm.opportunity_activity_before_write();
 
 -- Countdowns as data: one that starts when a quote is sent (pipeline and
 -- stage NULL), and dwell limits that start when a stage is entered.
@@ -577,18 +748,19 @@ CREATE TABLE crm.opportunity_timer (
     due_at      timestamptz,
     met_at      timestamptz,
     fired_at    timestamptz,
-    cancelled_at timestamptz
+    cancelled_at timestamptz,
+    skipped     text
 );
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.opportunity_timer_id_seq', '');
 CREATE INDEX opportunity_timer_opportunity_idx ON crm.opportunity_timer (opportunity_id);
--- the sweep's queue, and the board's blocked countdowns
 -- timers whose deadline the sweep has yet to compute on the calendar
 CREATE INDEX opportunity_timer_unscheduled_idx ON crm.opportunity_timer (started_at)
     WHERE due_at IS NULL AND met_at IS NULL AND cancelled_at IS NULL;
 CREATE INDEX opportunity_timer_due_idx ON crm.opportunity_timer (due_at)
     WHERE met_at IS NULL AND fired_at IS NULL AND cancelled_at IS NULL;
-CREATE INDEX opportunity_timer_blocking_idx ON crm.opportunity_timer (team, due_at)
+-- a blocked opportunity's fired timers, for the board (index-only)
+CREATE INDEX opportunity_timer_blocking_idx ON crm.opportunity_timer (opportunity_id) INCLUDE (dwell, waits_for, due_at)
     WHERE met_at IS NULL AND fired_at IS NOT NULL AND cancelled_at IS NULL;
 COMMENT ON TABLE crm.opportunity_timer IS
 'A countdown or dwell limit running on an opportunity: due on the team calendar, met by the event it waits for, cancelled when its stage is left or the deal closes, fired once by crm.run_timeouts() when due (the deal turns red, the outbox tells who the rule names)';
@@ -598,6 +770,8 @@ COMMENT ON COLUMN crm.opportunity_timer.team IS 'The opportunity''s team when it
 COMMENT ON COLUMN crm.opportunity_timer.due_at IS
 'When it fires: started_at plus the rule''s time on the team calendar, computed by the next sweep (NULL until then: a deadline on the calendar takes milliseconds, too long for every stage change)';
 COMMENT ON COLUMN crm.opportunity_timer.fired_at IS 'When the sweep fired it: from then on, until met or cancelled, the opportunity is red and blocked';
+COMMENT ON COLUMN crm.opportunity_timer.skipped IS
+'Why the sweep could not compute its deadline (the error), when it could not: the timer is then cancelled, and an outbox message of topic opportunity_countdown_skipped tells the owner and the team''s manager; the rest of the sweep goes on';
 
 -- When a countdown started at t is due: in working time of the team's
 -- calendar, or wall-clock time counted from its first working moment and
@@ -615,7 +789,7 @@ COMMENT ON FUNCTION crm.countdown_due(text, timestamptz, interval, text) IS
 'When a countdown started at t is due on the team''s calendar (cn_standard without a team): working clock, or calendar clock moved into working hours';
 
 -- A quote sent (or sent again) starts the feedback countdown; the one
--- before it is superseded.
+-- before it is superseded (withdrawn: cancelled).
 CREATE FUNCTION crm.quote_sent() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -635,35 +809,110 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.quote_sent() IS
-'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before';
-CREATE TRIGGER opportunity_quote_sent AFTER INSERT OR UPDATE OF quote_sent_at ON crm.opportunity
+'Trigger: quote_sent_at set or changed starts the quote_sent countdown (crm.countdown_rule) on the team calendar, superseding the one before (which, fired, no longer blocks the deal); set to NULL, cancels it';
+CREATE TRIGGER opportunity_quote_sent AFTER INSERT ON crm.opportunity
     FOR EACH ROW WHEN (NEW.quote_sent_at IS NOT NULL) EXECUTE FUNCTION crm.quote_sent();
+-- set to NULL: the quote withdrawn, its countdown cancelled
+CREATE TRIGGER opportunity_quote_changed AFTER UPDATE OF quote_sent_at ON crm.opportunity
+    FOR EACH ROW WHEN (NEW.quote_sent_at IS NOT NULL OR OLD.quote_sent_at IS NOT NULL)
+    EXECUTE FUNCTION crm.quote_sent();
 
 -- The event a countdown waits for: an activity, or evidence of that kind.
 CREATE FUNCTION crm.countdown_met() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    happened timestamptz := pg_catalog.now();  -- an attachment is added now
 BEGIN
     IF crm.restoring() THEN
         RETURN NULL;
     END IF;
+    IF TG_TABLE_NAME = 'opportunity_activity' THEN
+        happened := NEW.at;
+    END IF;
+    -- The opportunity first, when a timer waits for this: a stage change
+    -- and the sweep lock it before its timers, and a fired timer met
+    -- unblocks it (crm.blocking_changed() refreshes blocked_since).
+    PERFORM FROM crm.opportunity o
+     WHERE o.id = NEW.opportunity_id
+       AND EXISTS (SELECT FROM crm.opportunity_timer t
+                    WHERE t.opportunity_id = o.id AND t.waits_for = NEW.kind AND t.met_at IS NULL AND t.cancelled_at IS NULL
+                      AND t.started_at <= happened)
+       FOR NO KEY UPDATE OF o;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
     UPDATE crm.opportunity_timer t SET met_at = pg_catalog.now()
      WHERE t.opportunity_id = NEW.opportunity_id AND t.waits_for = NEW.kind
-       AND t.met_at IS NULL AND t.cancelled_at IS NULL;
+       AND t.met_at IS NULL AND t.cancelled_at IS NULL AND t.started_at <= happened;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION crm.countdown_met() IS
-'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red)';
+'Trigger: an activity or attachment of the kind an open countdown of its opportunity waits for meets it (also one that fired: the deal is no longer red, nor blocked on the board), if the countdown started before the activity''s time (at)';
 CREATE TRIGGER opportunity_activity_meets AFTER INSERT ON crm.opportunity_activity
     FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
 CREATE TRIGGER attachment_meets AFTER INSERT ON crm.attachment
     FOR EACH ROW EXECUTE FUNCTION crm.countdown_met();
 
+-- When the deadlines of a sweep cannot be computed together (a start of
+-- infinity written into crm.opportunity_timer, a calendar that cannot
+-- count), one start at a time: a start that fails has its timers
+-- cancelled with the error, and their owners and managers told, so that
+-- one bad timer cannot stop the sweep minute after minute.
+CREATE FUNCTION crm.schedule_opportunity_timers_one_by_one(max_timers integer) RETURNS integer
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k record;
+    problem text;
+    skipped_count integer := 0;
+    n integer;
+BEGIN
+    FOR k IN SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
+              WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
+              ORDER BY p.started_at LIMIT max_timers LOOP
+        BEGIN
+            UPDATE crm.opportunity_timer t SET due_at = crm.countdown_due(k.team, k.started_at, r.within, r.clock)
+              FROM crm.countdown_rule r
+             WHERE r.code = k.rule AND t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+               AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
+        EXCEPTION WHEN data_exception THEN
+            GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+            WITH skipped AS (
+                UPDATE crm.opportunity_timer t SET cancelled_at = pg_catalog.now(), skipped = problem
+                 WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+                   AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at
+                RETURNING t.id, t.opportunity_id, t.rule, t.team
+            ), told AS (
+                INSERT INTO crm.outbox (topic, recipient, payload)
+                SELECT DISTINCT 'opportunity_countdown_skipped', w.recipient,
+                       jsonb_build_object('timer_id', s.id, 'opportunity_id', s.opportunity_id, 'rule', s.rule,
+                                          'started_at', k.started_at::text, 'error', problem)
+                  FROM skipped s
+                  JOIN crm.opportunity o ON o.id = s.opportunity_id
+                  LEFT JOIN crm.team tm ON tm.code = s.team
+                 CROSS JOIN LATERAL (VALUES (o.owner), (tm.manager)) w(recipient)
+                 WHERE w.recipient IS NOT NULL
+            )
+            SELECT count(*)::integer INTO n FROM skipped;
+            skipped_count := skipped_count + n;
+        END;
+    END LOOP;
+    RETURN skipped_count;
+END
+$$;
+COMMENT ON FUNCTION crm.schedule_opportunity_timers_one_by_one(integer) IS
+'Internal to crm.fire_opportunity_timers(), when the deadlines of a sweep cannot be computed together: computes them one start (team, rule, started_at) at a time; a start that fails (class 22) has its timers cancelled with the error in crm.opportunity_timer.skipped and an outbox message (topic opportunity_countdown_skipped) to each one''s owner and team manager. Returns how many were skipped';
+
 -- The sweep's step for opportunities (called by crm.run_timeouts): fires
--- due countdowns once; a timer another session is meeting is skipped, and
--- found met at the next sweep.
+-- due countdowns once, and the board counts their deals blocked from their
+-- deadlines.  A timer another session is meeting, or whose opportunity
+-- another session is changing, is skipped and found at the next sweep:
+-- the opportunity is locked with the timer, as a stage change locks it
+-- before cancelling its timers.
 CREATE FUNCTION crm.fire_opportunity_timers(max_timers integer) RETURNS integer
     LANGUAGE plpgsql STRICT
     SET search_path = pg_catalog, pg_temp
@@ -673,23 +922,36 @@ DECLARE
 BEGIN
     -- deadlines of timers started since the last sweep: one per team,
     -- rule and start (a statement's timers share theirs)
-    UPDATE crm.opportunity_timer t SET due_at = d.due
-      FROM (SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
-             WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
-             ORDER BY p.started_at LIMIT max_timers) k
-      JOIN crm.countdown_rule r ON r.code = k.rule
-     CROSS JOIN LATERAL (SELECT crm.countdown_due(k.team, k.started_at, r.within, r.clock) AS due) d
-     WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
-       AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
+    BEGIN
+        UPDATE crm.opportunity_timer t SET due_at = d.due
+          FROM (SELECT DISTINCT p.rule, p.team, p.started_at FROM crm.opportunity_timer p
+                 WHERE p.due_at IS NULL AND p.met_at IS NULL AND p.cancelled_at IS NULL
+                 ORDER BY p.started_at LIMIT max_timers) k
+          JOIN crm.countdown_rule r ON r.code = k.rule
+         CROSS JOIN LATERAL (SELECT crm.countdown_due(k.team, k.started_at, r.within, r.clock) AS due) d
+         WHERE t.due_at IS NULL AND t.met_at IS NULL AND t.cancelled_at IS NULL
+           AND t.rule = k.rule AND t.team IS NOT DISTINCT FROM k.team AND t.started_at = k.started_at;
+    EXCEPTION WHEN data_exception THEN
+        -- a start or a calendar the clock cannot count from (a timer
+        -- written by hand): one start at a time, the bad ones skipped
+        PERFORM crm.schedule_opportunity_timers_one_by_one(max_timers);
+    END;
     WITH due AS (
-        SELECT t.id FROM crm.opportunity_timer t
+        SELECT t.id FROM crm.opportunity_timer t JOIN crm.opportunity o ON o.id = t.opportunity_id
          WHERE t.due_at <= pg_catalog.now() AND t.met_at IS NULL AND t.fired_at IS NULL AND t.cancelled_at IS NULL
          ORDER BY t.due_at LIMIT max_timers
-           FOR UPDATE SKIP LOCKED
+           FOR UPDATE OF t SKIP LOCKED FOR NO KEY UPDATE OF o SKIP LOCKED
     ), fired AS (
         UPDATE crm.opportunity_timer t SET fired_at = pg_catalog.now()
           FROM due d WHERE t.id = d.id
         RETURNING t.id, t.opportunity_id, t.rule, t.stage, t.waits_for, t.team, t.due_at
+    ), blocked AS (
+        -- a reason more: blocked since the earliest of its deadlines
+        UPDATE crm.opportunity o SET blocked_since = least(o.blocked_since, f.since)
+          FROM (SELECT f.opportunity_id, min(f.due_at) AS since FROM fired f GROUP BY f.opportunity_id) f
+         WHERE o.id = f.opportunity_id AND o.status = 'open'
+           AND o.blocked_since IS DISTINCT FROM least(o.blocked_since, f.since)
+        RETURNING 1
     ), told AS (
         -- one message per recipient and rule, listing the deals
         INSERT INTO crm.outbox (topic, recipient, payload)
@@ -714,46 +976,147 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.fire_opportunity_timers(integer) IS
-'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep, then fires up to max_timers due opportunity countdowns once each (the deal turns red; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
+'Internal to crm.run_timeouts(): computes the deadlines of timers started since the last sweep (one whose deadline cannot be computed is skipped: crm.schedule_opportunity_timers_one_by_one()), then fires up to max_timers due opportunity countdowns once each (the deal turns red and is blocked on the board from the deadline; one outbox message of topic opportunity_countdown per recipient and rule) and returns how many fired';
 
 ------------------------------------------------------------------------------
 -- The blocked-opportunity board, read at query time
 ------------------------------------------------------------------------------
 
+-- Why a deal is blocked lives in its fired timers and refused requests;
+-- since when is kept on the deal itself (crm.opportunity.blocked_since),
+-- so that the board counts from one small index of the blocked deals, each
+-- with its current team and stage, instead of probing a million deals
+-- from their blocked rows.  It is kept where a reason starts or ends: the
+-- sweep fires timers (in bulk); a fired timer met, cancelled (its stage
+-- left, the deal closed, the quote sent again) or deleted; a stage
+-- entered, which resolves the refused requests; a request recorded or
+-- deleted.
+CREATE FUNCTION crm.opportunity_blocked_since(opportunity crm.opportunity) RETURNS timestamptz
+    LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT CASE WHEN (opportunity).status = 'open' THEN
+               (SELECT min(b.since)
+                  FROM (SELECT t.due_at FROM crm.opportunity_timer t
+                         WHERE t.opportunity_id = (opportunity).id
+                           AND t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
+                        UNION ALL
+                        SELECT q.requested_at FROM crm.stage_request q
+                         WHERE q.opportunity_id = (opportunity).id AND q.requested_at >= (opportunity).stage_entered_at) b(since))
+           END;
+END;
+COMMENT ON FUNCTION crm.opportunity_blocked_since(crm.opportunity) IS
+'Since when an opportunity is blocked, from its reasons: the earliest deadline of its fired countdowns and dwell limits not met or cancelled, and of its refused stage changes asked for since its stage was entered; NULL when there is none or it is closed. What crm keeps in crm.opportunity.blocked_since';
+
+CREATE FUNCTION crm.refresh_blocked(opportunity_id bigint) RETURNS void
+    LANGUAGE plpgsql STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The opportunity locked first, then its reasons read afresh: what a
+    -- session changing them committed while this one waited is counted
+    -- (read before, it would be lost).
+    PERFORM FROM crm.opportunity o WHERE o.id = refresh_blocked.opportunity_id FOR NO KEY UPDATE;
+    UPDATE crm.opportunity o SET blocked_since = crm.opportunity_blocked_since(o)
+     WHERE o.id = refresh_blocked.opportunity_id
+       AND o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o);
+END
+$$;
+COMMENT ON FUNCTION crm.refresh_blocked(bigint) IS
+'Sets crm.opportunity.blocked_since from the opportunity''s reasons (crm.opportunity_blocked_since()) after one of them started or ended';
+
+-- A stage entered (the deal moved on, back, or closed) resolves its
+-- refused requests, and a closed deal is blocked no more.  After the
+-- stage trigger, which sets stage_entered_at and status; only for a deal
+-- that is blocked.  The dwell limits of the stage left are cancelled after
+-- the statement (crm.opportunity_stage_changed()): crm.blocking_changed()
+-- sees to them.
+CREATE FUNCTION crm.opportunity_stage_left() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.blocked_since := crm.opportunity_blocked_since(NEW);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.opportunity_stage_left() IS
+'Trigger: a blocked opportunity that changes stage is blocked now only by its fired timers (those of the stage left are cancelled after the statement) and by nothing refused before, nor at all once closed';
+CREATE TRIGGER opportunity_stage_left BEFORE UPDATE ON crm.opportunity
+    FOR EACH ROW WHEN (OLD.blocked_since IS NOT NULL AND OLD.stage IS DISTINCT FROM NEW.stage)
+    EXECUTE FUNCTION crm.opportunity_stage_left();
+
+-- A refused request added or removed; a fired timer met, cancelled or
+-- deleted (its rule was); either table emptied.
+CREATE FUNCTION crm.blocking_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF crm.restoring() THEN
+        RETURN NULL;
+    ELSIF TG_LEVEL = 'STATEMENT' THEN
+        UPDATE crm.opportunity o SET blocked_since = crm.opportunity_blocked_since(o)
+         WHERE o.blocked_since IS NOT NULL AND o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM crm.refresh_blocked(OLD.opportunity_id);
+    ELSE
+        PERFORM crm.refresh_blocked(NEW.opportunity_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.blocking_changed() IS
+'Trigger: a refused stage change recorded or deleted, a fired timer met, cancelled or deleted, or either table truncated: the opportunities concerned are counted blocked again (crm.opportunity.blocked_since)';
+CREATE TRIGGER stage_request_blocks AFTER INSERT OR DELETE ON crm.stage_request
+    FOR EACH ROW EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER stage_request_emptied AFTER TRUNCATE ON crm.stage_request
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_ended AFTER UPDATE ON crm.opportunity_timer
+    FOR EACH ROW WHEN (OLD.met_at IS NULL AND OLD.fired_at IS NOT NULL AND OLD.cancelled_at IS NULL
+                       AND (NEW.met_at IS NOT NULL OR NEW.cancelled_at IS NOT NULL))
+    EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_deleted AFTER DELETE ON crm.opportunity_timer
+    FOR EACH ROW WHEN (OLD.met_at IS NULL AND OLD.fired_at IS NOT NULL AND OLD.cancelled_at IS NULL)
+    EXECUTE FUNCTION crm.blocking_changed();
+CREATE TRIGGER opportunity_timer_emptied AFTER TRUNCATE ON crm.opportunity_timer
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.blocking_changed();
+
+-- The blocked deals of a team by how long, and the counts per team and
+-- per stage, from this index alone.
+CREATE INDEX opportunity_blocked_idx ON crm.opportunity (team, blocked_since) INCLUDE (pipeline, stage)
+    WHERE blocked_since IS NOT NULL AND status = 'open';
+
 CREATE VIEW crm.blocked_opportunity AS
 SELECT o.id AS opportunity_id, o.team, o.owner, o.pipeline, o.stage, b.reason, b.waits_for, b.blocked_since,
        pg_catalog.now() - b.blocked_since AS blocked_for
-  FROM (SELECT t.opportunity_id, CASE WHEN t.dwell THEN 'dwell_limit' ELSE 'countdown' END AS reason,
-               t.waits_for, t.due_at AS blocked_since
+  FROM crm.opportunity o
+ CROSS JOIN LATERAL (
+        SELECT CASE WHEN t.dwell THEN 'dwell_limit' ELSE 'countdown' END, t.waits_for, t.due_at
           FROM crm.opportunity_timer t
-         WHERE t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
+         WHERE t.opportunity_id = o.id AND t.met_at IS NULL AND t.fired_at IS NOT NULL AND t.cancelled_at IS NULL
         UNION ALL
-        SELECT q.opportunity_id, 'refused_change', q.to_stage || ': ' || q.missing, q.requested_at
-          FROM crm.stage_request q) b
-  -- each blocked row probes its opportunity by key (OFFSET 0 keeps the
-  -- planner from hashing the whole table of a million opportunities)
- CROSS JOIN LATERAL (SELECT x.id, x.team, x.owner, x.pipeline, x.stage, x.stage_entered_at
-                       FROM crm.opportunity x
-                      WHERE x.id = b.opportunity_id AND x.status = 'open' OFFSET 0) o
- WHERE b.reason <> 'refused_change' OR b.blocked_since >= o.stage_entered_at;
+        SELECT 'refused_change', q.to_stage || ': ' || q.missing, q.requested_at
+          FROM crm.stage_request q
+         WHERE q.opportunity_id = o.id AND q.requested_at >= o.stage_entered_at) b(reason, waits_for, blocked_since)
+ WHERE o.blocked_since IS NOT NULL AND o.status = 'open';
 COMMENT ON VIEW crm.blocked_opportunity IS
-'The war room''s list: each open opportunity that is blocked, and why: a dwell limit past (dwell_limit), a countdown run out (countdown), or a refused stage change not resolved by a later move (refused_change); one row per reason, with what it waits for and since when';
+'The war room''s list: each open opportunity that is blocked, and why: a dwell limit past (dwell_limit), a countdown run out (countdown), or a refused stage change not resolved by a later move (refused_change); one row per reason, with what it waits for and since when. Team, owner and stage are the deal''s now (a countdown may have started stages before)';
 COMMENT ON COLUMN crm.blocked_opportunity.opportunity_id IS 'The opportunity (crm.opportunity.id)';
 COMMENT ON COLUMN crm.blocked_opportunity.team IS 'Its team (crm.team.code)';
 COMMENT ON COLUMN crm.blocked_opportunity.owner IS 'Its owner (crm.rep.login)';
 COMMENT ON COLUMN crm.blocked_opportunity.pipeline IS 'Its pipeline';
-COMMENT ON COLUMN crm.blocked_opportunity.stage IS 'The stage it is in';
+COMMENT ON COLUMN crm.blocked_opportunity.stage IS 'The stage it is in now';
 COMMENT ON COLUMN crm.blocked_opportunity.reason IS 'dwell_limit, countdown or refused_change';
 COMMENT ON COLUMN crm.blocked_opportunity.waits_for IS 'What would unblock it: the activity or evidence kind a timer waits for, or the stage asked for and what it is missing';
 COMMENT ON COLUMN crm.blocked_opportunity.blocked_since IS 'Since when: the timer''s deadline, or when the refused change was asked for';
 COMMENT ON COLUMN crm.blocked_opportunity.blocked_for IS 'now() - blocked_since';
 
 CREATE VIEW crm.blocked_by_team AS
-SELECT b.team, count(*) AS blocked, pg_catalog.avg(b.blocked_for) AS avg_blocked_for,
-       max(b.blocked_for) AS longest_blocked_for
-  FROM (SELECT x.opportunity_id, x.team, max(x.blocked_for) AS blocked_for
-          FROM crm.blocked_opportunity x GROUP BY x.opportunity_id, x.team) b
- GROUP BY b.team;
+SELECT o.team, count(*) AS blocked, pg_catalog.avg(pg_catalog.now() - o.blocked_since) AS avg_blocked_for,
+       pg_catalog.now() - min(o.blocked_since) AS longest_blocked_for
+  FROM crm.opportunity o
+ WHERE o.blocked_since IS NOT NULL AND o.status = 'open'
+ GROUP BY o.team;
 COMMENT ON VIEW crm.blocked_by_team IS 'Per team: opportunities blocked now, and how long they have been blocked on average and at most (an opportunity blocked for several reasons counts once, by its longest)';
 COMMENT ON COLUMN crm.blocked_by_team.team IS 'The team (crm.team.code); NULL for opportunities without one';
 COMMENT ON COLUMN crm.blocked_by_team.blocked IS 'Open opportunities of the team blocked now';
@@ -762,9 +1125,10 @@ COMMENT ON COLUMN crm.blocked_by_team.longest_blocked_for IS 'The longest any of
 
 CREATE VIEW crm.blocking_stages AS
 SELECT s.pipeline, s.stage, s.blocked, s.rank
-  FROM (SELECT b.pipeline, b.stage, count(DISTINCT b.opportunity_id) AS blocked,
-               rank() OVER (ORDER BY count(DISTINCT b.opportunity_id) DESC) AS rank
-          FROM crm.blocked_opportunity b GROUP BY b.pipeline, b.stage) s
+  FROM (SELECT o.pipeline, o.stage, count(*) AS blocked, rank() OVER (ORDER BY count(*) DESC) AS rank
+          FROM crm.opportunity o
+         WHERE o.blocked_since IS NOT NULL AND o.status = 'open'
+         GROUP BY o.pipeline, o.stage) s
  WHERE s.rank <= 3;
 COMMENT ON VIEW crm.blocking_stages IS 'The top 3 stages by opportunities blocked in them now (ties share a rank, so there may be more rows)';
 COMMENT ON COLUMN crm.blocking_stages.pipeline IS 'The pipeline of the stage';

@@ -384,16 +384,91 @@ SELECT o.title, h.direction, h.verified, h.unverified_reason,
   FROM crm.opportunity o JOIN crm.stage_history h ON h.opportunity_id = o.id AND h.direction = 'back'
  WHERE o.title LIKE '海纳 批量%' ORDER BY o.title;
 
+------------------------------------------------------------------------
+-- The board's kept state: crm.opportunity.blocked_since follows every
+-- way a reason starts or ends (drifted: deals where it differs from their
+-- reasons, expected 0)
+------------------------------------------------------------------------
+\set drifted 'SELECT count(*) AS drifted FROM crm.opportunity o WHERE o.blocked_since IS DISTINCT FROM crm.opportunity_blocked_since(o)'
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct, 'acme_med', '瑞安 CT', 'ann')
+RETURNING id AS o7 \gset
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o7;
+UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o7;
+SELECT timers_fired FROM crm.run_timeouts();
+-- fired: the dwell limit 3 hours ago, the countdown 1 hour ago; blocked since the earlier
+UPDATE crm.opportunity_timer SET due_at = now() - interval '3 hours' WHERE opportunity_id = :o7 AND dwell;
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND NOT dwell AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT date_trunc('minute', now() - blocked_since) AS blocked_for FROM crm.opportunity WHERE id = :o7;
+SELECT reason, team, stage, waits_for, date_trunc('minute', blocked_for) AS blocked_for FROM crm.blocked_opportunity WHERE opportunity_id = :o7 ORDER BY reason;
+:drifted;
+-- handed to a rep of another team: the board counts it there
+UPDATE crm.opportunity SET owner = 'zoe' WHERE id = :o7;
+SELECT team, blocked, date_trunc('hour', longest_blocked_for) AS longest_blocked_for FROM crm.blocked_by_team ORDER BY team;
+-- its stage left: the dwell limit is cancelled, the countdown still
+-- blocks it, in the stage it is in now
+UPDATE crm.opportunity SET stage = '需求确认' WHERE id = :o7;
+SELECT reason, team, stage, date_trunc('minute', blocked_for) AS blocked_for FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+SELECT pipeline, stage, blocked, rank FROM crm.blocking_stages ORDER BY rank, pipeline, stage;
+:drifted;
+-- the quote sent again supersedes the countdown that fired: not blocked
+UPDATE crm.opportunity SET quote_sent_at = now() WHERE id = :o7;
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+-- a refused change blocks it; a later move resolves it
+SELECT moved FROM crm.request_stage(:o7, '合同签署');
+SELECT reason, stage, blocked_for < interval '1 minute' AS just_now FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o7;
+SELECT count(*) AS still_blocked FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+:drifted;
+-- refused again, then the request deleted
+SELECT moved FROM crm.request_stage(:o7, '交付验收');
+SELECT blocked_since IS NOT NULL AS blocked FROM crm.opportunity WHERE id = :o7;
+DELETE FROM crm.stage_request WHERE opportunity_id = :o7;
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+-- the dwell limit of 方案确认 fires again, and is met by the demonstration notes
+SELECT timers_fired FROM crm.run_timeouts();
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND dwell AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+-- (recorded by its owner: an activity needs access to the deal)
+SET crm.actor = 'zoe';
+INSERT INTO crm.opportunity_activity (opportunity_id, kind, body) VALUES (:o7, 'demo_notes', '演示完成');
+SET crm.actor = 'ann';
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+-- the deal closes: its fired countdown and its refused change no longer count
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o7 AND NOT dwell AND cancelled_at IS NULL;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT moved FROM crm.request_stage(:o7, '交付验收');
+SELECT count(*) AS reasons FROM crm.blocked_opportunity WHERE opportunity_id = :o7;
+UPDATE crm.opportunity SET status = 'lost', lost_reason = 'price' WHERE id = :o7;
+SELECT blocked_since IS NULL AS unblocked FROM crm.opportunity WHERE id = :o7;
+:drifted;
+-- a rule deleted takes its fired timers along; a table emptied, its reasons
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct, 'acme_med', '瑞安 MR', 'ann')
+RETURNING id AS o8 \gset
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o8;
+SELECT timers_fired FROM crm.run_timeouts();
+UPDATE crm.opportunity_timer SET due_at = now() - interval '1 hour' WHERE opportunity_id = :o8;
+SELECT timers_fired FROM crm.run_timeouts();
+SELECT moved FROM crm.request_stage(:o8, '交付验收');
+SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o8 ORDER BY reason;
+DELETE FROM crm.countdown_rule WHERE code = 'acme_demo';
+SELECT reason FROM crm.blocked_opportunity WHERE opportunity_id = :o8;
+:drifted;
+TRUNCATE crm.stage_request;
+SELECT count(*) AS blocked FROM crm.opportunity WHERE blocked_since IS NOT NULL;
+:drifted;
+
 -- the words of a refusal come from the evidence kinds, kept with the stage
 -- rules (read again by the INSERT): a kind relabelled afterwards shows at once
 INSERT INTO crm.evidence_kind (code, label, content_types, max_size, how)
 VALUES ('site_photo', '现场照片', '{image/jpeg}', 1048576, 'a photo of the site');
 INSERT INTO crm.stage_requirement (pipeline, stage, kind, content_types) VALUES ('acme_med', '方案确认', 'site_photo', '{image/jpeg}');
 INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct2, 'acme_med', '海纳 标签', 'bob')
-RETURNING id AS o7 \gset
+RETURNING id AS o9 \gset
 UPDATE crm.evidence_kind SET label = '现场实拍' WHERE code = 'site_photo';
-UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o7;
-SELECT verified, unverified_reason FROM crm.stage_history WHERE opportunity_id = :o7 AND direction = 'forward';
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o9;
+SELECT verified, unverified_reason FROM crm.stage_history WHERE opportunity_id = :o9 AND direction = 'forward';
 
 \c :regression_database
 DROP DATABASE crm_opportunities;

@@ -196,7 +196,8 @@ DROP ROLE crm_planter;
 -- Every crm function ran.  Not counted: functions that are inlined
 -- (job_definitions, work_list_keys in crm.work_list_update, escalation_level
 -- and lead_timers in the views and the sweep, lead_is_migrated_customer in
--- the lead triggers and the penetration rates), and calls that end in an
+-- the lead triggers and the penetration rates, import_row_refusal in the
+-- import's chunk), and calls that end in an
 -- error (guard_shipped_mark, which only ever refuses outside the install
 -- script, and guard_shipped_truncate, which always refuses).
 SELECT pg_stat_force_next_flush();

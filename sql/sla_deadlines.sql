@@ -19,6 +19,28 @@ SELECT t AS at, crm.next_working_time('cn_standard', t) AS next_working_time
                     '2026-11-21 15:00+08', '2026-11-22 07:42+08']::timestamptz[]) t;
 SELECT crm.next_working_time('no_such_calendar', '2026-11-23 10:00+08');
 SELECT crm.next_working_time('cn_standard', '2040-12-31 19:00+08');
+-- Around openings and closings, to the microsecond: the ledger counts whole
+-- seconds and its bound is rounded (1.1 compares it as a bigint, so that
+-- the index finds the window); both functions agree with the windows
+-- read plainly.  A closing time is not open; working time ends at one.
+WITH t AS (
+    SELECT b + d AS at
+      FROM crm.calendar_window w
+     CROSS JOIN unnest(ARRAY['-1 second', '-0.5 second', '-1 microsecond', '0', '1 microsecond', '0.5 second']::interval[]) d
+     CROSS JOIN LATERAL (VALUES (w.opens), (w.closes)) b(b)
+     WHERE w.calendar = 'cn_standard' AND w.opens >= '2026-11-20' AND w.opens < '2026-11-25'
+)
+SELECT count(*) AS instants,
+       count(*) FILTER (WHERE crm.next_working_time('cn_standard', t.at)
+                              IS DISTINCT FROM (SELECT min(greatest(w.opens, t.at)) FROM crm.calendar_window w
+                                                 WHERE w.calendar = 'cn_standard' AND w.closes > t.at)) AS next_differs,
+       count(*) FILTER (WHERE crm.add_working_time('cn_standard', t.at, '0.5 second')
+                              IS DISTINCT FROM (SELECT greatest(w.opens + make_interval(secs => s.target - w.work_before), t.at)
+                                                  FROM crm.calendar_window w,
+                                                       (SELECT crm.working_seconds_at('cn_standard', t.at) + 0.5 AS target) s
+                                                 WHERE w.calendar = 'cn_standard' AND w.work_after::numeric >= s.target
+                                                 ORDER BY w.work_after LIMIT 1)) AS add_differs
+  FROM t;
 
 ------------------------------------------------------------------------
 -- The shipped SOP, assigned at awkward times

@@ -157,6 +157,7 @@ CREATE ROLE crm_trust_app;
 GRANT USAGE ON SCHEMA crm TO crm_trust_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA crm TO crm_trust_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA crm TO crm_trust_app;
+GRANT EXECUTE ON FUNCTION crm.work_list_update(bigint[]) TO crm_trust_app;
 SET ROLE crm_trust_app;
 SET check_function_bodies = off;
 SELECT crm.restoring() AS restoring;

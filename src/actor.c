@@ -95,14 +95,14 @@ crm_actor_init(void)
 	defining = false;
 }
 
-/* crm.current_actor() -> text: crm.actor when set, else the role the session acts as. */
-Datum
-crm_current_actor(PG_FUNCTION_ARGS)
+/* crm.actor when set, else the role the session acts as (palloc'd). */
+char *
+crm_actor_name(void)
 {
 	const char *problem;
 
 	if (actor_setting == NULL)
-		PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetOuterUserId(), false)));
+		return GetUserNameFromId(GetOuterUserId(), false);
 	/* a value set before crm.so was loaded has not been checked yet */
 	problem = actor_problem(actor_setting);
 	if (problem)
@@ -110,5 +110,12 @@ crm_current_actor(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg_internal("%s", refusal(actor_setting, problem)),
 				 errhint(ACTOR_HINT)));
-	PG_RETURN_TEXT_P(cstring_to_text(actor_setting));
+	return pstrdup(actor_setting);
+}
+
+/* crm.current_actor() -> text */
+Datum
+crm_current_actor(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(crm_actor_name()));
 }

@@ -6,4 +6,7 @@
 
 extern void crm_actor_init(void);
 
+/* crm.current_actor(): crm.actor when set, else the role the session acts as */
+extern char *crm_actor_name(void);
+
 #endif							/* CRM_ACTOR_H */

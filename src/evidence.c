@@ -3,10 +3,10 @@
  * claims to be.
  *
  * crm.attachment's BEFORE INSERT trigger checks, in order: the kind is
- * known; whoever adds it has access to the opportunity (its owner, a rep
- * of its team, the team's manager or director); it is not dated in the
- * future; its content (stored) or its description (referenced: size,
- * SHA-256, URL, content type) is whole; it is not empty and within its
+ * known; it is added by the actor (added_by is crm.current_actor()), who
+ * has access to the opportunity (src/opportunity_access.c), now (added_at
+ * is the transaction's time: evidence counts from it); its content (stored) or its description (referenced: size,
+ * SHA-256, a URL of a file store, content type) is whole; it is not empty and within its
  * kind's size limit; its magic bytes give a content type its kind allows
  * (PDF, PNG, JPEG; OFD, DOCX and XLSX by their ZIP container); its SHA-256
  * (PostgreSQL's sha256()) matches what was given; and for a kind unique to
@@ -28,12 +28,13 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
+#include "actor.h"
 #include "evidence.h"
 #include "guards.h"
+#include "opportunity_access.h"
 #include "quote.h"
 #include "spi_plan.h"
 
@@ -280,34 +281,28 @@ read_attachment(Attachment *a)
 	a->added_at = isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(d);
 }
 
-CRM_KEPT_PLAN(opportunity_access) = {
-	"SELECT $2 = o.owner OR $2 = t.manager OR $2 = t.director"
-	"       OR EXISTS (SELECT FROM crm.rep r WHERE r.login = $2 AND r.team = o.team AND r.active),"
-	"       o.owner, o.team"
-	" FROM crm.opportunity o LEFT JOIN crm.team t ON t.code = o.team WHERE o.id = $1",
-	2, {INT8OID, TEXTOID}
-};
-
 /* false when there is no such opportunity (its foreign key says so) */
 static bool
 check_access(const Attachment *a)
 {
-	Datum		args[2] = {Int64GetDatum(a->opportunity_id), CStringGetTextDatum(a->added_by)};
+	OpportunityAccess access;
+	char	   *actor = crm_actor_name();
 
-	if (crm_plan_run(&opportunity_access, args, NULL, 1, SPI_OK_SELECT) == 0)
+	if (strcmp(a->added_by, actor) != 0)
+		refuse("added_by", ERRCODE_INSUFFICIENT_PRIVILEGE,
+			   psprintf("added_by says %s; the actor is %s.", crm_quote_value(a->added_by), crm_quote_value(actor)),
+			   "Leave added_by out: it is who adds the attachment, crm.current_actor() (SET crm.actor to who adds it).");
+	if (!crm_opportunity_access(a->opportunity_id, a->added_by, &access))
 		return false;
-	if (!crm_spi_bool(0, 1))
+	if (!access.allowed)
 		refuse("access", ERRCODE_INSUFFICIENT_PRIVILEGE,
-			   psprintf("%s may not add evidence to opportunity %lld (owner %s, team %s).",
-						crm_quote_value(a->added_by), (long long) a->opportunity_id,
-						crm_spi_text(0, 2) ? crm_quote_value(crm_spi_text(0, 2)) : "none",
-						crm_spi_text(0, 3) ? crm_quote_value(crm_spi_text(0, 3)) : "none"),
+			   crm_opportunity_access_refused(&access, a->opportunity_id, a->added_by, "add evidence to"),
 			   "Evidence is added by the opportunity's owner, a rep of its team, or the team's manager or director "
 			   "(SET crm.actor to who adds it).");
-	if (a->added_at > GetCurrentTransactionStartTimestamp())
-		refuse("added_at", ERRCODE_CHECK_VIOLATION,
-			   psprintf("added_at %s is in the future.", timestamptz_to_str(a->added_at)),
-			   "Leave added_at out: it is the time of the transaction.");
+	if (a->added_at != GetCurrentTransactionStartTimestamp())
+		refuse("added_at", ERRCODE_GENERATED_ALWAYS,
+			   psprintf("added_at says %s; an attachment is added now.", timestamptz_to_str(a->added_at)),
+			   "Leave added_at out: it is the time of the transaction, and evidence counts from it.");
 	return true;
 }
 
@@ -339,6 +334,27 @@ check_stored(Attachment *a)
 	a->sha256 = hash;
 }
 
+/*
+ * Where referenced content may be: a web or object store, by URL.  Not
+ * file:// (a path on some machine), nor a scheme crm cannot tell.
+ */
+static const char *const storage_schemes[] = {"https", "http", "s3", "oss", "cos", "obs", "gs"};
+#define STORAGE_SCHEMES_TEXT "https://, http://, s3://, oss://, cos://, obs://, gs://"
+
+static bool
+storage_url(const char *url)
+{
+	const char *sep = strstr(url, "://");
+
+	if (sep == NULL || sep[3] == '\0')
+		return false;
+	for (int i = 0; i < (int) lengthof(storage_schemes); i++)
+		if ((size_t) (sep - url) == strlen(storage_schemes[i]) &&
+			pg_strncasecmp(url, storage_schemes[i], sep - url) == 0)
+			return true;
+	return false;
+}
+
 /* The referenced form: the description must be whole; the bytes are elsewhere. */
 static void
 check_referenced(const Attachment *a)
@@ -347,10 +363,10 @@ check_referenced(const Attachment *a)
 		refuse("reference", ERRCODE_CHECK_VIOLATION,
 			   "Content stored elsewhere needs url, size, sha256 and content_type.",
 			   "Give all four, or the content itself.");
-	if (strstr(a->url, "://") == NULL || a->url[0] == ':')
+	if (!storage_url(a->url))
 		refuse("reference", ERRCODE_CHECK_VIOLATION,
-			   psprintf("url %s is not an absolute URL.", crm_quote_value(a->url)),
-			   "Give the storage URL with its scheme (https://, s3://, oss://).");
+			   psprintf("url %s is not the URL of a file store.", crm_quote_value(a->url)),
+			   "Give the storage URL with one of the schemes " STORAGE_SCHEMES_TEXT ".");
 	if (VARSIZE_ANY_EXHDR(a->sha256) != 32)
 		refuse("sha256", ERRCODE_CHECK_VIOLATION,
 			   psprintf("sha256 has %zu bytes, not 32.", (size_t) VARSIZE_ANY_EXHDR(a->sha256)),
@@ -452,32 +468,6 @@ checked_attachment(Attachment *a)
 	return heap_modify_tuple_by_cols(a->tuple, a->desc, 4, cols, values, nulls);
 }
 
-/* An attachment is a record: only its file name may change. */
-static void
-check_unchanged(TupleDesc desc, HeapTuple old, HeapTuple new)
-{
-	int			file_name = SPI_fnumber(desc, "file_name");
-
-	for (int i = 1; i <= desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
-		bool		old_null;
-		bool		new_null;
-		Datum		o;
-		Datum		n;
-
-		if (i == file_name || att->attisdropped)
-			continue;
-		o = heap_getattr(old, i, desc, &old_null);
-		n = heap_getattr(new, i, desc, &new_null);
-		if (old_null != new_null || (!old_null && !datumIsEqual(o, n, att->attbyval, att->attlen)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
-					 errmsg("attachment %s cannot change: it is a record", NameStr(att->attname)),
-					 errhint("Add a new attachment; only file_name may be corrected.")));
-	}
-}
-
 PG_FUNCTION_INFO_V1(crm_attachment_before_write);
 
 /* BEFORE INSERT OR UPDATE ON crm.attachment FOR EACH ROW */
@@ -497,7 +487,7 @@ crm_attachment_before_write(PG_FUNCTION_ARGS)
 	a.desc = td->tg_relation->rd_att;
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		check_unchanged(a.desc, td->tg_trigtuple, td->tg_newtuple);
+		crm_check_record_unchanged(td, "attachment", "file_name");
 		return PointerGetDatum(td->tg_newtuple);
 	}
 	if (crm_restoring())

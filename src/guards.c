@@ -1,6 +1,6 @@
 /*
- * guards.c: telling a restore from ordinary writes, and keeping the
- * "shipped" mark for crm's own rows.
+ * guards.c: telling a restore from ordinary writes, keeping the
+ * "shipped" mark for crm's own rows, and keeping records unchanged.
  *
  * A restore loads rows that crm derived in the source database: open-lead
  * counts, daily loads, SLA timers and their wake-ups, scores, learned
@@ -19,10 +19,12 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 
@@ -74,4 +76,29 @@ crm_guard_shipped_mark(PG_FUNCTION_ARGS)
 				 errdetail("Shipped rows come back with CREATE EXTENSION and are left out of pg_dump, so a row marked here would be lost in a restore."),
 				 errhint("Leave shipped out: your rows are shipped = false, and pg_dump keeps them.")));
 	return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
+}
+
+void
+crm_check_record_unchanged(TriggerData *td, const char *noun, const char *mutable)
+{
+	TupleDesc	desc = td->tg_relation->rd_att;
+
+	for (int i = 1; i <= desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		bool		old_null;
+		bool		new_null;
+		Datum		o;
+		Datum		n;
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), mutable) == 0)
+			continue;
+		o = heap_getattr(td->tg_trigtuple, i, desc, &old_null);
+		n = heap_getattr(td->tg_newtuple, i, desc, &new_null);
+		if (old_null != new_null || (!old_null && !datumIsEqual(o, n, att->attbyval, att->attlen)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+					 errmsg("%s %s cannot change: it is a record", noun, NameStr(att->attname)),
+					 errhint("Add a new %s; only %s may be corrected.", noun, mutable)));
+	}
 }

@@ -10,4 +10,12 @@
  */
 extern bool crm_restoring(void);
 
+/*
+ * A row that is a record (an attachment, an activity): an UPDATE may
+ * change column mutable only; any other change is refused (23000), naming
+ * it.  For a BEFORE UPDATE row trigger.
+ */
+struct TriggerData;
+extern void crm_check_record_unchanged(struct TriggerData *td, const char *noun, const char *mutable);
+
 #endif							/* CRM_GUARDS_H */

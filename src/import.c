@@ -25,6 +25,14 @@
 
 static double import_merge_threshold = 13.0;
 
+/* When an import chunk claims its rows' keys (match_claim.c, crm.import_people). */
+static int	import_claims = 0;
+static const struct config_enum_entry import_claims_options[] = {
+	{"auto", 0, false},			/* while another import commits */
+	{"always", 1, false},
+	{NULL, 0, false}
+};
+
 void
 crm_import_init(void)
 {
@@ -32,6 +40,11 @@ crm_import_init(void)
 							 "Score from which crm.import_commit merges a row into its best candidate contact.",
 							 "The higher of this and crm.match_merge_threshold counts during an import.",
 							 &import_merge_threshold, 13.0, -100.0, 100.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("crm.import_claims",
+							 "When crm.import_commit claims the keys of a chunk's rows instead of taking the matching locks whole.",
+							 "auto: while another import commits, so that the two match side by side; always: every chunk.",
+							 &import_claims, 0, import_claims_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 

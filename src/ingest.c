@@ -32,6 +32,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "checkcode.h"
@@ -50,6 +51,7 @@
 #include "utf8.h"
 
 PG_FUNCTION_INFO_V1(crm_ingest);
+PG_FUNCTION_INFO_V1(crm_lead_check);
 PG_FUNCTION_INFO_V1(crm_merge_lead);
 
 /* Advisory lock space of the matching locks: (0x43524D "CRM", bucket). */
@@ -275,6 +277,9 @@ mapped_value(Jsonb *fields, const LeadFieldInfo *f)
 			require_short(f->name, value, MAX_IDENTIFIER_BYTES);
 			break;
 		case LEAD_NAME:
+			/* a control character in a name is an export's debris, never meant */
+			if (value)
+				value[crm_drop_controls(value, strlen(value))] = '\0';
 			require_short(f->name, value, MAX_NAME_BYTES);
 			break;
 		case LEAD_TEXT:
@@ -351,6 +356,45 @@ crm_ingest_stored_lead(int64 lead_id, int64 *contact_id)
 	return lead;
 }
 
+/* A text payload as JSON; 22P02 when it is not. */
+static Jsonb *
+parse_payload(const char *raw)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(raw)));
+}
+
+Lead *
+crm_ingest_try_prepare(const char *channel, Jsonb **payload, const char *raw, ErrorData **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Lead	   *volatile lead = NULL;
+
+	*error = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		if (raw != NULL)
+			*payload = parse_payload(raw);
+		crm_ingest_require_input(channel != NULL, *payload != NULL);
+		lead = crm_ingest_prepare(channel, *payload);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		lead = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return lead;
+}
+
 /* ---------------------------------------------------------------------
  * Matching locks
  * --------------------------------------------------------------------- */
@@ -359,14 +403,14 @@ static LocalTransactionId all_locked_lxid = InvalidLocalTransactionId;
 static SubTransactionId all_locked_subxid = InvalidSubTransactionId;
 
 static void
-lock_bucket(uint32 bucket)
+lock_bucket(uint32 bucket, LOCKMODE mode)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, MATCH_LOCK_CLASS, bucket, 2);
-	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(&tag, mode, false, true) != LOCKACQUIRE_NOT_AVAIL)
 		return;
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	(void) LockAcquire(&tag, mode, false, false);
 	/* our snapshot predates what the other session stored: retry afresh */
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -388,17 +432,24 @@ crm_ingest_lock_all(void)
 	if (holding_all_buckets())
 		return;
 	for (uint32 b = 0; b < MATCH_LOCK_BUCKETS; b++)
-		lock_bucket(b);
+		lock_bucket(b, ExclusiveLock);
 	all_locked_lxid = MyProc->lxid;
 	all_locked_subxid = GetCurrentSubTransactionId();
 }
 
-static uint32
-bucket_of(char kind, const char *key)
+void
+crm_ingest_lock_all_shared(void)
 {
-	uint32		h = hash_bytes((const unsigned char *) key, strlen(key));
+	for (uint32 b = 0; b < MATCH_LOCK_BUCKETS; b++)
+		lock_bucket(b, ShareLock);
+}
 
-	return hash_combine(h, (uint32) kind) % MATCH_LOCK_BUCKETS;
+uint32
+crm_ingest_key_hash(const BlockingKey *key)
+{
+	uint32		h = hash_bytes((const unsigned char *) key->value, strlen(key->value));
+
+	return hash_combine(h, (uint32) key->kind);
 }
 
 static int
@@ -421,11 +472,11 @@ lock_keys(const Lead *lead)
 		return;
 	n = crm_match_blocking_keys(lead, keys);
 	for (int i = 0; i < n; i++)
-		buckets[i] = bucket_of(keys[i].kind, keys[i].value);
+		buckets[i] = crm_ingest_key_hash(&keys[i]) % MATCH_LOCK_BUCKETS;
 	qsort(buckets, n, sizeof(uint32), compare_uint32);
 	for (int i = 0; i < n; i++)
 		if (i == 0 || buckets[i] != buckets[i - 1])
-			lock_bucket(buckets[i]);
+			lock_bucket(buckets[i], ExclusiveLock);
 }
 
 /* ---------------------------------------------------------------------
@@ -488,6 +539,21 @@ crm_ingest(PG_FUNCTION_ARGS)
 	tuple = result_tuple(desc, &r);
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+/*
+ * crm.lead_check(channel text, payload jsonb): raises what ingesting the
+ * payload would raise, and stores nothing.  crm.import_check foretells the
+ * commit's rejections with it, so that both say the same.
+ */
+Datum
+crm_lead_check(PG_FUNCTION_ARGS)
+{
+	crm_ingest_require_input(!PG_ARGISNULL(0), !PG_ARGISNULL(1));
+	SPI_connect();
+	(void) crm_ingest_prepare(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_JSONB_P(1));
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /* ---------------------------------------------------------------------

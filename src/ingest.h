@@ -17,6 +17,14 @@
 extern Lead *crm_ingest_prepare(const char *channel, Jsonb *payload);
 
 /*
+ * crm_ingest_prepare in a subtransaction that writes nothing: the lead, or
+ * NULL with *error saying why.  raw: a text payload, parsed first into
+ * *payload (22P02 when it is not JSON); else *payload is the payload.
+ */
+extern Lead *crm_ingest_try_prepare(const char *channel, Jsonb **payload, const char *raw,
+									ErrorData **error);
+
+/*
  * A stored lead as crm_ingest_prepare made it (its stored fields read and
  * normalised again), and the contact it is on now (0: none).
  */
@@ -31,6 +39,15 @@ extern void crm_ingest_require_input(bool has_channel, bool has_payload);
  * single ingests, which take theirs in the same order).
  */
 extern void crm_ingest_lock_all(void);
+
+/* The hash a blocking key is locked by. */
+extern uint32 crm_ingest_key_hash(const BlockingKey *key);
+
+/*
+ * Every bucket of the matching locks in share mode: single ingests and
+ * bulk statements wait, imports claiming their keys (match_claim.c) do not.
+ */
+extern void crm_ingest_lock_all_shared(void);
 
 /*
  * From now to the end of the current statement, read each channel once:

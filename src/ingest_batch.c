@@ -830,8 +830,8 @@ force_merge(BatchLead *bl)
 
 /*
  * What a customer of the old system keeps when a lead of the migration
- * creates it: its owner, where crm gives it none, and its creation time
- * (NULL: none, and so now).
+ * creates it: the owner its row gives (a new contact's own, whatever its
+ * account's), and its creation time (NULL: none, and so now).
  */
 static char *
 old_system_owner(const Lead *lead)
@@ -863,7 +863,10 @@ decide(BatchLead *bl, const MatchWeights *weights)
 	}
 	place_account(bl);
 	bl->creates_contact = true;
-	bl->owner = bl->account_owner ? bl->account_owner : old_system_owner(bl->lead);
+	/* the old system's owner of this very customer, before its account's */
+	bl->owner = old_system_owner(bl->lead);
+	if (bl->owner == NULL)
+		bl->owner = bl->account_owner;
 }
 
 /*

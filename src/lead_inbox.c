@@ -12,8 +12,11 @@
  * good rows of the statement are ingested.  So does a lead whose write
  * fails (a constraint, a user's trigger): each wave is written in a
  * subtransaction, and a failed one again in halves until the lead at
- * fault is found.  The statement holds every
- * matching lock from its first row, so rows need none of their own.
+ * fault is found.  The statement takes every matching lock before its
+ * first batch is matched, and holds them to the end of the transaction, so
+ * rows need none of their own; preparing the first batch needs no lock, so
+ * it overlaps with another session's statement.  An import chunk that
+ * claimed its rows' keys (match_claim.c) needs no more.
  *
  * crm.lead_inbox_text takes the payload as text, so that a line that is
  * not JSON fails alone: PostgreSQL would refuse it while reading the COPY
@@ -36,6 +39,7 @@
 
 #include "ingest.h"
 #include "ingest_batch.h"
+#include "match_claim.h"
 #include "spi_plan.h"
 
 /* Rows matched and stored together: big enough that per-statement costs vanish. */
@@ -115,13 +119,6 @@ quarantine(const char *channel, Jsonb *payload, const char *raw, const ErrorData
 	current.quarantined++;
 }
 
-/* A text payload as JSON; 22P02 when it is not. */
-static Jsonb *
-parse_payload(const char *raw)
-{
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(raw)));
-}
-
 /*
  * The prepared lead, or NULL when the row went to quarantine.  raw: a text
  * payload, parsed here (payload is then NULL).
@@ -129,37 +126,11 @@ parse_payload(const char *raw)
 static Lead *
 prepare_or_quarantine(const char *channel, Jsonb *payload, const char *raw)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Lead	   *lead = NULL;
-	Jsonb	   *volatile parsed = payload;
+	ErrorData  *e;
+	Lead	   *lead = crm_ingest_try_prepare(channel, &payload, raw, &e);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (raw != NULL)
-			parsed = parse_payload(raw);
-		crm_ingest_require_input(channel != NULL, parsed != NULL);
-		lead = crm_ingest_prepare(channel, parsed);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		quarantine(channel, parsed, parsed ? NULL : raw, e);
-		return NULL;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
+	if (lead == NULL)
+		quarantine(channel, payload, payload ? NULL : raw, e);
 	return lead;
 }
 
@@ -244,6 +215,8 @@ flush_batch(void)
 	int64		quarantined = current.quarantined;
 	int64		duplicates;
 
+	if (crm_batch_size(batch) > 0 && !crm_match_claims_held())
+		crm_ingest_lock_all();
 	current.ingested += crm_batch_size(batch);
 	duplicates = crm_batch_flush(batch, NULL, quarantine_lead);
 	current.duplicates += duplicates;
@@ -260,8 +233,9 @@ crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
 	if (batch == NULL)
 		begin_statement();
 	SPI_connect();
-	crm_ingest_lock_all();
 	lead = prepare_row(td);
+	if (lead && crm_match_claims_held())
+		crm_match_require_claimed(lead);
 	if (lead)
 		crm_batch_add(batch, lead);
 	if (crm_batch_size(batch) >= BATCH_SIZE)

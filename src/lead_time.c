@@ -465,9 +465,12 @@ refuse(int sqlerrcode, const char *field, const char *problem, const char *value
 	ereport(ERROR,
 			(errcode(sqlerrcode),
 			 errmsg("lead field \"%s\" %s: %s", field, problem, crm_quote_value(value)),
-			 errdetail("Lead times must lie between %s and %s after the current time.",
+			 max_ahead_seconds > 0 ?
+			 errdetail("Lead times must lie between crm.lead_time_floor (%s) and crm.lead_time_max_ahead (%s) after the current time.",
 					   timestamptz_to_str(lead_time_floor(zone)),
-					   GetConfigOptionByName("crm.lead_time_max_ahead", NULL, false)),
+					   GetConfigOptionByName("crm.lead_time_max_ahead", NULL, false)) :
+			 errdetail("Lead times must lie between crm.lead_time_floor (%s) and the current time (crm.lead_time_max_ahead is 0).",
+					   timestamptz_to_str(lead_time_floor(zone))),
 			 errhint("The window is set by crm.lead_time_floor and crm.lead_time_max_ahead.")));
 }
 

@@ -290,67 +290,6 @@ text_changed(const OpportunityWrite *w, const char *name)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
-CRM_KEPT_PLAN(account_code) = {
-	"SELECT a.code, crm.resolve_code($2) FROM crm.account a WHERE a.id = $1",
-	2, {INT8OID, TEXTOID}
-};
-CRM_KEPT_PLAN(rep_team) = {
-	"SELECT r.team FROM crm.rep r WHERE r.login = $1",
-	1, {TEXTOID}
-};
-
-/* customer_code from the account, or checked against it */
-static void
-set_customer_code(OpportunityWrite *w)
-{
-	bool		isnull;
-	Datum		args[2];
-	char		nulls[2] = {' ', ' '};
-	char	   *given = text_column(w, w->new, "customer_code");
-	char	   *code;
-	char	   *resolved;
-
-	args[0] = column(w, w->new, "account_id", &isnull);
-	if (isnull)
-		return;					/* NOT NULL says so */
-	args[1] = given ? CStringGetTextDatum(given) : (Datum) 0;
-	nulls[1] = given ? ' ' : 'n';
-	if (crm_plan_run(&account_code, args, nulls, 1, SPI_OK_SELECT) == 0)
-		return;					/* the foreign key says so */
-	code = crm_spi_text(0, 1);
-	resolved = crm_spi_text(0, 2);
-	if (given == NULL)
-		set_text(w, "customer_code", code);
-	else if (resolved == NULL || strcmp(resolved, code) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("customer code %s is not the code of account %lld",
-						crm_quote_value(given), (long long) DatumGetInt64(args[0])),
-				 errdetail("The account's code is %s.", code),
-				 errhint("Leave customer_code out: it is taken from account_id.")));
-}
-
-/* team from the owner, when the owner is set or changes and team is not given */
-static void
-set_team(OpportunityWrite *w)
-{
-	char	   *owner = text_column(w, w->new, "owner");
-	Datum		arg;
-
-	if (w->old != NULL && (!text_changed(w, "owner") || text_changed(w, "team")))
-		return;
-	if (w->old == NULL && (owner == NULL || text_column(w, w->new, "team") != NULL))
-		return;
-	if (owner == NULL)
-	{
-		set_text(w, "team", NULL);
-		return;
-	}
-	arg = CStringGetTextDatum(owner);
-	if (crm_plan_run(&rep_team, &arg, NULL, 1, SPI_OK_SELECT) == 1)
-		set_text(w, "team", crm_spi_text(0, 1));
-}
-
 const StageInfo *
 crm_stage_known(const char *pipeline, const char *stage)
 {
@@ -422,8 +361,6 @@ start_opportunity(OpportunityWrite *w, const StageRules *rules)
 						crm_quote_value(p->first), crm_quote_value(stage)),
 				 errhint("Leave stage out, then move it with UPDATE crm.opportunity SET stage = ...")));
 	w->to = crm_stage_known(w->pipeline, p->first);
-	set_customer_code(w);
-	set_team(w);
 	enter_stage(w);
 }
 
@@ -475,7 +412,6 @@ move_opportunity(OpportunityWrite *w, const StageRules *rules)
 				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
 				 errmsg("opportunity %lld cannot change pipeline", (long long) w->id),
 				 errhint("Close it as lost and open a new one in the other pipeline.")));
-	set_team(w);
 	if (to == NULL || strcmp(from, to) == 0)
 		return;
 	(void) crm_stage_known(w->pipeline, from);	/* an unknown stage named so, not as a move refused */

@@ -41,6 +41,7 @@
 #include "opportunity_stage.h"
 #include "quote.h"
 #include "spi_plan.h"
+#include "stage_history.h"
 
 /* One row of the statement whose stage changed. */
 typedef struct StageChange
@@ -391,7 +392,7 @@ record_history(StageChanges *c)
 		crm_put_text(&args[7], ch->team);
 		crm_put_text(&args[8], ch->evidence);
 	}
-	crm_run_columns(&insert_history, args, SPI_OK_INSERT);
+	crm_stage_history_write(&insert_history, args, SPI_OK_INSERT);
 }
 
 /*

@@ -3,6 +3,8 @@
  */
 #include "utf8.h"
 
+#include <string.h>
+
 static int
 sequence_length(unsigned char lead)
 {
@@ -102,6 +104,36 @@ crm_is_space(uint32_t cp)
 		default:
 			return cp >= 0x2000 && cp <= 0x200A;
 	}
+}
+
+/* C0 and C1 controls and DEL */
+static bool
+is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+}
+
+size_t
+crm_drop_controls(char *s, size_t len)
+{
+	size_t		in = 0;
+	size_t		out = 0;
+
+	while (in < len)
+	{
+		size_t		start = in;
+		uint32_t	cp = crm_utf8_next(s, len, &in);
+
+		if (cp != CRM_UTF8_INVALID && is_control(cp))
+		{
+			if (crm_is_space(cp))
+				s[out++] = ' ';
+			continue;
+		}
+		memmove(s + out, s + start, in - start);
+		out += in - start;
+	}
+	return out;
 }
 
 void

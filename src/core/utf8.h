@@ -30,6 +30,13 @@ extern uint32_t crm_fold_fullwidth(uint32_t cp);
 /* Unicode White_Space, plus zero-width space and BOM, which users paste. */
 extern bool crm_is_space(uint32_t cp);
 
+/*
+ * Remove the C0 and C1 control characters and DEL from s (len bytes) in
+ * place, the line breaks and tabs among them becoming a space; returns the
+ * new length.  Ill-formed bytes are kept, for the decoders after it.
+ */
+extern size_t crm_drop_controls(char *s, size_t len);
+
 /* Narrow [*start, *end) of s past leading and trailing crm_is_space(). */
 extern void crm_trim_spaces(const char *s, size_t *start, size_t *end);
 

@@ -25,6 +25,7 @@ GRANT USAGE ON SCHEMA crm TO crm_app;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA crm TO crm_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA crm TO crm_app;
 GRANT DELETE ON crm.lead_quarantine, crm.contact_point TO crm_app;
+GRANT EXECUTE ON FUNCTION crm.work_list_update(bigint[]) TO crm_app;
 REVOKE INSERT, UPDATE ON crm.settings FROM crm_app;
 DROP ROLE IF EXISTS app_login;
 CREATE ROLE app_login LOGIN IN ROLE crm_app;
