@@ -32,7 +32,6 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "checkcode.h"
@@ -48,6 +47,7 @@
 #include "pinyin.h"
 #include "quote.h"
 #include "spi_plan.h"
+#include "subtransaction.h"
 #include "utf8.h"
 
 PG_FUNCTION_INFO_V1(crm_ingest);
@@ -363,36 +363,32 @@ parse_payload(const char *raw)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(raw)));
 }
 
+typedef struct Preparation
+{
+	const char *channel;
+	Jsonb	  **payload;
+	const char *raw;
+	Lead	   *lead;
+} Preparation;
+
+static void
+prepare_step(void *arg)
+{
+	Preparation *p = arg;
+
+	if (p->raw != NULL)
+		*p->payload = parse_payload(p->raw);
+	crm_ingest_require_input(p->channel != NULL, *p->payload != NULL);
+	p->lead = crm_ingest_prepare(p->channel, *p->payload);
+}
+
 Lead *
 crm_ingest_try_prepare(const char *channel, Jsonb **payload, const char *raw, ErrorData **error)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Lead	   *volatile lead = NULL;
+	Preparation p = {channel, payload, raw, NULL};
 
-	*error = NULL;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		if (raw != NULL)
-			*payload = parse_payload(raw);
-		crm_ingest_require_input(channel != NULL, *payload != NULL);
-		lead = crm_ingest_prepare(channel, *payload);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		*error = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		lead = NULL;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return lead;
+	*error = crm_try_step(prepare_step, &p);
+	return *error ? NULL : p.lead;
 }
 
 /* ---------------------------------------------------------------------

@@ -19,7 +19,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -31,7 +30,6 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "code_registry.h"
 #include "customer_code.h"
@@ -41,6 +39,7 @@
 #include "quote.h"
 #include "score.h"
 #include "spi_plan.h"
+#include "subtransaction.h"
 
 /* Everything the batch learns and decides about one lead. */
 typedef struct BatchLead
@@ -1597,32 +1596,27 @@ lead_at_fault(int sqlerrcode)
 	}
 }
 
+typedef struct WaveWrite
+{
+	BatchLead **leads;
+	int			n;
+} WaveWrite;
+
+static void
+write_wave_step(void *arg)
+{
+	WaveWrite  *w = arg;
+
+	write_wave(w->leads, w->n);
+}
+
 /* Write the leads in a subtransaction; the error, or NULL when they landed. */
 static ErrorData *
 try_write(BatchLead **leads, int n)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile error = NULL;
+	WaveWrite	w = {leads, n};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		write_wave(leads, n);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		error = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return error;
+	return crm_try_step(write_wave_step, &w);
 }
 
 /*
