@@ -34,6 +34,17 @@ BEGIN
 END
 $$;
 
+-- n opportunities from first moved 需求确认 -> 方案确认 one at a time, a
+-- transaction each (the single moves of bench/opportunity_run)
+CREATE PROCEDURE bench_single_moves(first bigint, n integer) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 0 .. n - 1 LOOP
+        UPDATE crm.opportunity SET stage = '方案确认' WHERE id = first + i;
+        COMMIT;
+    END LOOP;
+END
+$$;
+
 -- The board's world: n opportunities (2 % of those open blocked by a fired
 -- countdown, 1 % by a dwell limit, 0.5 % by a refused change; 10 % of
 -- timers met or cancelled besides), h history rows.  Loaded with triggers

@@ -582,7 +582,8 @@ BEGIN
     -- the matching locks of lead ingestion, all of them, in its order
     PERFORM pg_advisory_xact_lock(x'43524d'::integer, b) FROM generate_series(0, 1023) b;
     FOR r IN SELECT i.row_no, i.payload FROM crm.import_row i
-              WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+              WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+                AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
               ORDER BY i.row_no
     LOOP
         BEGIN
@@ -687,14 +688,16 @@ BEGIN
                array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
           INTO nos, payloads
           FROM crm.import_row i
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending';
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+           AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending';
         fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
                       WHERE c.claimed);
     END IF;
     INSERT INTO crm.lead_inbox (channel, payload)
     SELECT 'migration', i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no)
       FROM crm.import_row i
-     WHERE i.batch_id = batch AND i.row_no = ANY (fed) AND i.status = 'pending'
+     WHERE i.batch_id = batch AND i.row_no = ANY (fed)
+       AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
      ORDER BY i.row_no;
     SELECT c.batch_id INTO quarantined FROM crm.lead_inbox_counts() c;
     IF quarantined IS NOT NULL THEN
@@ -736,7 +739,8 @@ BEGIN
                                      FROM crm.match_review r JOIN crm.contact k ON k.id = r.candidate_id
                                     WHERE r.lead_id = l.id AND r.entity = 'contact') END) d(contact_id, review)
                  WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'pending'
+         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+           AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
            AND EXISTS (SELECT FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
         RETURNING i.row_no, i.outcome, i.contact_id, i.account_id, i.payload ->> 'owner' AS owner
     ), people AS (
@@ -799,6 +803,12 @@ BEGIN
         RETURN true;
     END IF;
     b := crm.import_batch_of(batch);
+    -- in order: the statements below find the chunk's rows by the range
+    -- of their numbers as well as by = ANY (unless each row is found by
+    -- its number), since the range is an index condition whatever the
+    -- statistics say, while = ANY on the second column of an index may be
+    -- left to a filter (a scan of every pending row of the batch for each
+    -- chunk)
     row_nos := ARRAY(SELECT i.row_no FROM crm.import_row i WHERE i.batch_id = batch AND i.status = 'pending'
                       ORDER BY i.row_no LIMIT size);
     IF cardinality(row_nos) > 0 THEN
@@ -808,6 +818,7 @@ BEGIN
            SET status = 'rejected', reason = r.reason, detail = r.detail, chunk = chunk_no, done_at = pg_catalog.now()
           FROM crm.import_row j CROSS JOIN LATERAL crm.import_row_refusal(j.payload) r
          WHERE j.batch_id = batch AND j.row_no = ANY (row_nos)
+           AND j.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
            AND i.batch_id = j.batch_id AND i.row_no = j.row_no;
         IF b.target = 'accounts' THEN
             PERFORM crm.import_accounts(batch, row_nos, chunk_no);
@@ -827,13 +838,15 @@ BEGIN
                                    THEN (SELECT a.owner FROM crm.account a WHERE a.id = i.account_id)
                                    WHEN i.outcome <> 'review'
                                    THEN (SELECT k.owner FROM crm.contact k WHERE k.id = i.contact_id) END) w(owner)
-                 WHERE i.batch_id = batch AND i.row_no = ANY (row_nos) AND i.status = 'imported'
+                 WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+                   AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'imported'
                    AND i.customer_code IS NOT NULL) o
          WHERE o.owner IS NOT NULL
          GROUP BY o.owner ORDER BY o.owner;
         SELECT count(*) FILTER (WHERE i.status = 'imported') AS imported,
                count(*) FILTER (WHERE i.status = 'rejected') AS rejected INTO done
-          FROM crm.import_row i WHERE i.batch_id = batch AND i.row_no = ANY (row_nos);
+          FROM crm.import_row i WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
+                                  AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)];
         UPDATE crm.import_batch x
            SET chunks = chunk_no, rows_imported = x.rows_imported + done.imported,
                rows_rejected = x.rows_rejected + done.rejected,

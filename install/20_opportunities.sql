@@ -10,7 +10,7 @@
 CREATE FUNCTION crm.stage_rules_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'crm_stage_rules_changed' LANGUAGE C;
 COMMENT ON FUNCTION crm.stage_rules_changed() IS
-'Trigger: pipelines, stages, transitions or stage requirements changed; every session reloads its stage rules (at commit, or at once in this session)';
+'Trigger: pipelines, stages, transitions, stage requirements, evidence kinds or dwell limits changed; every session reloads its stage rules (at commit, or at once in this session)';
 
 CREATE TABLE crm.pipeline (
     code        text PRIMARY KEY CONSTRAINT pipeline_code_format CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -186,6 +186,9 @@ CREATE TRIGGER evidence_kind_shipped_guard BEFORE UPDATE OR DELETE ON crm.eviden
     FOR EACH ROW EXECUTE FUNCTION crm.guard_shipped_row('evidence kind', 'code', 'Add a kind of your own.');
 CREATE TRIGGER evidence_kind_shipped_set BEFORE INSERT OR UPDATE OF shipped ON crm.evidence_kind
     FOR EACH ROW WHEN (NEW.shipped) EXECUTE FUNCTION crm.guard_shipped_mark();
+-- the stage rules keep each requirement's label and how (the words of a refusal)
+CREATE TRIGGER evidence_kind_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.evidence_kind
+    FOR EACH STATEMENT EXECUTE FUNCTION crm.stage_rules_changed();
 
 -- The action package of a stage: the evidence kinds that must be on the
 -- opportunity, added since the previous stage was entered, before a

@@ -459,5 +459,16 @@ TRUNCATE crm.stage_request;
 SELECT count(*) AS blocked FROM crm.opportunity WHERE blocked_since IS NOT NULL;
 :drifted;
 
+-- the words of a refusal come from the evidence kinds, kept with the stage
+-- rules (read again by the INSERT): a kind relabelled afterwards shows at once
+INSERT INTO crm.evidence_kind (code, label, content_types, max_size, how)
+VALUES ('site_photo', '现场照片', '{image/jpeg}', 1048576, 'a photo of the site');
+INSERT INTO crm.stage_requirement (pipeline, stage, kind, content_types) VALUES ('acme_med', '方案确认', 'site_photo', '{image/jpeg}');
+INSERT INTO crm.opportunity (account_id, pipeline, title, owner) VALUES (:acct2, 'acme_med', '海纳 标签', 'bob')
+RETURNING id AS o9 \gset
+UPDATE crm.evidence_kind SET label = '现场实拍' WHERE code = 'site_photo';
+UPDATE crm.opportunity SET stage = '方案确认' WHERE id = :o9;
+SELECT verified, unverified_reason FROM crm.stage_history WHERE opportunity_id = :o9 AND direction = 'forward';
+
 \c :regression_database
 DROP DATABASE crm_opportunities;

@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "assignment.h"
 #include "spi_plan.h"
 
 typedef struct Rule
@@ -268,13 +269,28 @@ keeps_owner(const WaitingLead *l)
 	return l->assigned && l->rule && l->decided && strcmp(l->rule, l->decided->code) == 0;
 }
 
+/* The first rule that holds for the lead, or NULL. */
+static Rule *
+first_rule(Assignment *a, const WaitingLead *l)
+{
+	for (int r = 0; r < a->n_rules; r++)
+		if (rule_holds(a, &a->rules[r], l))
+			return &a->rules[r];
+	return NULL;
+}
+
 static void
 decide_rules(Assignment *a)
 {
 	for (int i = 0; i < a->n_leads; i++)
-		for (int r = 0; r < a->n_rules && a->leads[i].decided == NULL; r++)
-			if (rule_holds(a, &a->rules[r], &a->leads[i]))
-				a->leads[i].decided = &a->rules[r];
+		a->leads[i].decided = first_rule(a, &a->leads[i]);
+}
+
+/* Why a lead no rule holds for waits. */
+static char *
+unruled_reason(const Assignment *a)
+{
+	return a->n_rules == 0 ? "no assignment rule is active" : "no assignment rule matches";
 }
 
 /* ---------------------------------------------------------------------
@@ -412,7 +428,7 @@ decide_reps(Assignment *a)
 		WaitingLead *l = &a->leads[i];
 
 		if (l->decided == NULL)
-			l->reason = a->n_rules == 0 ? "no assignment rule is active" : "no assignment rule matches";
+			l->reason = unruled_reason(a);
 		else if (keeps_owner(l))
 			continue;
 		else
@@ -438,6 +454,19 @@ CRM_KEPT_PLAN(note_waiting) = {
 	"UPDATE crm.lead l SET waiting_reason = u.reason, assignment_rule = u.rule"
 	" FROM unnest($1::int8[], $2::text[], $3::text[]) u(id, reason, rule) WHERE l.id = u.id",
 	3, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+/*
+ * With no active rule, the leads only learn why they wait: those that
+ * know it already (ingestion stored it with them) are neither locked nor
+ * written again.
+ */
+CRM_KEPT_PLAN(note_unruled) = {
+	"UPDATE crm.lead l SET waiting_reason = $2, assignment_rule = NULL"
+	" FROM (SELECT w.id FROM crm.lead w WHERE w.id = ANY ($1) AND w.status = 'scored'"
+	"         AND (w.waiting_reason IS DISTINCT FROM $2 OR w.assignment_rule IS NOT NULL)"
+	"       ORDER BY w.created_at, w.id FOR UPDATE OF w SKIP LOCKED) u"
+	" WHERE l.id = u.id",
+	2, {INT8ARRAYOID, TEXTOID}
 };
 CRM_KEPT_PLAN(advance_turns) = {
 	"UPDATE crm.rep r SET rotation = u.rotation, last_assigned_at = now()"
@@ -506,6 +535,40 @@ write_turns(Assignment *a)
 }
 
 /* ---------------------------------------------------------------------
+ * Asked by ingestion, before a lead is stored
+ * --------------------------------------------------------------------- */
+
+struct AssignmentRules
+{
+	Assignment	a;				/* its rules only */
+};
+
+AssignmentRules *
+crm_assignment_rules(void)
+{
+	AssignmentRules *rules = palloc0(sizeof(AssignmentRules));
+
+	read_rules(&rules->a);
+	return rules;
+}
+
+const char *
+crm_assignment_unruled(AssignmentRules *rules, const char *channel, const char *region_code,
+					   const char *product_line, int32 score, const char *customer_owner)
+{
+	WaitingLead l = {
+		.channel = unconstify(char *, channel),
+		.region_code = unconstify(char *, region_code),
+		.product_line = unconstify(char *, product_line),
+		.has_score = true,
+		.score = score,
+		.customer_owner = unconstify(char *, customer_owner),
+	};
+
+	return first_rule(&rules->a, &l) ? NULL : unruled_reason(&rules->a);
+}
+
+/* ---------------------------------------------------------------------
  * SQL
  * --------------------------------------------------------------------- */
 
@@ -515,15 +578,17 @@ assign(ArrayType *ids, bool reroute)
 	Assignment	a = {0};
 
 	read_rules(&a);
-	/* no active rule routes nothing: the leads only learn why they wait */
-	read_leads(&a, ids, reroute && a.n_rules > 0);
-	if (a.n_leads == 0)
-		return 0;
+	/* no active rule routes nothing */
 	if (a.n_rules == 0)
 	{
-		decide_reps(&a);
-		return write_leads(&a);
+		Datum		args[2] = {PointerGetDatum(ids), CStringGetTextDatum(unruled_reason(&a))};
+
+		(void) crm_plan_run(&note_unruled, args, NULL, 0, SPI_OK_UPDATE);
+		return 0;
 	}
+	read_leads(&a, ids, reroute);
+	if (a.n_leads == 0)
+		return 0;
 	decide_rules(&a);
 	lock_and_read_reps(&a);
 	decide_reps(&a);

@@ -31,6 +31,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "assignment.h"
 #include "code_registry.h"
 #include "customer_code.h"
 #include "import.h"
@@ -83,6 +84,7 @@ typedef struct BatchLead
 	StringInfoData added_points;
 	bool		scored;
 	LeadScore	score;
+	const char *waiting_reason; /* scored, and no assignment rule holds */
 	IngestResult result;
 } BatchLead;
 
@@ -91,6 +93,7 @@ typedef struct BatchRules
 {
 	const ScoreModel *model;	/* NULL: not scored on ingest */
 	const MatchWeights *weights;
+	AssignmentRules *assignment;	/* with model: what a scored lead meets */
 } BatchRules;
 
 struct IngestBatch
@@ -1035,7 +1038,7 @@ enum
 	LEAD_COL_WARNINGS = LEAD_COL_FIELDS + CRM_N_LEAD_FIELDS,
 	LEAD_COL_PAYLOAD, LEAD_COL_CONTACT_ID, LEAD_COL_ACCOUNT_ID, LEAD_COL_OUTCOME,
 	LEAD_COL_ACCOUNT_OUTCOME, LEAD_COL_MATCH_SCORE, LEAD_COL_SCORE, LEAD_COL_WIN_PROBABILITY,
-	LEAD_COL_SCORE_FACTORS, LEAD_COL_STATUS, N_LEAD_COLS
+	LEAD_COL_SCORE_FACTORS, LEAD_COL_STATUS, LEAD_COL_WAITING_REASON, N_LEAD_COLS
 };
 StaticAssertDecl(N_LEAD_COLS <= CRM_PLAN_MAX_ARGS, "crm.lead takes too many parameters");
 
@@ -1060,6 +1063,7 @@ static StoredColumn lead_columns[N_LEAD_COLS] = {
 	[LEAD_COL_WIN_PROBABILITY] = FLOAT4_COL("win_probability"),
 	[LEAD_COL_SCORE_FACTORS] = JSONB_COL("score_factors"),
 	[LEAD_COL_STATUS] = TEXT_COL("status"),
+	[LEAD_COL_WAITING_REASON] = TEXT_COL("waiting_reason"),
 };
 
 /* What is stored of a lead field: a submission time defaults to now. */
@@ -1430,6 +1434,7 @@ put_lead(CrmColumn *c, BatchLead *bl)
 	crm_put(&c[LEAD_COL_SCORE_FACTORS],
 			bl->scored ? JsonbPGetDatum(json_of(bl->score.factors_json)) : (Datum) 0, !bl->scored);
 	crm_put_text(&c[LEAD_COL_STATUS], stored_status(bl));
+	crm_put_text(&c[LEAD_COL_WAITING_REASON], bl->waiting_reason);
 }
 
 static void
@@ -1540,6 +1545,22 @@ score(BatchLead *bl, const ScoreModel *model)
 
 	crm_score_lead(model, &in, &bl->score);
 	bl->scored = true;
+}
+
+/*
+ * Why the scored lead will wait in assignment, if for want of a rule:
+ * stored with it, the lead trigger's assignment finds it there and
+ * writes the lead no second time.  Its customer's owner: its contact's,
+ * else its account's.
+ */
+static void
+foresee_assignment(BatchLead *bl, AssignmentRules *rules)
+{
+	const Lead *lead = bl->lead;
+
+	bl->waiting_reason = crm_assignment_unruled(rules, lead->channel, lead->region_code,
+												lead->product_line, bl->score.score,
+												bl->owner ? bl->owner : bl->account_owner);
 }
 
 static void
@@ -1710,7 +1731,10 @@ settle_wave(BatchLead **wave, int n, const BatchRules *rules, CrmBatchQuarantine
 			continue;
 		decide(wave[i], rules->weights);
 		if (rules->model && wave[i]->stored_id == 0)
+		{
 			score(wave[i], rules->model);
+			foresee_assignment(wave[i], rules->assignment);
+		}
 		ready[m++] = wave[i];
 	}
 	plan_writes(ready, m);
@@ -1842,7 +1866,8 @@ crm_batch_flush(IngestBatch *b, IngestResult *results, CrmBatchQuarantine quaran
 {
 	BatchLead **wave = palloc(sizeof(BatchLead *) * Max(b->n, 1));
 	BatchLead **fresh = palloc(sizeof(BatchLead *) * Max(b->n, 1));
-	BatchRules	rules = {crm_score_on_ingest ? crm_score_model() : NULL, crm_match_weights()};
+	BatchRules	rules = {crm_score_on_ingest ? crm_score_model() : NULL, crm_match_weights(),
+	crm_score_on_ingest ? crm_assignment_rules() : NULL};
 	int			duplicates = 0;
 
 	keep_ids(b);

@@ -9,7 +9,7 @@
  * dwell limits are the statement triggers' (src/stage_change.c), once for
  * all the rows of a statement.
  *
- * The stage rules (stages, which have requirements or dwell limits) and
+ * The stage rules (stages, their requirements and dwell limits) and
  * the allowed moves (src/transition.c, scoped by pipeline) are read once
  * per backend and kept until a change to their tables commits
  * (src/table_cache.c; crm.stage_rules_changed() is their trigger).
@@ -57,12 +57,22 @@ typedef struct StageRules
 
 CRM_KEPT_PLAN(stage_rows) = {
 	"SELECT s.pipeline, s.stage, s.position, s.kind, s.enforcement = 'enforce',"
-	"  EXISTS (SELECT FROM crm.stage_requirement r WHERE r.pipeline = s.pipeline AND r.stage = s.stage),"
 	"  (SELECT coalesce(sum(1 << (array_position(ARRAY['amount', 'expected_close', 'owner', 'lead_id',"
 	"                                                   'quote_sent_at'], f) - 1)), 0)"
 	"     FROM unnest(s.required_fields) f)::int4,"
-	"  EXISTS (SELECT FROM crm.countdown_rule c WHERE c.pipeline = s.pipeline AND c.stage = s.stage)"
-	" FROM crm.pipeline_stage s ORDER BY s.pipeline, s.position",
+	"  EXISTS (SELECT FROM crm.countdown_rule c WHERE c.pipeline = s.pipeline AND c.stage = s.stage),"
+	/* the requirements, with the words of a refusal (StageRequirement) */
+	"  q.kinds, q.content_types, q.missing, q.how"
+	" FROM crm.pipeline_stage s"
+	" LEFT JOIN LATERAL ("
+	"  SELECT array_agg(r.kind ORDER BY r.kind) AS kinds,"
+	"    array_agg(r.content_types::text ORDER BY r.kind) AS content_types,"
+	"    array_agg(k.label || ' (' || r.kind || ': ' || array_to_string(r.content_types, ', ') || ')'"
+	"              ORDER BY r.kind) AS missing,"
+	"    array_agg(k.label || ': ' || k.how || '.' ORDER BY r.kind) AS how"
+	"   FROM crm.stage_requirement r JOIN crm.evidence_kind k ON k.code = r.kind"
+	"  WHERE r.pipeline = s.pipeline AND r.stage = s.stage) q ON true"
+	" ORDER BY s.pipeline, s.position",
 	0, {InvalidOid}
 };
 /* The moves allowed, per pipeline (transition.h) */
@@ -85,6 +95,41 @@ static void
 stage_key(char *key, const char *pipeline, const char *stage)
 {
 	snprintf(key, CRM_STAGE_KEY_LEN, "%s\x1f%s", pipeline, stage);
+}
+
+/* A text[] column of a result row: its elements (none when NULL). */
+static char **
+text_elements(uint64 row, int col, int *n)
+{
+	bool		isnull;
+	Datum		d = crm_spi_datum(row, col, &isnull);
+	Datum	   *elems;
+	char	  **texts;
+
+	*n = 0;
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, n);
+	texts = palloc(*n * sizeof(char *));
+	for (int i = 0; i < *n; i++)
+		texts[i] = TextDatumGetCString(elems[i]);
+	return texts;
+}
+
+static void
+load_requirements(StageInfo *s, uint64 row)
+{
+	int			n;
+	char	  **kinds = text_elements(row, 8, &n);
+	char	  **types = text_elements(row, 9, &n);
+	char	  **missing = text_elements(row, 10, &n);
+	char	  **how = text_elements(row, 11, &n);
+	StageRequirement *r = palloc(Max(n, 1) * sizeof(StageRequirement));
+
+	for (int i = 0; i < n; i++)
+		r[i] = (StageRequirement) {kinds[i], types[i], missing[i], how[i]};
+	s->n_requirements = n;
+	s->requirements = r;
 }
 
 static HTAB *
@@ -111,9 +156,9 @@ load_stage(StageRules *rules, uint64 row)
 	crm_spi_int4(row, 3, &s->position);
 	s->kind = crm_spi_text(row, 4)[0];
 	s->enforce = crm_spi_bool(row, 5);
-	s->has_requirements = crm_spi_bool(row, 6);
-	crm_spi_int4(row, 7, &s->required_fields);
-	s->has_dwell_limit = crm_spi_bool(row, 8);
+	crm_spi_int4(row, 6, &s->required_fields);
+	s->has_dwell_limit = crm_spi_bool(row, 7);
+	load_requirements(s, row);
 	p = hash_search(rules->pipelines, pipeline, HASH_ENTER, &found);
 	if (!found)
 		p->first = p->won = p->lost = NULL;
@@ -143,7 +188,7 @@ load_rules(void)
 /* Kept per backend until a change to any of these tables (src/table_cache.c). */
 static CrmTableCache rules_cache = {
 	"crm stage rules",
-	{"pipeline", "pipeline_stage", "stage_requirement", "countdown_rule"},
+	{"pipeline", "pipeline_stage", "stage_requirement", "evidence_kind", "countdown_rule"},
 	load_rules
 };
 
@@ -369,7 +414,7 @@ move_opportunity(OpportunityWrite *w, const StageRules *rules)
 				 errhint("Close it as lost and open a new one in the other pipeline.")));
 	if (to == NULL || strcmp(from, to) == 0)
 		return;
-	crm_stage_known(w->pipeline, from);
+	(void) crm_stage_known(w->pipeline, from);	/* an unknown stage named so, not as a move refused */
 	w->to = crm_stage_known(w->pipeline, to);
 	if (!crm_transition_allowed(&stage_transitions, w->pipeline, from, to))
 	{

@@ -15,6 +15,15 @@ extern const char *const crm_stage_fields[CRM_STAGE_FIELDS];
 /* Keys: pipeline codes are at most 63 bytes, stage names 120 (CHECKs). */
 #define CRM_STAGE_KEY_LEN 192
 
+/* An evidence kind a stage needs (crm.stage_requirement), in kind order. */
+typedef struct StageRequirement
+{
+	const char *kind;
+	const char *content_types;	/* those the stage accepts, as a text[] literal */
+	const char *missing;		/* "label (kind: types)": the DETAIL of a refusal */
+	const char *how;			/* "label: how.": its HINT */
+} StageRequirement;
+
 /* A stage of a pipeline, as the cached rules hold it. */
 typedef struct StageInfo
 {
@@ -23,7 +32,8 @@ typedef struct StageInfo
 	int32		position;
 	char		kind;			/* 'o'pen, 'w'on, 'l'ost */
 	bool		enforce;
-	bool		has_requirements;
+	int			n_requirements;
+	const StageRequirement *requirements;
 	bool		has_dwell_limit;	/* a crm.countdown_rule starts when it is entered */
 	int32		required_fields;	/* bits over crm_stage_fields */
 } StageInfo;

@@ -352,10 +352,14 @@ crm_spi_bool(uint64 row, int col)
 void
 crm_put(CrmColumn *c, Datum value, bool isnull)
 {
-	/* in the caller's context: a context per array costs more than a one-row batch */
-	if (c->state == NULL)
-		c->state = initArrayResult(c->type, CurrentMemoryContext, false);
 	c->state = accumArrayResult(c->state, value, isnull, c->type, CurrentMemoryContext);
+}
+
+void
+crm_columns_in_current_context(CrmColumn *cols, int n)
+{
+	for (int i = 0; i < n; i++)
+		cols[i].state = initArrayResult(cols[i].type, CurrentMemoryContext, false);
 }
 
 void

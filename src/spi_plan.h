@@ -103,6 +103,13 @@ typedef struct CrmColumn
 #define CRM_COL(t) {t, NULL}
 
 extern void crm_put(CrmColumn *c, Datum value, bool isnull);
+
+/*
+ * Let n columns build their arrays in the current memory context rather
+ * than in a context each (which frees a batch's copies once its array is
+ * made): cheaper for a few rows, for a context that ends with the batch.
+ */
+extern void crm_columns_in_current_context(CrmColumn *cols, int n);
 extern void crm_put_text(CrmColumn *c, const char *s);
 extern void crm_put_int8(CrmColumn *c, int64 v, bool isnull);
 

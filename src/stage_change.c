@@ -20,9 +20,8 @@
  *   deadline on the team calendar is left to the next sweep: it takes
  *   milliseconds.
  *
- * The evidence lookup is one statement over arrays of all the statement's
- * rows, and the rest another: a statement per row cost several times the
- * work it did (issue 18).  The
+ * Each of these is one statement over arrays of all the statement's rows:
+ * a statement per row cost several times the work it did (issue 18).  The
  * arrays are unnested side by side in a select list (in step, as they
  * have the same length), which streams them; unnest() in FROM would copy
  * each into a tuplestore first.
@@ -56,6 +55,7 @@ typedef struct StageChange
 	const char *team;
 	Datum		since;			/* stage_entered_at before the move */
 	int32		unset_fields;	/* bits over crm_stage_fields: NULL in the row */
+	int			first_requirement;	/* where its requirements' evidence is (Evidence) */
 	const char *reason;			/* why not verified; NULL: verified */
 	const char *evidence;		/* the attachments relied on, an int8[] literal; NULL: none */
 } StageChange;
@@ -188,34 +188,28 @@ read_changes(StageChanges *c, TriggerData *td)
  * --------------------------------------------------------------------- */
 
 /*
- * Per row given (i: its place in the arrays), the requirements of the
- * stage it enters: the newest attachment that meets each, locked FOR KEY
- * SHARE until the end of the transaction (a deletion under way makes this
- * wait, and the attachment is then skipped; a deletion after this waits,
- * and then finds it in the history), and what is missing, for the DETAIL
- * and the HINT of a refusal.
+ * Per requirement given (n: its place in the arrays), the newest
+ * attachment that meets it, locked FOR KEY SHARE until the end of the
+ * transaction (a deletion under way makes this wait, and the attachment is
+ * then skipped; a deletion after this waits, and then finds it in the
+ * history), or NULL.  The requirements themselves come from the cached
+ * rules: the statement reads nothing else.
  */
 CRM_KEPT_PLAN(stage_evidence) = {
-	"SELECT x.i, e.evidence::text, e.missing, e.how"
-	" FROM (SELECT unnest($1::int4[]) AS i, unnest($2::int8[]) AS id, unnest($3::text[]) AS pipeline,"
-	"              unnest($4::text[]) AS stage, unnest($5::timestamptz[]) AS since) x"
-	" CROSS JOIN LATERAL ("
-	"  SELECT array_agg(q.found) FILTER (WHERE q.found IS NOT NULL) AS evidence,"
-	"    string_agg(q.label || ' (' || q.kind || ': ' || array_to_string(q.content_types, ', ') || ')', '; ')"
-	"      FILTER (WHERE q.found IS NULL) AS missing,"
-	"    string_agg(q.label || ': ' || q.how || '.', ' ') FILTER (WHERE q.found IS NULL) AS how"
-	/* in kind order, as the primary key reads them: no sort per row */
-	"  FROM (SELECT r.kind, r.content_types, f.id AS found, k.label, k.how"
-	"     FROM crm.stage_requirement r"
-	"     LEFT JOIN LATERAL (SELECT a.id FROM crm.attachment a"
-	"       WHERE a.opportunity_id = x.id AND a.kind = r.kind AND a.content_type = ANY (r.content_types)"
-	"         AND a.added_at >= x.since ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE) f ON true"
-	/* the kind's words only for what is missing (OFFSET 0: probed only then) */
-	"     LEFT JOIN LATERAL (SELECT k.label, k.how FROM crm.evidence_kind k"
-	"       WHERE k.code = r.kind AND f.id IS NULL OFFSET 0) k ON true"
-	"    WHERE r.pipeline = x.pipeline AND r.stage = x.stage ORDER BY r.kind) q) e",
+	"SELECT x.n, (SELECT a.id FROM crm.attachment a"
+	"   WHERE a.opportunity_id = x.id AND a.kind = x.kind AND a.content_type = ANY (x.content_types)"
+	"     AND a.added_at >= x.since ORDER BY a.added_at DESC, a.id DESC LIMIT 1 FOR KEY SHARE)"
+	" FROM (SELECT unnest($1::int4[]) AS n, unnest($2::int8[]) AS id, unnest($3::text[]) AS kind,"
+	"              unnest($4::text[])::text[] AS content_types, unnest($5::timestamptz[]) AS since) x",
 	5, {INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID}
 };
+
+/* What the lookup found: per requirement of every checked row, from the row's first_requirement on. */
+typedef struct Evidence
+{
+	int64	   *found;
+	bool	   *met;
+} Evidence;
 
 static bool
 checked(const StageChange *ch)
@@ -230,8 +224,17 @@ typedef struct Missing
 } Missing;
 
 static void
-missing_fields(const StageChange *ch, Missing *m)
+missing_what(const StageChange *ch, const bool *met, Missing *m)
 {
+	initStringInfo(&m->what);
+	initStringInfo(&m->how);
+	for (int i = 0; i < ch->to->n_requirements; i++)
+	{
+		if (met[i])
+			continue;
+		appendStringInfo(&m->what, "%s%s", m->what.len ? "; " : "", ch->to->requirements[i].missing);
+		appendStringInfo(&m->how, "%s%s", m->how.len ? " " : "", ch->to->requirements[i].how);
+	}
 	for (int i = 0; i < CRM_STAGE_FIELDS; i++)
 	{
 		if (!(ch->to->required_fields & ch->unset_fields & (1 << i)))
@@ -242,25 +245,40 @@ missing_fields(const StageChange *ch, Missing *m)
 	}
 }
 
-/* The verdict on one checked row, given what its evidence lookup found. */
-static void
-judge(StageChange *ch, const char *evidence, const char *missing, const char *how)
+/* The attachments relied on as an int8[] literal for the history; NULL when none. */
+static const char *
+evidence_literal(const int64 *found, const bool *met, int n)
 {
+	char	   *s = palloc(n * (MAXINT8LEN + 1) + 3);
+	int			len = 0;
+
+	for (int i = 0; i < n; i++)
+		if (met[i])
+			len += sprintf(s + len, "%c" INT64_FORMAT, len ? ',' : '{', found[i]);
+	if (len == 0)
+		return NULL;
+	strcpy(s + len, "}");
+	return s;
+}
+
+/* The verdict on one checked row, given what the lookup found for its requirements. */
+static void
+judge(StageChange *ch, const int64 *found, const bool *met)
+{
+	bool		complete = (ch->to->required_fields & ch->unset_fields) == 0;
 	Missing		m;
 
-	ch->evidence = evidence;
-	if (!ch->to->has_requirements && ch->to->required_fields == 0)
+	if (ch->to->n_requirements == 0 && ch->to->required_fields == 0)
 	{
 		ch->reason = "the stage has no action package";
 		return;
 	}
-	if (missing == NULL && (ch->to->required_fields & ch->unset_fields) == 0)
+	for (int i = 0; i < ch->to->n_requirements; i++)
+		complete = complete && met[i];
+	ch->evidence = evidence_literal(found, met, ch->to->n_requirements);
+	if (complete)
 		return;					/* verified */
-	initStringInfo(&m.what);
-	initStringInfo(&m.how);
-	appendStringInfoString(&m.what, missing ? missing : "");
-	appendStringInfoString(&m.how, how ? how : "");
-	missing_fields(ch, &m);
+	missing_what(ch, met, &m);
 	if (ch->to->enforce)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
@@ -273,51 +291,53 @@ judge(StageChange *ch, const char *evidence, const char *missing, const char *ho
 	ch->reason = psprintf("missing: %s", m.what.data);
 }
 
-/* Looks up the evidence of every row that enters a stage with requirements, at once. */
-static void
-find_evidence(StageChanges *c, char **evidence, char **missing, char **how)
+/* Looks up the evidence of every requirement of every checked row, at once. */
+static Evidence
+find_evidence(StageChanges *c)
 {
 	CrmColumn	args[5] = CRM_COLUMNS(CRM_COL(INT4OID), CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
 									  CRM_COL(TIMESTAMPTZOID));
-	bool		any = false;
-	uint64		n;
+	int			total = 0;
+	Evidence	e;
+	uint64		rows = 0;
 
+	crm_columns_in_current_context(args, lengthof(args));	/* ours: deleted when the trigger returns */
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
 
-		if (!checked(ch) || !ch->to->has_requirements)
+		ch->first_requirement = total;
+		if (!checked(ch))
 			continue;
-		crm_put(&args[0], Int32GetDatum(i), false);
-		crm_put_int8(&args[1], ch->id, false);
-		crm_put_text(&args[2], ch->pipeline);
-		crm_put_text(&args[3], ch->to->stage);
-		crm_put(&args[4], ch->since, false);
-		any = true;
+		for (int r = 0; r < ch->to->n_requirements; r++)
+		{
+			crm_put(&args[0], Int32GetDatum(total++), false);
+			crm_put_int8(&args[1], ch->id, false);
+			crm_put_text(&args[2], ch->to->requirements[r].kind);
+			crm_put_text(&args[3], ch->to->requirements[r].content_types);
+			crm_put(&args[4], ch->since, false);
+		}
 	}
-	if (!any)
-		return;
-	n = crm_run_columns(&stage_evidence, args, SPI_OK_SELECT);
-	for (uint64 row = 0; row < n; row++)
+	e.found = palloc0(Max(total, 1) * sizeof(int64));
+	e.met = palloc0(Max(total, 1) * sizeof(bool));
+	if (total > 0)
+		rows = crm_run_columns(&stage_evidence, args, SPI_OK_SELECT);
+	for (uint64 row = 0; row < rows; row++)
 	{
-		int32		i;
+		int32		n;
 
-		crm_spi_int4(row, 1, &i);
-		evidence[i] = crm_spi_text(row, 2);
-		missing[i] = crm_spi_text(row, 3);
-		how[i] = crm_spi_text(row, 4);
+		crm_spi_int4(row, 1, &n);
+		e.met[n] = crm_spi_int8(row, 2, &e.found[n]);
 	}
+	return e;
 }
 
 /* Every forward move and win against its stage's package: refused, or verified or not. */
 static void
 check_packages(StageChanges *c)
 {
-	char	  **evidence = palloc0(c->n * sizeof(char *));
-	char	  **missing = palloc0(c->n * sizeof(char *));
-	char	  **how = palloc0(c->n * sizeof(char *));
+	Evidence	e = find_evidence(c);
 
-	find_evidence(c, evidence, missing, how);
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
@@ -327,7 +347,7 @@ check_packages(StageChanges *c)
 		else if (!checked(ch))
 			ch->reason = psprintf("%s: not a stage upgrade, not checked", ch->direction);
 		else
-			judge(ch, evidence[i], missing[i], how[i]);
+			judge(ch, e.found + ch->first_requirement, e.met + ch->first_requirement);
 	}
 }
 
@@ -335,52 +355,29 @@ check_packages(StageChanges *c)
  * The history and the dwell limits
  * --------------------------------------------------------------------- */
 
-/*
- * One statement: a history row per change (who, when and from where
- * evaluated once); the dwell limits of the stages left cancelled (every
- * countdown when the deal closes: closing); those of the stages entered
- * started.  Its parts see the timers as they were before it: the
- * cancelling never meets a timer it starts.
- */
-CRM_KEPT_PLAN(record_stage_changes) = {
-	"WITH x AS ("
-	"  SELECT unnest($1::int8[]) AS id, unnest($2::text[]) AS pipeline, unnest($3::text[]) AS from_stage,"
-	"         unnest($4::text[]) AS to_stage, unnest($5::text[]) AS direction, unnest($6::text[]) AS reason,"
-	"         unnest($7::text[]) AS owner, unnest($8::text[]) AS team, unnest($9::text[]) AS evidence,"
-	"         unnest($10::bool[]) AS cancels, unnest($11::bool[]) AS closing"
-	"), history AS ("
-	"  INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
-	"    unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
-	"  SELECT x.id, x.pipeline, x.from_stage, x.to_stage, x.direction, x.reason IS NULL, x.reason,"
-	"         x.owner, x.team, x.evidence::int8[], s.actor, now(), s.addr, s.app"
-	"    FROM x, (SELECT crm.current_actor() AS actor, inet_client_addr() AS addr,"
-	"                    current_setting('application_name') AS app) s"
-	"), cancelled AS ("
-	"  UPDATE crm.opportunity_timer t SET cancelled_at = now() FROM x"
-	"   WHERE x.cancels AND t.opportunity_id = x.id AND t.met_at IS NULL AND t.cancelled_at IS NULL"
-	"     AND (t.dwell OR x.closing)"
-	")"
-	" INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
-	" SELECT x.id, r.code, true, r.stage, r.waits_for, x.team, now()"
-	"   FROM x JOIN crm.countdown_rule r ON r.pipeline = x.pipeline AND r.stage = x.to_stage",
-	11, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, BOOLARRAYOID}
+/* who, when and from where: the same for every row, evaluated once */
+CRM_KEPT_PLAN(insert_history) = {
+	"INSERT INTO crm.stage_history (opportunity_id, pipeline, from_stage, to_stage, direction, verified,"
+	"  unverified_reason, owner, team, evidence, changed_by, changed_at, client_addr, application_name)"
+	" SELECT x.id, x.pipeline, x.from_stage, x.to_stage, x.direction, x.reason IS NULL, x.reason,"
+	"        x.owner, x.team, x.evidence::int8[], s.actor, now(), s.addr, s.app"
+	" FROM (SELECT unnest($1::int8[]) AS id, unnest($2::text[]) AS pipeline, unnest($3::text[]) AS from_stage,"
+	"              unnest($4::text[]) AS to_stage, unnest($5::text[]) AS direction, unnest($6::text[]) AS reason,"
+	"              unnest($7::text[]) AS owner, unnest($8::text[]) AS team, unnest($9::text[]) AS evidence) x,"
+	"      (SELECT crm.current_actor() AS actor, inet_client_addr() AS addr,"
+	"              current_setting('application_name') AS app) s",
+	9, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID}
 };
 
-/* Leaving a stage with a dwell limit cancels it; closing the deal, every countdown. */
-static bool
-cancels_timers(const StageChange *ch)
-{
-	return ch->from != NULL && (ch->from->has_dwell_limit || (ch->to->kind != 'o' && ch->from->kind == 'o'));
-}
-
 static void
-record_changes(StageChanges *c)
+record_history(StageChanges *c)
 {
-	CrmColumn	args[11] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
-									   CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
-									   CRM_COL(TEXTOID), CRM_COL(BOOLOID), CRM_COL(BOOLOID));
+	CrmColumn	args[9] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+									  CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID),
+									  CRM_COL(TEXTOID));
 
+	crm_columns_in_current_context(args, lengthof(args));
 	for (int i = 0; i < c->n; i++)
 	{
 		StageChange *ch = &c->rows[i];
@@ -394,10 +391,77 @@ record_changes(StageChanges *c)
 		crm_put_text(&args[6], ch->owner);
 		crm_put_text(&args[7], ch->team);
 		crm_put_text(&args[8], ch->evidence);
-		crm_put(&args[9], BoolGetDatum(cancels_timers(ch)), false);
-		crm_put(&args[10], BoolGetDatum(ch->to->kind != 'o'), false);
 	}
-	crm_stage_history_write(&record_stage_changes, args, SPI_OK_INSERT);
+	crm_stage_history_write(&insert_history, args, SPI_OK_INSERT);
+}
+
+/*
+ * The timers run only for the rows that need them, as separate statements:
+ * a single move, the commonest write, pays for no statement it does not
+ * need.
+ */
+CRM_KEPT_PLAN(cancel_timers) = {
+	"UPDATE crm.opportunity_timer t SET cancelled_at = now()"
+	" FROM (SELECT unnest($1::int8[]) AS id, unnest($2::bool[]) AS closing) x"
+	" WHERE t.opportunity_id = x.id AND t.met_at IS NULL AND t.cancelled_at IS NULL AND (t.dwell OR x.closing)",
+	2, {INT8ARRAYOID, BOOLARRAYOID}
+};
+CRM_KEPT_PLAN(start_dwell_limits) = {
+	"INSERT INTO crm.opportunity_timer (opportunity_id, rule, dwell, stage, waits_for, team, started_at)"
+	" SELECT x.id, r.code, true, r.stage, r.waits_for, x.team, now()"
+	" FROM (SELECT unnest($1::int8[]) AS id, unnest($2::text[]) AS pipeline, unnest($3::text[]) AS stage,"
+	"              unnest($4::text[]) AS team) x"
+	" JOIN crm.countdown_rule r ON r.pipeline = x.pipeline AND r.stage = x.stage",
+	4, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+
+/* Leaving a stage with a dwell limit cancels it; closing the deal, every countdown. */
+static void
+cancel_timers_left(StageChanges *c)
+{
+	CrmColumn	args[2] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(BOOLOID));
+	bool		any = false;
+
+	for (int i = 0; i < c->n; i++)
+	{
+		StageChange *ch = &c->rows[i];
+		bool		closing = ch->to->kind != 'o';
+
+		if (ch->from == NULL || !(ch->from->has_dwell_limit || (closing && ch->from->kind == 'o')))
+			continue;
+		if (!any)
+			crm_columns_in_current_context(args, lengthof(args));
+		crm_put_int8(&args[0], ch->id, false);
+		crm_put(&args[1], BoolGetDatum(closing), false);
+		any = true;
+	}
+	if (any)
+		crm_run_columns(&cancel_timers, args, SPI_OK_UPDATE);
+}
+
+/* after the cancelling, which would take along a timer started on a move between two dwell stages */
+static void
+start_timers_entered(StageChanges *c)
+{
+	CrmColumn	args[4] = CRM_COLUMNS(CRM_COL(INT8OID), CRM_COL(TEXTOID), CRM_COL(TEXTOID), CRM_COL(TEXTOID));
+	bool		any = false;
+
+	for (int i = 0; i < c->n; i++)
+	{
+		StageChange *ch = &c->rows[i];
+
+		if (!ch->to->has_dwell_limit)
+			continue;
+		if (!any)
+			crm_columns_in_current_context(args, lengthof(args));
+		crm_put_int8(&args[0], ch->id, false);
+		crm_put_text(&args[1], ch->pipeline);
+		crm_put_text(&args[2], ch->to->stage);
+		crm_put_text(&args[3], ch->team);
+		any = true;
+	}
+	if (any)
+		crm_run_columns(&start_dwell_limits, args, SPI_OK_INSERT);
 }
 
 /* ---------------------------------------------------------------------
@@ -427,7 +491,9 @@ write_changes(TriggerData *td)
 	if (c.n == 0)
 		return;
 	check_packages(&c);
-	record_changes(&c);
+	record_history(&c);
+	cancel_timers_left(&c);
+	start_timers_entered(&c);
 }
 
 PG_FUNCTION_INFO_V1(crm_opportunity_stage_changed);
