@@ -877,10 +877,25 @@ COMMENT ON FUNCTION crm.import_step(bigint, integer, boolean) IS
 CREATE PROCEDURE crm.import_commit(batch_id bigint, chunk integer DEFAULT 2000)
     LANGUAGE plpgsql
 AS $$
+DECLARE
+    more boolean := true;
+    deadlocks integer := 0;
 BEGIN
     PERFORM crm.import_step(batch_id, chunk, true);
     COMMIT;
-    WHILE crm.import_step(batch_id, chunk, false) LOOP
+    WHILE more LOOP
+        -- Imports side by side (crm.import_claims) may deadlock on a row
+        -- both write without sharing a key, an organisation both merge
+        -- into: PostgreSQL undoes one chunk, which is taken again.
+        BEGIN
+            more := crm.import_step(batch_id, chunk, false);
+            deadlocks := 0;
+        EXCEPTION WHEN deadlock_detected THEN
+            deadlocks := deadlocks + 1;
+            IF deadlocks > 3 THEN
+                RAISE;
+            END IF;
+        END;
         COMMIT;
     END LOOP;
 END
