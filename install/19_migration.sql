@@ -675,14 +675,14 @@ BEGIN
     PERFORM set_config('crm.lead_time_max_ahead', '0', true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
-    -- While another import commits, the chunk claims its rows' keys
-    -- (crm.match_claim), so that the two match side by side: a row whose
-    -- keys the other's chunk holds stays pending for a later chunk.  Alone,
-    -- it takes the matching locks whole, which costs less (claims are
+    -- With crm.import_claims, the chunk claims its rows' keys
+    -- (crm.match_claim), so that two imports match side by side: a row
+    -- whose keys the other's chunk holds stays pending for a later chunk.
+    -- Else it takes the matching locks whole, which costs less (claims are
     -- about a tenth of a chunk).
     fed := row_nos;
     IF current_setting('crm.import_claims') = 'always'
-       OR EXISTS (SELECT FROM crm.import_batch x JOIN pg_catalog.pg_stat_activity a ON a.pid = x.pid
+       OR current_setting('crm.import_claims') = 'auto' AND EXISTS (SELECT FROM crm.import_batch x JOIN pg_catalog.pg_stat_activity a ON a.pid = x.pid
                    WHERE x.id <> batch AND x.committed_at IS NULL) THEN
         SELECT array_agg(i.row_no ORDER BY i.row_no),
                array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)

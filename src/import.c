@@ -28,8 +28,9 @@ static double import_merge_threshold = 13.0;
 /* When an import chunk claims its rows' keys (match_claim.c, crm.import_people). */
 static int	import_claims = 0;
 static const struct config_enum_entry import_claims_options[] = {
-	{"auto", 0, false},			/* while another import commits */
-	{"always", 1, false},
+	{"never", 0, false},
+	{"auto", 1, false},			/* while another import commits */
+	{"always", 2, false},
 	{NULL, 0, false}
 };
 
@@ -43,7 +44,7 @@ crm_import_init(void)
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("crm.import_claims",
 							 "When crm.import_commit claims the keys of a chunk's rows instead of taking the matching locks whole.",
-							 "auto: while another import commits, so that the two match side by side; always: every chunk.",
+							 "never (imports take turns chunk by chunk); auto: while another import commits, so that the two match side by side; always: every chunk.",
 							 &import_claims, 0, import_claims_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }

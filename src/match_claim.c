@@ -179,6 +179,12 @@ crm_match_claims_held(void)
 	return held != NULL && held_lxid == MyProc->lxid && held_subxid == GetCurrentSubTransactionId();
 }
 
+/*
+ * A lead's keys may differ from those claimed for its payload (what its
+ * preparation reads changed since): claim the missing ones now, waiting.
+ * Two chunks waiting so for each other deadlock, and crm.import_commit
+ * takes the undone chunk again.
+ */
 void
 crm_match_require_claimed(const Lead *lead)
 {
@@ -186,11 +192,7 @@ crm_match_require_claimed(const Lead *lead)
 
 	row.n = lead_buckets(lead, row.buckets);
 	if (!row_within(&row, held))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("a lead whose keys were not claimed cannot be stored with claimed ones"),
-				 errdetail("crm.match_claim() claimed keys in this transaction; this lead has others."),
-				 errhint("Store only the payloads crm.match_claim() returned true for.")));
+		remember(take(&claim_waiting, wanted(&row, 1), TopTransactionContext));
 }
 
 /* The rows of payloads as leads of channel: their buckets (none for a bad row). */

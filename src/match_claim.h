@@ -11,7 +11,7 @@
 /* Whether this (sub)transaction claimed keys with crm.match_claim(). */
 extern bool crm_match_claims_held(void);
 
-/* Refuse a lead one of whose keys this transaction has not claimed. */
+/* Claim, waiting, whatever keys of a lead this transaction has not claimed. */
 extern void crm_match_require_claimed(const Lead *lead);
 
 #endif							/* CRM_MATCH_CLAIM_H */
