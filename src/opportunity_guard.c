@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "guards.h"
+#include "opportunity_stage.h"
 #include "quote.h"
 #include "spi_plan.h"
 
@@ -54,20 +55,13 @@ typedef struct GuardedRow
 static Datum
 get(const GuardedRow *r, HeapTuple tuple, const char *name, bool *isnull)
 {
-	int			attnum = SPI_fnumber(r->desc, name);
-
-	if (attnum <= 0)
-		elog(ERROR, "crm.opportunity has no column %s", name);
-	return heap_getattr(tuple, attnum, r->desc, isnull);
+	return crm_opportunity_column(r->desc, tuple, name, isnull);
 }
 
 static char *
 get_text(const GuardedRow *r, HeapTuple tuple, const char *name)
 {
-	bool		isnull;
-	Datum		d = get(r, tuple, name, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
+	return crm_opportunity_text(r->desc, tuple, name);
 }
 
 /* On INSERT: given at all; on UPDATE: set to another value. */

@@ -246,23 +246,35 @@ typedef struct OpportunityWrite
 	bool		nulls[MAX_SET_COLUMNS];
 } OpportunityWrite;
 
-static Datum
-column(const OpportunityWrite *w, HeapTuple tuple, const char *name, bool *isnull)
+Datum
+crm_opportunity_column(TupleDesc desc, HeapTuple tuple, const char *name, bool *isnull)
 {
-	int			attnum = SPI_fnumber(w->desc, name);
+	int			attnum = SPI_fnumber(desc, name);
 
 	if (attnum <= 0)
 		elog(ERROR, "crm.opportunity has no column %s", name);
-	return heap_getattr(tuple, attnum, w->desc, isnull);
+	return heap_getattr(tuple, attnum, desc, isnull);
+}
+
+char *
+crm_opportunity_text(TupleDesc desc, HeapTuple tuple, const char *name)
+{
+	bool		isnull;
+	Datum		d = crm_opportunity_column(desc, tuple, name, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static Datum
+column(const OpportunityWrite *w, HeapTuple tuple, const char *name, bool *isnull)
+{
+	return crm_opportunity_column(w->desc, tuple, name, isnull);
 }
 
 static char *
 text_column(const OpportunityWrite *w, HeapTuple tuple, const char *name)
 {
-	bool		isnull;
-	Datum		d = column(w, tuple, name, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
+	return crm_opportunity_text(w->desc, tuple, name);
 }
 
 static void

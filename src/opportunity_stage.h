@@ -8,6 +8,9 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
 /* The opportunity columns a stage may require (pipeline_stage.required_fields). */
 #define CRM_STAGE_FIELDS 5
 extern const char *const crm_stage_fields[CRM_STAGE_FIELDS];
@@ -49,5 +52,9 @@ extern const char *crm_stage_direction(const StageInfo *from, const StageInfo *t
 
 /* Registers the cache's invalidation callbacks (from _PG_init). */
 extern void crm_opportunity_stage_init(void);
+
+/* Column name of a row of crm.opportunity (an error when there is none). */
+extern Datum crm_opportunity_column(TupleDesc desc, HeapTuple tuple, const char *name, bool *isnull);
+extern char *crm_opportunity_text(TupleDesc desc, HeapTuple tuple, const char *name);
 
 #endif							/* CRM_OPPORTUNITY_STAGE_H */
