@@ -52,18 +52,6 @@ typedef struct GuardedRow
 	bool		nulls[GUARD_SET_COLUMNS];
 } GuardedRow;
 
-static Datum
-get(const GuardedRow *r, HeapTuple tuple, const char *name, bool *isnull)
-{
-	return crm_opportunity_column(r->desc, tuple, name, isnull);
-}
-
-static char *
-get_text(const GuardedRow *r, HeapTuple tuple, const char *name)
-{
-	return crm_opportunity_text(r->desc, tuple, name);
-}
-
 /* On INSERT: given at all; on UPDATE: set to another value. */
 static bool
 given(const GuardedRow *r, const char *name)
@@ -71,8 +59,8 @@ given(const GuardedRow *r, const char *name)
 	Form_pg_attribute att = TupleDescAttr(r->desc, SPI_fnumber(r->desc, name) - 1);
 	bool		old_null = true;
 	bool		new_null;
-	Datum		n = get(r, r->new, name, &new_null);
-	Datum		o = r->old ? get(r, r->old, name, &old_null) : (Datum) 0;
+	Datum		n = crm_opportunity_column(r->desc, r->new, name, &new_null);
+	Datum		o = r->old ? crm_opportunity_column(r->desc, r->old, name, &old_null) : (Datum) 0;
 
 	if (r->old == NULL)
 		return !new_null;
@@ -108,7 +96,7 @@ static bool
 left_to_crm(const GuardedRow *r, const char *column)
 {
 	bool		isnull;
-	Datum		d = get(r, r->new, column, &isnull);
+	Datum		d = crm_opportunity_column(r->desc, r->new, column, &isnull);
 
 	if (strcmp(column, "closed_at") == 0 || isnull)
 		return isnull;
@@ -140,7 +128,7 @@ static void
 check_quote_sent(const GuardedRow *r)
 {
 	bool		isnull;
-	TimestampTz t = DatumGetTimestampTz(get(r, r->new, "quote_sent_at", &isnull));
+	TimestampTz t = DatumGetTimestampTz(crm_opportunity_column(r->desc, r->new, "quote_sent_at", &isnull));
 
 	if (isnull || !given(r, "quote_sent_at"))
 		return;
@@ -179,8 +167,8 @@ CRM_KEPT_PLAN(account_code) = {
 static void
 set_team(GuardedRow *r)
 {
-	char	   *owner = get_text(r, r->new, "owner");
-	char	   *team = get_text(r, r->new, "team");
+	char	   *owner = crm_opportunity_text(r->desc, r->new, "owner");
+	char	   *team = crm_opportunity_text(r->desc, r->new, "team");
 	bool		team_given = given(r, "team");
 	Datum		arg;
 	char	   *owners;
@@ -217,13 +205,13 @@ set_customer_code(GuardedRow *r)
 	Datum		args[2];
 	char		nulls[2] = {' ', ' '};
 	bool		code_given = given(r, "customer_code");
-	char	   *code = get_text(r, r->new, "customer_code");
+	char	   *code = crm_opportunity_text(r->desc, r->new, "customer_code");
 	char	   *accounts;
 	char	   *resolved;
 
 	if (!code_given && !given(r, "account_id"))
 		return;
-	args[0] = get(r, r->new, "account_id", &isnull);
+	args[0] = crm_opportunity_column(r->desc, r->new, "account_id", &isnull);
 	if (isnull)
 		return;					/* NOT NULL says so */
 	args[1] = code ? CStringGetTextDatum(code) : (Datum) 0;
@@ -252,7 +240,7 @@ guarded(GuardedRow *r)
 {
 	bool		isnull;
 
-	r->id = DatumGetInt64(get(r, r->new, "id", &isnull));
+	r->id = DatumGetInt64(crm_opportunity_column(r->desc, r->new, "id", &isnull));
 	check_crm_times(r);
 	check_quote_sent(r);
 	/* a plain stage change looks nothing up */
