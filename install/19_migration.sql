@@ -582,8 +582,8 @@ BEGIN
     -- the matching locks of lead ingestion, all of them, in its order
     PERFORM pg_advisory_xact_lock(x'43524d'::integer, b) FROM generate_series(0, 1023) b;
     FOR r IN SELECT i.row_no, i.payload FROM crm.import_row i
-              WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-                AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
+              WHERE i.batch_id = batch AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+                AND i.status = 'pending'
               ORDER BY i.row_no
     LOOP
         BEGIN
@@ -644,12 +644,7 @@ COMMENT ON FUNCTION crm.import_accounts(bigint, bigint[], integer) IS
 CREATE TABLE crm.match_claim (bucket integer PRIMARY KEY);
 INSERT INTO crm.match_claim (bucket) SELECT pg_catalog.generate_series(0, 262143);
 COMMENT ON TABLE crm.match_claim IS
-'The matching claims of import chunks: one row per bucket of blocking-key hashes, locked FOR UPDATE by crm.match_claim() until the chunk commits. Holds nothing else; made by CREATE EXTENSION';
-
-CREATE FUNCTION crm.match_claim(channel text, payloads jsonb[]) RETURNS boolean[]
-    AS 'MODULE_PATHNAME', 'crm_match_claim' LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION crm.match_claim(text, jsonb[]) IS
-'Internal to crm.import_people(): claims the keys of the payloads (leads of channel) to the end of the transaction; true for each payload the transaction may now store through crm.lead_inbox, false for one whose keys another transaction holds (at least one true when any). Waits only when every payload waits, for the first';
+'The matching claims of import chunks (crm.import_claims): one row per bucket of blocking-key hashes, locked FOR UPDATE by crm.lead_inbox until the chunk commits. Holds nothing else; made by CREATE EXTENSION';
 
 CREATE FUNCTION crm.import_people(batch bigint, target text, row_nos bigint[], chunk_no integer) RETURNS void
     LANGUAGE plpgsql VOLATILE
@@ -657,9 +652,6 @@ CREATE FUNCTION crm.import_people(batch bigint, target text, row_nos bigint[], c
 AS $$
 DECLARE
     quarantined bigint;
-    nos bigint[];
-    payloads jsonb[];
-    fed bigint[];
 BEGIN
     -- contacts are customers already: their leads are stored unscored and
     -- closed (crm.lead_is_migrated_customer), never assigned
@@ -675,29 +667,16 @@ BEGIN
     PERFORM set_config('crm.lead_time_max_ahead', '0', true);
     -- the inbox warns of quarantined rows; here they are rejected rows
     PERFORM set_config('client_min_messages', 'error', true);
-    -- With crm.import_claims, the chunk claims its rows' keys
-    -- (crm.match_claim), so that two imports match side by side: a row
-    -- whose keys the other's chunk holds stays pending for a later chunk.
-    -- Else it takes the matching locks whole, which costs less (claims are
-    -- about a tenth of a chunk).
-    fed := row_nos;
-    IF current_setting('crm.import_claims') = 'always'
-       OR current_setting('crm.import_claims') = 'auto' AND EXISTS (SELECT FROM crm.import_batch x JOIN pg_catalog.pg_stat_activity a ON a.pid = x.pid
-                   WHERE x.id <> batch AND x.committed_at IS NULL) THEN
-        SELECT array_agg(i.row_no ORDER BY i.row_no),
-               array_agg(i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no) ORDER BY i.row_no)
-          INTO nos, payloads
-          FROM crm.import_row i
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-           AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending';
-        fed := ARRAY(SELECT c.row_no FROM unnest(nos, crm.match_claim('migration', payloads)) c(row_no, claimed)
-                      WHERE c.claimed);
-    END IF;
+    -- With crm.import_claims, crm.lead_inbox claims the keys of the rows
+    -- it matches (src/match_claim.c), so that two imports match side by
+    -- side: a row whose keys the other's chunk holds is not stored, and
+    -- stays pending for a later chunk.  Else it takes the matching locks
+    -- whole, which costs less.
     INSERT INTO crm.lead_inbox (channel, payload)
     SELECT 'migration', i.payload || jsonb_build_object('import_ref', batch || ':' || i.row_no)
       FROM crm.import_row i
-     WHERE i.batch_id = batch AND i.row_no = ANY (fed)
-       AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
+     WHERE i.batch_id = batch AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+       AND i.status = 'pending'
      ORDER BY i.row_no;
     SELECT c.batch_id INTO quarantined FROM crm.lead_inbox_counts() c;
     IF quarantined IS NOT NULL THEN
@@ -706,7 +685,8 @@ BEGIN
                detail = concat_ws(' ', nullif(q.detail, ''), crm.import_unread_keys(i.payload)),
                chunk = chunk_no, done_at = pg_catalog.now()
           FROM crm.lead_quarantine q
-         WHERE q.batch_id = quarantined AND i.batch_id = batch AND i.row_no = ANY (row_nos)
+         WHERE q.batch_id = quarantined AND i.batch_id = batch
+           AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
            AND i.row_no = split_part(q.payload ->> 'import_ref', ':', 2)::bigint;
         DELETE FROM crm.lead_quarantine q WHERE q.batch_id = quarantined;
     END IF;
@@ -717,7 +697,7 @@ BEGIN
     -- creation time already, and a migrated contact's lead was stored
     -- closed: the batch engine wrote them with the rows (src/import.c).
     -- Every row is found by index, and so is its lead and its contact: the
-    -- chunk's rows by = ANY, the rest by correlated look-ups (OFFSET 0
+    -- chunk's rows by their range, the rest by correlated look-ups (OFFSET 0
     -- keeps each one a look-up), so that a chunk costs the same whether
     -- crm holds a thousand customers or a million, whatever the planner
     -- knows of the tables.
@@ -739,8 +719,8 @@ BEGIN
                                      FROM crm.match_review r JOIN crm.contact k ON k.id = r.candidate_id
                                     WHERE r.lead_id = l.id AND r.entity = 'contact') END) d(contact_id, review)
                  WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
-         WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-           AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
+         WHERE i.batch_id = batch AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+           AND i.status = 'pending'
            AND EXISTS (SELECT FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = batch || ':' || i.row_no)
         RETURNING i.row_no, i.outcome, i.contact_id, i.account_id, i.payload ->> 'owner' AS owner
     ), people AS (
@@ -803,12 +783,13 @@ BEGIN
         RETURN true;
     END IF;
     b := crm.import_batch_of(batch);
-    -- in order: the statements below find the chunk's rows by the range
-    -- of their numbers as well as by = ANY (unless each row is found by
-    -- its number), since the range is an index condition whatever the
-    -- statistics say, while = ANY on the second column of an index may be
-    -- left to a filter (a scan of every pending row of the batch for each
-    -- chunk)
+    -- in order, so that the pending rows between the first and the last
+    -- are the chunk's: the statements below find them by that range, an
+    -- index condition whatever the statistics say, and those it has done
+    -- by the range and the chunk's number.  Not by = ANY (row_nos): in a
+    -- generic plan that is a filter searching the array element by element
+    -- for each row of the range, which widens when a row waits for another
+    -- import's claims (2,000 by 8,000 comparisons a statement)
     row_nos := ARRAY(SELECT i.row_no FROM crm.import_row i WHERE i.batch_id = batch AND i.status = 'pending'
                       ORDER BY i.row_no LIMIT size);
     IF cardinality(row_nos) > 0 THEN
@@ -817,8 +798,8 @@ BEGIN
         UPDATE crm.import_row i
            SET status = 'rejected', reason = r.reason, detail = r.detail, chunk = chunk_no, done_at = pg_catalog.now()
           FROM crm.import_row j CROSS JOIN LATERAL crm.import_row_refusal(j.payload) r
-         WHERE j.batch_id = batch AND j.row_no = ANY (row_nos)
-           AND j.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+         WHERE j.batch_id = batch AND j.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+           AND j.status = 'pending'
            AND i.batch_id = j.batch_id AND i.row_no = j.row_no;
         IF b.target = 'accounts' THEN
             PERFORM crm.import_accounts(batch, row_nos, chunk_no);
@@ -838,15 +819,15 @@ BEGIN
                                    THEN (SELECT a.owner FROM crm.account a WHERE a.id = i.account_id)
                                    WHEN i.outcome <> 'review'
                                    THEN (SELECT k.owner FROM crm.contact k WHERE k.id = i.contact_id) END) w(owner)
-                 WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-                   AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'imported'
+                 WHERE i.batch_id = batch AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+                   AND i.chunk = chunk_no AND i.status = 'imported'
                    AND i.customer_code IS NOT NULL) o
          WHERE o.owner IS NOT NULL
          GROUP BY o.owner ORDER BY o.owner;
         SELECT count(*) FILTER (WHERE i.status = 'imported') AS imported,
                count(*) FILTER (WHERE i.status = 'rejected') AS rejected INTO done
-          FROM crm.import_row i WHERE i.batch_id = batch AND i.row_no = ANY (row_nos)
-                                  AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)];
+          FROM crm.import_row i WHERE i.batch_id = batch AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)]
+                                  AND i.chunk = chunk_no;
         UPDATE crm.import_batch x
            SET chunks = chunk_no, rows_imported = x.rows_imported + done.imported,
                rows_rejected = x.rows_rejected + done.rejected,

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
@@ -25,12 +27,19 @@
 
 static double import_merge_threshold = 13.0;
 
-/* When an import chunk claims its rows' keys (match_claim.c, crm.import_people). */
-static int	import_claims = 0;
+/* When an import chunk claims its rows' keys (match_claim.c). */
+typedef enum ImportClaims
+{
+	CLAIMS_NEVER,
+	CLAIMS_AUTO,				/* while another import commits */
+	CLAIMS_ALWAYS
+} ImportClaims;
+
+static int	import_claims = CLAIMS_NEVER;
 static const struct config_enum_entry import_claims_options[] = {
-	{"never", 0, false},
-	{"auto", 1, false},			/* while another import commits */
-	{"always", 2, false},
+	{"never", CLAIMS_NEVER, false},
+	{"auto", CLAIMS_AUTO, false},
+	{"always", CLAIMS_ALWAYS, false},
 	{NULL, 0, false}
 };
 
@@ -45,7 +54,7 @@ crm_import_init(void)
 	DefineCustomEnumVariable("crm.import_claims",
 							 "When crm.import_commit claims the keys of a chunk's rows instead of taking the matching locks whole.",
 							 "never (imports take turns chunk by chunk); auto: while another import commits, so that the two match side by side; always: every chunk.",
-							 &import_claims, 0, import_claims_options,
+							 &import_claims, CLAIMS_NEVER, import_claims_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
@@ -65,4 +74,42 @@ crm_import_owner(const Lead *lead)
 		return NULL;
 	v = getKeyJsonValueFromContainer(&lead->payload->root, OWNER_KEY, strlen(OWNER_KEY), NULL);
 	return v && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+}
+
+/* Whether another session is committing an import (its call registered its pid). */
+static bool
+another_import_commits(void)
+{
+	bool		isnull;
+	Datum		found;
+
+	/* once per chunk: no hot path, so no kept plan */
+	if (SPI_execute("SELECT EXISTS (SELECT FROM crm.import_batch x"
+					" JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) x.pid"
+					" WHERE x.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()"
+					" AND x.committed_at IS NULL)", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "crm: could not read crm.import_batch");
+	found = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && DatumGetBool(found);
+}
+
+/*
+ * Decided at the chunk's first batch of leads, so that a session that
+ * started its call a moment after this one is seen, and kept to the
+ * chunk's end: its batches must not mix claims with the locks whole.
+ */
+bool
+crm_import_claims_keys(void)
+{
+	static LocalTransactionId decided_in = InvalidLocalTransactionId;
+	static bool claims;
+
+	if (!crm_import_writing() || import_claims == CLAIMS_NEVER)
+		return false;
+	if (decided_in != MyProc->lxid)
+	{
+		claims = import_claims == CLAIMS_ALWAYS || another_import_commits();
+		decided_in = MyProc->lxid;
+	}
+	return claims;
 }

@@ -20,4 +20,14 @@ extern bool crm_import_carries_customer(const Lead *lead);
 /* The owner the old system gave the lead's customer (payload key "owner"), or NULL. */
 extern char *crm_import_owner(const Lead *lead);
 
+/* Whether crm.import_step() is running a chunk (import_guard.c). */
+extern bool crm_import_writing(void);
+
+/*
+ * Whether the import chunk under way stores its leads under claims of
+ * their keys (match_claim.c) rather than the matching locks whole, as
+ * crm.import_claims says: decided once per chunk.
+ */
+extern bool crm_import_claims_keys(void);
+
 #endif							/* CRM_IMPORT_H */

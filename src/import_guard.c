@@ -24,12 +24,19 @@
 #include "utils/rel.h"
 
 #include "guards.h"
+#include "import.h"
 
 PG_FUNCTION_INFO_V1(crm_import_step);
 PG_FUNCTION_INFO_V1(crm_guard_import_bookkeeping);
 
 /* crm.import_step() is running a chunk of the commit */
 static bool import_writer = false;
+
+bool
+crm_import_writing(void)
+{
+	return import_writer;
+}
 
 /* crm.import_step(batch bigint, size integer, starting boolean) -> boolean */
 Datum

@@ -152,6 +152,24 @@ crm_batch_add(IngestBatch *batch, Lead *lead)
 	(void) append(batch, lead);
 }
 
+const Lead *
+crm_batch_lead(IngestBatch *batch, int i)
+{
+	Assert(i >= 0 && i < batch->n);
+	return batch->leads[i]->lead;
+}
+
+void
+crm_batch_keep(IngestBatch *batch, const bool *keep)
+{
+	int			n = 0;
+
+	for (int i = 0; i < batch->n; i++)
+		if (keep[i])
+			batch->leads[n++] = batch->leads[i];
+	batch->n = n;
+}
+
 void
 crm_batch_add_merge(IngestBatch *batch, Lead *lead, int64 lead_id, int64 contact_id)
 {

@@ -40,6 +40,12 @@ extern int	crm_batch_size(IngestBatch *batch);
 /* Queue a lead for ingestion. */
 extern void crm_batch_add(IngestBatch *batch, Lead *lead);
 
+/* The i-th queued lead (0 <= i < crm_batch_size). */
+extern const Lead *crm_batch_lead(IngestBatch *batch, int i);
+
+/* Keep the queued leads i with keep[i], in their order; forget the others. */
+extern void crm_batch_keep(IngestBatch *batch, const bool *keep);
+
 /*
  * Queue a reviewer's decision: stored lead lead_id merges into contact
  * contact_id as if ingestion had decided so.

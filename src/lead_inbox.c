@@ -16,7 +16,8 @@
  * first batch is matched, and holds them to the end of the transaction, so
  * rows need none of their own; preparing the first batch needs no lock, so
  * it overlaps with another session's statement.  An import chunk that
- * claimed its rows' keys (match_claim.c) needs no more.
+ * claims keys (crm.import_claims) claims each batch's instead, and leaves
+ * out the leads whose keys another chunk holds (match_claim.c).
  *
  * crm.lead_inbox_text takes the payload as text, so that a line that is
  * not JSON fails alone: PostgreSQL would refuse it while reading the COPY
@@ -36,6 +37,7 @@
 #include "utils/memutils.h"
 
 #include "ingest.h"
+#include "import.h"
 #include "ingest_batch.h"
 #include "match_claim.h"
 #include "spi_plan.h"
@@ -213,7 +215,10 @@ flush_batch(void)
 	int64		quarantined = current.quarantined;
 	int64		duplicates;
 
-	if (crm_batch_size(batch) > 0 && !crm_match_claims_held())
+	/* a lead left out for its claimed keys stays pending in its import */
+	if (crm_batch_size(batch) > 0 && crm_import_claims_keys())
+		crm_match_claim_batch(batch);
+	else if (crm_batch_size(batch) > 0)
 		crm_ingest_lock_all();
 	current.ingested += crm_batch_size(batch);
 	duplicates = crm_batch_flush(batch, NULL, quarantine_lead);
@@ -232,8 +237,6 @@ crm_lead_inbox_ingest(PG_FUNCTION_ARGS)
 		begin_statement();
 	SPI_connect();
 	lead = prepare_row(td);
-	if (lead && crm_match_claims_held())
-		crm_match_require_claimed(lead);
 	if (lead)
 		crm_batch_add(batch, lead);
 	if (crm_batch_size(batch) >= BATCH_SIZE)

@@ -3,30 +3,30 @@
  *
  * A bulk statement holds every matching lock (ingest.c) from its first
  * batch to its commit, so two imports would match one chunk at a time.
- * An import chunk instead claims the keys of its rows: a row lock on one
- * of CLAIM_BUCKETS rows of crm.match_claim per key, held to the chunk's
- * commit (row locks live in the tuples, so any number of them costs no
- * lock-table space).  A row whose keys another chunk holds now waits for a
- * later chunk, and the others are matched and stored at once, in share
- * mode of the matching locks: single ingests and bulk statements still
- * wait for the chunk, and two chunks never decide on one key together.
+ * An import chunk that claims (crm.import_claims) instead locks the keys
+ * of each batch of leads crm.lead_inbox is about to match: a row lock on
+ * one of CLAIM_BUCKETS rows of crm.match_claim per key, held to the
+ * chunk's commit (row locks live in the tuples, so any number of them
+ * costs no lock-table space).  A lead whose keys another chunk holds is
+ * left out of the batch, its import row pending for a later chunk; the
+ * others are matched and stored at once, in share mode of the matching
+ * locks: single ingests and bulk statements still wait for the chunk, and
+ * two chunks never decide on one key together.  The keys are those of the
+ * leads as prepared for the batch, so what is claimed is what is matched.
  *
  * Nobody waits while holding a claim: claims are taken with SKIP LOCKED,
- * in a subtransaction that lets them all go again when no row got every
- * one of its keys.  Only such a chunk waits, holding no claim, in bucket
- * order, for its first row's keys: so claims cannot deadlock.
+ * in a subtransaction that lets them all go again when no lead got every
+ * one of its keys.  Only a chunk that holds no claim yet waits then, in
+ * bucket order, for its first lead's keys: so claims cannot deadlock.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "storage/proc.h"
 #include "utils/array.h"
-#include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -36,8 +36,6 @@
 
 /* The rows of crm.match_claim (install/19_migration.sql makes as many). */
 #define CLAIM_BUCKETS 262144
-
-PG_FUNCTION_INFO_V1(crm_match_claim);
 
 /* The buckets this transaction claimed, and which (sub)transaction that is. */
 static HTAB *held = NULL;
@@ -113,6 +111,12 @@ row_within(const ClaimRow *row, HTAB *set)
 	return true;
 }
 
+static bool
+claims_held(void)
+{
+	return held != NULL && held_lxid == MyProc->lxid && held_subxid == GetCurrentSubTransactionId();
+}
+
 /* Add the buckets got to those this transaction holds. */
 static void
 remember(HTAB *got)
@@ -120,7 +124,7 @@ remember(HTAB *got)
 	HASH_SEQ_STATUS seq;
 	int32	   *b;
 
-	if (!crm_match_claims_held())
+	if (!claims_held())
 	{
 		held = got;
 		held_lxid = MyProc->lxid;
@@ -135,7 +139,7 @@ remember(HTAB *got)
 /*
  * Claim what is free of the rows' keys: kept when some row got all of its
  * own (the rows that did are marked), else let go at once, so that a
- * chunk that must wait holds nothing.  Whether any row got its keys.
+ * chunk that must wait holds nothing new.  Whether any row got its keys.
  */
 static bool
 claim_free_rows(ClaimRow *rows, int nrows)
@@ -173,77 +177,27 @@ wait_for_first(ClaimRow *rows, int nrows)
 		}
 }
 
-bool
-crm_match_claims_held(void)
-{
-	return held != NULL && held_lxid == MyProc->lxid && held_subxid == GetCurrentSubTransactionId();
-}
-
 /*
- * A lead's keys may differ from those claimed for its payload (what its
- * preparation reads changed since): claim the missing ones now, waiting.
- * Two chunks waiting so for each other deadlock, and crm.import_commit
- * takes the undone chunk again.
+ * A first batch none of whose leads can be claimed waits for its first
+ * lead's keys, so that every chunk imports something.
  */
 void
-crm_match_require_claimed(const Lead *lead)
+crm_match_claim_batch(IngestBatch *batch)
 {
-	ClaimRow	row;
+	int			n = crm_batch_size(batch);
+	ClaimRow   *rows = palloc0(sizeof(ClaimRow) * Max(n, 1));
+	bool	   *keep = palloc(sizeof(bool) * Max(n, 1));
 
-	row.n = lead_buckets(lead, row.buckets);
-	if (!row_within(&row, held))
-		remember(take(&claim_waiting, wanted(&row, 1), TopTransactionContext));
-}
-
-/* The rows of payloads as leads of channel: their buckets (none for a bad row). */
-static ClaimRow *
-rows_of(const char *channel, ArrayType *payloads, int *nrows)
-{
-	Datum	   *values;
-	bool	   *nulls;
-	ClaimRow   *rows;
-
-	deconstruct_array(payloads, JSONBOID, -1, false, TYPALIGN_INT, &values, &nulls, nrows);
-	rows = palloc0(sizeof(ClaimRow) * Max(*nrows, 1));
-	for (int r = 0; r < *nrows; r++)
+	if (!claims_held())
+		crm_ingest_lock_all_shared();
+	for (int r = 0; r < n; r++)
+		rows[r].n = lead_buckets(crm_batch_lead(batch, r), rows[r].buckets);
+	if (!claim_free_rows(rows, n) && !claims_held())
 	{
-		Jsonb	   *payload = nulls[r] ? NULL : DatumGetJsonbP(values[r]);
-		ErrorData  *e;
-		Lead	   *lead = crm_ingest_try_prepare(channel, &payload, NULL, &e);
-
-		/* a row that cannot be a lead goes to quarantine: it needs no key */
-		if (lead != NULL)
-			rows[r].n = lead_buckets(lead, rows[r].buckets);
+		wait_for_first(rows, n);
+		(void) claim_free_rows(rows, n);
 	}
-	return rows;
-}
-
-/*
- * crm.match_claim(channel text, payloads jsonb[]) -> boolean[]: which of
- * the payloads (leads of channel) this transaction may now store through
- * crm.lead_inbox, their keys claimed to its end; at least one when any.
- */
-Datum
-crm_match_claim(PG_FUNCTION_ARGS)
-{
-	char	   *channel;
-	ClaimRow   *rows;
-	int			nrows;
-	Datum	   *result;
-
-	channel = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	SPI_connect();
-	crm_ingest_lock_all_shared();
-	crm_ingest_cache_channels();
-	rows = rows_of(channel, PG_GETARG_ARRAYTYPE_P(1), &nrows);
-	if (!claim_free_rows(rows, nrows))
-	{
-		wait_for_first(rows, nrows);
-		(void) claim_free_rows(rows, nrows);
-	}
-	SPI_finish();
-	result = palloc(sizeof(Datum) * Max(nrows, 1));
-	for (int r = 0; r < nrows; r++)
-		result[r] = BoolGetDatum(rows[r].claimed || rows[r].n == 0);
-	PG_RETURN_ARRAYTYPE_P(construct_array(result, nrows, BOOLOID, 1, true, TYPALIGN_CHAR));
+	for (int r = 0; r < n; r++)
+		keep[r] = rows[r].claimed || rows[r].n == 0;
+	crm_batch_keep(batch, keep);
 }

@@ -6,12 +6,13 @@
 
 #include "postgres.h"
 
-#include "match.h"
+#include "ingest_batch.h"
 
-/* Whether this (sub)transaction claimed keys with crm.match_claim(). */
-extern bool crm_match_claims_held(void);
-
-/* Claim, waiting, whatever keys of a lead this transaction has not claimed. */
-extern void crm_match_require_claimed(const Lead *lead);
+/*
+ * Claim, to the end of the transaction, the keys of the batch's leads,
+ * and leave out of the batch those whose keys another transaction holds.
+ * Must run inside SPI_connect.
+ */
+extern void crm_match_claim_batch(IngestBatch *batch);
 
 #endif							/* CRM_MATCH_CLAIM_H */
