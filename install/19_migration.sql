@@ -652,6 +652,7 @@ CREATE FUNCTION crm.import_people(batch bigint, target text, row_nos bigint[], c
 AS $$
 DECLARE
     quarantined bigint;
+    refused record;
 BEGIN
     -- contacts are customers already: their leads are stored unscored and
     -- closed (crm.lead_is_migrated_customer), never assigned
@@ -680,14 +681,18 @@ BEGIN
      ORDER BY i.row_no;
     SELECT c.batch_id INTO quarantined FROM crm.lead_inbox_counts() c;
     IF quarantined IS NOT NULL THEN
-        UPDATE crm.import_row i
-           SET status = 'rejected', reason = q.reason,
-               detail = concat_ws(' ', nullif(q.detail, ''), crm.import_unread_keys(i.payload)),
-               chunk = chunk_no, done_at = pg_catalog.now()
-          FROM crm.lead_quarantine q
-         WHERE q.batch_id = quarantined AND i.batch_id = batch
-           AND i.row_no BETWEEN row_nos[1] AND row_nos[cardinality(row_nos)] AND i.status = 'pending'
-           AND i.row_no = split_part(q.payload ->> 'import_ref', ':', 2)::bigint;
+        -- row by row, each by its key: the planner, which knows nothing of
+        -- a batch loaded since the last ANALYZE, joined the other way round
+        -- (every row of the batch against every quarantined one)
+        FOR refused IN SELECT split_part(q.payload ->> 'import_ref', ':', 2)::bigint AS row_no, q.reason, q.detail
+                         FROM crm.lead_quarantine q WHERE q.batch_id = quarantined
+        LOOP
+            UPDATE crm.import_row i
+               SET status = 'rejected', reason = refused.reason,
+                   detail = concat_ws(' ', nullif(refused.detail, ''), crm.import_unread_keys(i.payload)),
+                   chunk = chunk_no, done_at = pg_catalog.now()
+             WHERE i.batch_id = batch AND i.row_no = refused.row_no AND i.status = 'pending';
+        END LOOP;
         DELETE FROM crm.lead_quarantine q WHERE q.batch_id = quarantined;
     END IF;
     -- what each fed row became, taken back in one statement: the row's

@@ -70,7 +70,7 @@ crm_match_blocking_keys(const Lead *lead, BlockingKey *keys)
 	KEY('u', lead->uscc);
 	KEY(BLOCKING_COMPANY, lead->company_key);
 	KEY(BLOCKING_NAME, lead->name_pinyin);	/* a name filled in on a merge, too */
-	KEY('x', lead->external_id);
+	KEY(BLOCKING_EXTERNAL_ID, lead->external_id);
 #undef KEY
 	return n;
 }

@@ -155,6 +155,7 @@ typedef struct BlockingKey
 
 #define BLOCKING_COMPANY 'c'
 #define BLOCKING_NAME 'n'
+#define BLOCKING_EXTERNAL_ID 'x'
 #define CRM_MAX_BLOCKING_KEYS 7
 
 /* The lead's blocking keys, into keys[CRM_MAX_BLOCKING_KEYS]; how many. */
