@@ -35,7 +35,7 @@ typedef enum ImportClaims
 	CLAIMS_ALWAYS
 } ImportClaims;
 
-static int	import_claims = CLAIMS_NEVER;
+static int	import_claims = CLAIMS_AUTO;
 static const struct config_enum_entry import_claims_options[] = {
 	{"never", CLAIMS_NEVER, false},
 	{"auto", CLAIMS_AUTO, false},
@@ -54,7 +54,7 @@ crm_import_init(void)
 	DefineCustomEnumVariable("crm.import_claims",
 							 "When crm.import_commit claims the keys of a chunk's rows instead of taking the matching locks whole.",
 							 "never (imports take turns chunk by chunk); auto: while another import commits, so that the two match side by side; always: every chunk.",
-							 &import_claims, CLAIMS_NEVER, import_claims_options,
+							 &import_claims, CLAIMS_AUTO, import_claims_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
