@@ -16,7 +16,8 @@
 -- contacts, nothing looked up, bench/dedup_floor.sql), and as diagnoses the
 -- floor with its codes registered in bulk, with and without foreign-key
 -- checks, bare writes (no foreign-key checks, no customer-code registry),
--- and crm without foreign-key checks.
+-- the rows crm wrote written again without looking anything up, and crm
+-- without foreign-key checks.
 -- Each approach keeps only its own indexes while it runs: the other
 -- approaches' bench_* indexes are dropped inside its transaction (and come
 -- back with the ROLLBACK), so nobody pays for another's index maintenance.
@@ -90,6 +91,26 @@ BEGIN
 END
 $$;
 
+-- The rows a run of crm inserted (ids above those before it), saved to
+-- files (name.account, .contact, .point, .lead) for the floor that writes
+-- the same rows; columns as crm's engine writes them (generated ones
+-- and those the triggers set are left to them)
+CREATE FUNCTION pg_temp.save_crm_rows(name text, account bigint, contact bigint, point bigint, lead bigint)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('COPY (SELECT id, code, name, uscc, region_code, owner, created_at FROM crm.account'
+                   ' WHERE id > %s) TO %L', account, name || '.account');
+    EXECUTE format('COPY (SELECT id, code, account_id, name, title, wechat_openid, owner, created_at FROM crm.contact'
+                   ' WHERE id > %s) TO %L', contact, name || '.contact');
+    EXECUTE format('COPY (SELECT contact_id, kind, value, is_primary FROM crm.contact_point'
+                   ' WHERE id > %s ORDER BY id) TO %L', point, name || '.point');
+    EXECUTE format('COPY (SELECT id, channel, source_label, external_id, person_name, company_name, phone, email,'
+                   ' uscc, region_code, title, product_line, wechat_openid, notes, warnings, payload, contact_id,'
+                   ' account_id, outcome, account_outcome, match_score, created_at FROM crm.lead'
+                   ' WHERE id > %s ORDER BY id) TO %L', lead, name || '.lead');
+END
+$$;
+
 SELECT max(id) AS max_account FROM crm.account \gset
 SELECT max(seq) AS all_leads, least(:sample, max(seq)) AS trgm_leads FROM bench_lead \gset
 SELECT to_regclass('crm.lead_inbox') IS NOT NULL AS have_inbox,
@@ -107,6 +128,12 @@ SELECT (SELECT count(*) FROM crm.account) + (SELECT count(*) FROM crm.contact)
 ------------------------------------------------------------------------------
 \if :have_inbox
 \echo '== crm: INSERT INTO crm.lead_inbox,' :all_leads 'leads'
+-- what crm writes is kept (in files of the server's, COPY TO) for the
+-- floor that writes the same rows
+SELECT coalesce(max(id), 0) AS max_contact FROM crm.contact \gset
+SELECT coalesce(max(id), 0) AS max_point FROM crm.contact_point \gset
+SELECT coalesce(max(id), 0) AS max_lead FROM crm.lead \gset
+SELECT '/tmp/crm_dedup_rows_' || pg_backend_pid() AS rows_file \gset
 BEGIN;
 SELECT pg_temp.drop_other_indexes('crm') AS dropped \gset
 \echo '   other approaches'' indexes dropped for this run:' :dropped
@@ -126,6 +153,7 @@ SELECT array_agg(ROW('crm', b.seq, l.contact_id, l.account_id, l.outcome, o.alte
                   WHERE r.lead_id = l.id AND l.outcome = 'review') AS alternatives,
            (SELECT crm.offered_accounts(r) FROM crm.match_review r
              WHERE r.lead_id = l.id AND r.entity = 'account') AS organisations) o \gset
+SELECT pg_temp.save_crm_rows(:'rows_file', :max_account, :max_contact, :max_point, :max_lead) \gset
 ROLLBACK;
 \echo '   seconds:' :secs
 INSERT INTO dedup_run VALUES ('crm', 1, :all_leads, :secs);
@@ -247,6 +275,50 @@ INSERT INTO floor_kind VALUES (4, 'floor', true, 'one by one'),
 \set floor_ord 8
 \ir dedup_floor.sql
 
+-- The floor that writes the rows crm wrote: the same accounts, contacts,
+-- contact points, codes and leads, with their foreign keys and the code
+-- registry, in one statement each, nothing looked up (codes in bulk, as
+-- crm's engine writes them).  Not what crm updates (a merged contact's
+-- new point, the leads' owners) nor its reviews: the rows only.
+\if :have_inbox
+\echo '== floor, the rows crm writes:' :all_leads 'leads'
+CREATE TEMP TABLE rows_account AS SELECT id, code, name, uscc, region_code, owner, created_at FROM crm.account WITH NO DATA;
+CREATE TEMP TABLE rows_contact AS SELECT id, code, account_id, name, title, wechat_openid, owner, created_at
+  FROM crm.contact WITH NO DATA;
+CREATE TEMP TABLE rows_point AS SELECT contact_id, kind, value, is_primary FROM crm.contact_point WITH NO DATA;
+CREATE TEMP TABLE rows_lead AS
+SELECT id, channel, source_label, external_id, person_name, company_name, phone, email, uscc, region_code, title,
+       product_line, wechat_openid, notes, warnings, payload, contact_id, account_id, outcome, account_outcome,
+       match_score, created_at FROM crm.lead WITH NO DATA;
+SELECT format('COPY rows_account FROM %L; COPY rows_contact FROM %L; COPY rows_point FROM %L; COPY rows_lead FROM %L',
+              :'rows_file' || '.account', :'rows_file' || '.contact', :'rows_file' || '.point', :'rows_file' || '.lead')
+       AS load_rows \gset
+:load_rows;
+ANALYZE rows_account, rows_contact, rows_point, rows_lead;
+BEGIN;
+SELECT pg_temp.drop_other_indexes('floor') AS dropped \gset
+ALTER TABLE crm.contact DISABLE TRIGGER contact_code_guard;
+ALTER TABLE crm.account DISABLE TRIGGER account_code_guard;
+ALTER TABLE crm.customer_code DISABLE TRIGGER customer_code_written_by_crm;
+SELECT clock_timestamp() AS t0 \gset
+INSERT INTO crm.customer_code (code, kind)
+SELECT code, 'account' FROM rows_account UNION ALL SELECT code, 'contact' FROM rows_contact;
+INSERT INTO crm.account (id, code, name, uscc, region_code, owner, created_at) SELECT * FROM rows_account;
+INSERT INTO crm.contact (id, code, account_id, name, title, wechat_openid, owner, created_at) SELECT * FROM rows_contact;
+INSERT INTO crm.contact_point (contact_id, kind, value, is_primary) SELECT * FROM rows_point;
+INSERT INTO crm.lead (id, channel, source_label, external_id, person_name, company_name, phone, email, uscc,
+                      region_code, title, product_line, wechat_openid, notes, warnings, payload, contact_id,
+                      account_id, outcome, account_outcome, match_score, created_at)
+SELECT * FROM rows_lead ORDER BY id;
+SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS secs \gset
+SELECT (SELECT count(*) FROM rows_account) AS n_accounts, (SELECT count(*) FROM rows_contact) AS n_contacts,
+       (SELECT count(*) FROM rows_point) AS n_points, (SELECT count(*) FROM rows_lead) AS n_leads \gset
+ROLLBACK;
+\echo '   seconds:' :secs ' (accounts' :n_accounts ', contacts' :n_contacts ', points' :n_points ', leads' :n_leads ')'
+INSERT INTO dedup_run VALUES ('floor, the rows crm writes', 9, :all_leads, :secs);
+VACUUM crm.account, crm.contact, crm.contact_point, crm.customer_code, crm.lead;
+\endif
+
 ------------------------------------------------------------------------------
 -- Diagnosis: what the foreign-key checks cost crm
 ------------------------------------------------------------------------------
@@ -353,7 +425,8 @@ SELECT q.approach, q.leads, round(r.seconds, 2) AS seconds,
 \echo 'The storage floor (the same leads written as new contacts, nothing looked up),'
 \echo 'and diagnoses: the floor with codes registered in bulk (as crm does), with and'
 \echo 'without foreign-key checks; bare writes (no foreign-key checks, no registry);'
-\echo 'crm without foreign-key checks'
+\echo 'crm without foreign-key checks; and the floor that writes the rows crm wrote (its'
+\echo 'accounts, contacts, points, codes and leads, nothing looked up)'
 SELECT f.approach, f.last_seq AS leads, round(f.seconds, 2) AS seconds, round(f.last_seq / f.seconds) AS "leads/s",
        round(f.seconds / c.seconds, 2) AS "share of crm's time"
   FROM dedup_run f LEFT JOIN dedup_run c ON c.approach = 'crm' WHERE f.ord > 3 ORDER BY f.ord;
