@@ -176,6 +176,30 @@ CALL crm.import_commit(:e);
 ROLLBACK;
 
 ------------------------------------------------------------------------
+-- An import row's place cannot be taken before it is imported: a lead of
+-- channel migration whose import_ref reads "batch:row" is crm.import_commit's
+-- alone (42501); the row then imports as itself
+------------------------------------------------------------------------
+-- the next row number is guessable (rows are numbered as they arrive)
+SELECT last_value + 1 AS next_row FROM crm.import_row_row_no_seq \gset
+SET ROLE crm_guard_alice;
+SELECT crm.import_begin('contacts', 'squatted') AS sq \gset
+\set next_ref :sq ':' :next_row
+INSERT INTO crm.lead_inbox (channel, payload)
+VALUES ('migration', jsonb_build_object('person_name', '冒名者', 'phone', '13611111111', 'import_ref', :'next_ref')),
+       ('migration', jsonb_build_object('person_name', '自家', 'phone', '13611111112', 'import_ref', 'own:1'));
+SELECT q.sqlstate, q.reason, q.detail FROM crm.lead_quarantine q WHERE q.payload ->> 'person_name' = '冒名者';
+SELECT l.external_id, l.person_name FROM crm.lead l WHERE l.channel = 'migration' AND l.external_id = 'own:1';
+SELECT * FROM crm.ingest('migration', jsonb_build_object('person_name', '冒名者', 'phone', '13611111111',
+                                                         'import_ref', :'next_ref'));
+INSERT INTO crm.import_row (batch_id, payload)
+VALUES (:sq, jsonb_build_object('person_name', '真客户', 'phone', '13611111113'));
+CALL crm.import_commit(:sq);
+SELECT i.batch_id || ':' || i.row_no = :'next_ref' AS the_squatted_row, i.status, i.outcome, l.person_name
+  FROM crm.import_row i JOIN crm.lead l ON l.id = i.lead_id WHERE i.batch_id = :sq;
+RESET ROLE;
+
+------------------------------------------------------------------------
 -- SECURITY DEFINER functions run as crm's owner: none is PUBLIC's
 ------------------------------------------------------------------------
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public,

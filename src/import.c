@@ -76,6 +76,29 @@ crm_import_owner(const Lead *lead)
 	return v && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
 }
 
+/* Whether s reads "<digits>:<digits>", the import_ref crm.import_commit gives a row. */
+static bool
+names_import_row(const char *s)
+{
+	size_t		batch = strspn(s, "0123456789");
+
+	return batch > 0 && s[batch] == ':' && s[batch + 1] != '\0' &&
+		strspn(s + batch + 1, "0123456789") == strlen(s + batch + 1);
+}
+
+void
+crm_import_require_own_ref(const Lead *lead)
+{
+	if (crm_import_carries_customer(lead) && lead->external_id != NULL &&
+		!crm_import_writing() && names_import_row(lead->external_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("lead external id \"%s\" of channel \"%s\" names a row of an import batch",
+						lead->external_id, IMPORT_CHANNEL),
+				 errdetail("Only crm.import_commit stores the rows of crm.import_row; \"batch:row\" is the import_ref it gives them."),
+				 errhint("Give rows of your own another import_ref, or load them with crm.import_begin and crm.import_row.")));
+}
+
 /* Whether another session is committing an import (its call registered its pid). */
 static bool
 another_import_commits(void)

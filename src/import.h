@@ -20,6 +20,13 @@ extern bool crm_import_carries_customer(const Lead *lead);
 /* The owner the old system gave the lead's customer (payload key "owner"), or NULL. */
 extern char *crm_import_owner(const Lead *lead);
 
+/*
+ * Refuse (42501) a lead of the migration channel whose external id names
+ * an import row ("batch:row") unless crm.import_commit stores it: another
+ * writer could otherwise take a row's place before it is imported.
+ */
+extern void crm_import_require_own_ref(const Lead *lead);
+
 /* Whether crm.import_step() is running a chunk (import_guard.c). */
 extern bool crm_import_writing(void);
 

@@ -37,6 +37,7 @@
 #include "checkcode.h"
 #include "company.h"
 #include "email.h"
+#include "import.h"
 #include "ingest.h"
 #include "ingest_batch.h"
 #include "ingest_map.h"
@@ -324,6 +325,7 @@ crm_ingest_prepare(const char *channel, Jsonb *payload)
 	lead->source_label = source_label;
 	lead->payload = payload;
 	read_fields(lead, fields);
+	crm_import_require_own_ref(lead);
 	/* after the identity check, whose detail lists unusable values only */
 	lead->warnings = list_concat(map_warnings, lead->warnings);
 	return lead;

@@ -37,13 +37,6 @@
 /* The rows of crm.match_claim (install/19_migration.sql makes as many). */
 #define CLAIM_BUCKETS 262144
 
-/* A bucket claimed or wanted, and whether exclusively (else shared). */
-typedef struct Claim
-{
-	int32		bucket;
-	bool		exclusive;
-} Claim;
-
 /* The buckets this transaction claimed, and which (sub)transaction that is. */
 static HTAB *held = NULL;
 static LocalTransactionId held_lxid = InvalidLocalTransactionId;
@@ -54,82 +47,47 @@ CRM_KEPT_PLAN(claim_free) = {
 	" FOR UPDATE SKIP LOCKED",
 	1, {INT4ARRAYOID}
 };
-CRM_KEPT_PLAN(claim_free_shared) = {
-	"SELECT c.bucket FROM crm.match_claim c WHERE c.bucket OPERATOR(pg_catalog.=) ANY ($1)"
-	" FOR SHARE SKIP LOCKED",
-	1, {INT4ARRAYOID}
-};
 CRM_KEPT_PLAN(claim_waiting) = {
 	"SELECT c.bucket FROM crm.match_claim c WHERE c.bucket OPERATOR(pg_catalog.=) ANY ($1)"
 	" ORDER BY c.bucket FOR UPDATE",
 	1, {INT4ARRAYOID}
 };
 
-typedef struct ClaimRow
-{
-	Claim		keys[CRM_MAX_BLOCKING_KEYS];
-	int			n;
-	bool		claimed;
-} ClaimRow;
-
-static Claim
-claim_of(char kind, const char *value, bool exclusive)
-{
-	BlockingKey key = {kind, value};
-
-	return (Claim) {(int32) (crm_ingest_key_hash(&key) % CLAIM_BUCKETS), exclusive};
-}
-
 /*
- * A row's buckets, how each must be claimed: row->n of them.
- *
- * Not its external id's: a lead claimed here is an import row, whose
+ * A row's buckets: how many, in out (at most CRM_MAX_BLOCKING_KEYS).  Not
+ * its external id's: a lead claimed here is an import row, whose
  * import_ref names its batch and row, and one call at a time commits a
  * batch (crm.import_chunk locks it), so no other chunk can hold it.
  *
- * Its name shared when it has an organisation: it looks the name up only
- * at its candidate accounts, which its credit code and company key
- * (claimed exclusively) find, so namesakes at two organisations, common
- * in a customer list, are matched side by side, as ingest_batch.c decides
- * them in one wave.  A lead without one looks the name up everywhere:
- * exclusively, it waits for every namesake being stored.
+ * Its name whole, even with an organisation: two spellings of one stored
+ * organisation ("海纳" by its short name, a credit code, the full name)
+ * lead to the same account by different keys, and namesakes there must
+ * not be matched side by side.
  *
  * The short-name lookup of a company key ("康泰" finds "康泰医疗器械")
- * needs no claim of its own: only the shorter key's lead can find the
- * longer one's account, never the other way round, so two such leads side
- * by side end as if the shorter had come first.
+ * needs no claim of its own for an account two chunks create: only the
+ * shorter key's lead can find the longer one's, never the other way round,
+ * so two such leads side by side end as if the shorter had come first.
  */
-static void
-lead_buckets(const Lead *lead, ClaimRow *row)
+static int
+lead_buckets(const Lead *lead, int32 *out)
 {
 	BlockingKey keys[CRM_MAX_BLOCKING_KEYS];
-	int			n = crm_match_blocking_keys(lead, keys);
-	bool		organisation = lead->company_key != NULL || lead->uscc != NULL;
+	int			n = crm_match_blocking_keys(lead, keys),
+				m = 0;
 
-	row->n = 0;
 	for (int i = 0; i < n; i++)
 		if (keys[i].kind != BLOCKING_EXTERNAL_ID)
-			row->keys[row->n++] = claim_of(keys[i].kind, keys[i].value,
-										   !(keys[i].kind == BLOCKING_NAME && organisation));
+			out[m++] = (int32) (crm_ingest_key_hash(&keys[i]) % CLAIM_BUCKETS);
+	return m;
 }
 
-static HTAB *
-claim_set(MemoryContext cxt)
+typedef struct ClaimRow
 {
-	HASHCTL		ctl = {.keysize = sizeof(int32), .entrysize = sizeof(Claim), .hcxt = cxt};
-
-	return hash_create("crm claims", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
-/* Enter the claim into set, exclusive if it is there either way. */
-static void
-add_claim(HTAB *set, Claim c)
-{
-	bool		found;
-	Claim	   *entry = hash_search(set, &c.bucket, HASH_ENTER, &found);
-
-	entry->exclusive = (found && entry->exclusive) || c.exclusive;
-}
+	int32		buckets[CRM_MAX_BLOCKING_KEYS];
+	int			n;
+	bool		claimed;
+} ClaimRow;
 
 static bool
 claims_held(void)
@@ -137,69 +95,60 @@ claims_held(void)
 	return held != NULL && held_lxid == MyProc->lxid && held_subxid == GetCurrentSubTransactionId();
 }
 
-/* Whether set (or, with set NULL, this transaction) holds the claim c. */
+/* Whether an earlier batch of the transaction claimed the bucket. */
 static bool
-covered(HTAB *set, Claim c)
+already_held(int32 bucket)
 {
-	Claim	   *entry;
-
-	if (set == NULL && !claims_held())
-		return false;
-	entry = hash_search(set ? set : held, &c.bucket, HASH_FIND, NULL);
-	return entry != NULL && (entry->exclusive || !c.exclusive);
+	return claims_held() && hash_search(held, &bucket, HASH_FIND, NULL) != NULL;
 }
 
-/*
- * The buckets of the rows' exclusive (or shared) claims that neither got
- * nor the transaction holds so, as an int4[] (a bucket may repeat).
- */
+/* The buckets the rows want and the transaction does not hold yet, as an int4[]. */
 static Datum
-to_claim(const ClaimRow *rows, int nrows, bool exclusive, HTAB *got)
+wanted(const ClaimRow *rows, int nrows)
 {
 	ArrayBuildState *a = initArrayResult(INT4OID, CurrentMemoryContext, false);
 
 	for (int r = 0; r < nrows; r++)
 		for (int k = 0; k < rows[r].n; k++)
-		{
-			Claim		c = rows[r].keys[k];
-
-			if (c.exclusive == exclusive && !covered(got, c) && !covered(NULL, c))
-				accumArrayResult(a, Int32GetDatum(c.bucket), false, INT4OID, CurrentMemoryContext);
-		}
+			if (!already_held(rows[r].buckets[k]))
+				accumArrayResult(a, Int32GetDatum(rows[r].buckets[k]), false, INT4OID, CurrentMemoryContext);
 	return makeArrayResult(a, CurrentMemoryContext);
 }
 
-/* Lock what plan finds of buckets, entering each into got. */
-static void
-take(CrmPlan *plan, Datum buckets, bool exclusive, HTAB *got)
+/* Lock what plan finds of buckets; the set it got (a hash of int32). */
+static HTAB *
+take(CrmPlan *plan, Datum buckets, MemoryContext cxt)
 {
+	HASHCTL		ctl = {.keysize = sizeof(int32), .entrysize = sizeof(int32), .hcxt = cxt};
+	HTAB	   *got = hash_create("crm claims", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	uint64		n = crm_plan_run(plan, &buckets, NULL, 0, SPI_OK_SELECT);
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		Claim		c = {0, exclusive};
+		int32		b;
 
-		(void) crm_spi_int4(i, 1, &c.bucket);
-		add_claim(got, c);
+		(void) crm_spi_int4(i, 1, &b);
+		(void) hash_search(got, &b, HASH_ENTER, NULL);
 	}
+	return got;
 }
 
-/* Whether the transaction holds each of the row's claims, got now or before. */
+/* Whether the transaction holds each of the row's buckets, got now or before. */
 static bool
 row_claimed(const ClaimRow *row, HTAB *got)
 {
 	for (int k = 0; k < row->n; k++)
-		if (!covered(got, row->keys[k]) && !covered(NULL, row->keys[k]))
+		if (!hash_search(got, &row->buckets[k], HASH_FIND, NULL) && !already_held(row->buckets[k]))
 			return false;
 	return true;
 }
 
-/* Add the claims got to those this transaction holds. */
+/* Add the buckets got to those this transaction holds. */
 static void
 remember(HTAB *got)
 {
 	HASH_SEQ_STATUS seq;
-	Claim	   *c;
+	int32	   *b;
 
 	if (!claims_held())
 	{
@@ -209,8 +158,8 @@ remember(HTAB *got)
 		return;
 	}
 	hash_seq_init(&seq, got);
-	while ((c = hash_seq_search(&seq)) != NULL)
-		add_claim(held, *c);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		(void) hash_search(held, b, HASH_ENTER, NULL);
 }
 
 /*
@@ -228,10 +177,7 @@ claim_free_rows(ClaimRow *rows, int nrows)
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
-	got = claim_set(TopTransactionContext);
-	/* the exclusive first: a bucket one row wants so, another shared, may be free shared only */
-	take(&claim_free, to_claim(rows, nrows, true, got), true, got);
-	take(&claim_free_shared, to_claim(rows, nrows, false, got), false, got);
+	got = take(&claim_free, wanted(rows, nrows), TopTransactionContext);
 	for (int r = 0; r < nrows; r++)
 		any |= rows[r].claimed = row_claimed(&rows[r], got);
 	if (any)
@@ -245,19 +191,14 @@ claim_free_rows(ClaimRow *rows, int nrows)
 	return any;
 }
 
-/* No row got its claims: wait, holding no claim, for the first row's, each exclusively. */
+/* No row got its keys: wait, holding no claim, for the first row's. */
 static void
-wait_for_first(const ClaimRow *rows, int nrows)
+wait_for_first(ClaimRow *rows, int nrows)
 {
 	for (int r = 0; r < nrows; r++)
 		if (rows[r].n > 0)
 		{
-			ClaimRow	whole = rows[r];
-			HTAB	   *got = claim_set(CurrentMemoryContext);
-
-			for (int k = 0; k < whole.n; k++)
-				whole.keys[k].exclusive = true;
-			take(&claim_waiting, to_claim(&whole, 1, true, got), true, got);
+			hash_destroy(take(&claim_waiting, wanted(&rows[r], 1), CurrentMemoryContext));
 			return;
 		}
 }
@@ -276,7 +217,7 @@ crm_match_claim_batch(IngestBatch *batch)
 	if (!claims_held())
 		crm_ingest_lock_all_shared();
 	for (int r = 0; r < n; r++)
-		lead_buckets(crm_batch_lead(batch, r), &rows[r]);
+		rows[r].n = lead_buckets(crm_batch_lead(batch, r), rows[r].buckets);
 	if (!claim_free_rows(rows, n) && !claims_held())
 	{
 		wait_for_first(rows, n);
