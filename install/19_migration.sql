@@ -430,6 +430,10 @@ BEGIN
         ELSIF matches.ids IS NULL AND fields ->> 'company_name' IS NULL THEN
             problem := pg_catalog.format('no account has credit code %s and the row gives no company_name', fields ->> 'uscc');
             problem_detail := 'A new account needs its name.';
+        ELSIF matches.ids IS NULL AND crm.norm_company_name(fields ->> 'company_name') IS NULL THEN
+            problem := pg_catalog.format('company name %s leaves no name once its place and legal form are taken off',
+                                         crm.quote_value(fields ->> 'company_name'));
+            problem_detail := 'A new account needs a name of its own (a brand or trade name, not only 有限公司 or a city); or give the uscc of a stored account.';
         END IF;
     END IF;
 END

@@ -173,7 +173,9 @@ INSERT INTO crm.import_row (batch_id, payload) VALUES
  (:b3, '{"company_name": "温州新起点医疗有限公司", "region_code": "999999", "created_at": "2018-05-04"}'),
  (:b3, '{"uscc": "91330100MA2CFLXC0D", "owner": "mig_sh"}');
 INSERT INTO crm.account (name) VALUES ('上海联影医疗科技股份有限公司'), ('上海联影医疗科技有限公司');
-INSERT INTO crm.import_row (batch_id, payload) VALUES (:b3, '{"company_name": "联影医疗科技"}');
+INSERT INTO crm.import_row (batch_id, payload) VALUES (:b3, '{"company_name": "联影医疗科技"}'),
+ (:b3, '{"company_name": "（杭州）有限公司"}');
+SELECT item, rows FROM crm.import_check(:b3) WHERE section = 'reject' ORDER BY item;
 CALL crm.import_commit(:b3, 3);
 SELECT payload ->> 'company_name' AS company, status, outcome, chunk, reason,
        regexp_replace(detail, '[0-9A-Z]{8}', 'CODE', 'g') AS detail
