@@ -479,11 +479,7 @@ crm_attachment_before_write(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	HeapTuple	result;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.attachment_before_write() must run as a BEFORE INSERT OR UPDATE row trigger")));
+	crm_require_write_row_trigger(fcinfo, "crm.attachment_before_write()");
 	a.desc = td->tg_relation->rd_att;
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{

@@ -63,11 +63,7 @@ crm_guard_shipped_mark(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.guard_shipped_mark() must be a BEFORE INSERT OR UPDATE ROW trigger")));
+	crm_require_write_row_trigger(fcinfo, "crm.guard_shipped_mark()");
 	if (!in_own_script())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -101,4 +97,16 @@ crm_check_record_unchanged(TriggerData *td, const char *noun, const char *mutabl
 					 errmsg("%s %s cannot change: it is a record", noun, NameStr(att->attname)),
 					 errhint("Add a new %s; only %s may be corrected.", noun, mutable)));
 	}
+}
+
+void
+crm_require_write_row_trigger(FunctionCallInfo fcinfo, const char *function)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s must run as a BEFORE INSERT OR UPDATE row trigger", function)));
 }

@@ -136,11 +136,7 @@ crm_guard_import_bookkeeping(PG_FUNCTION_ARGS)
 	bool		update;
 	char	   *changed;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.guard_import_bookkeeping() must be a BEFORE INSERT OR UPDATE ROW trigger")));
+	crm_require_write_row_trigger(fcinfo, "crm.guard_import_bookkeeping()");
 	update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	if (import_writer || crm_restoring())
 		return PointerGetDatum(update ? td->tg_newtuple : td->tg_trigtuple);

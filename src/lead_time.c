@@ -39,6 +39,7 @@
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "guards.h"
 #include "lead_time.h"
 #include "quote.h"
 #include "spi_plan.h"
@@ -620,11 +621,7 @@ crm_lead_time_guard(PG_FUNCTION_ARGS)
 	bool		isnull;
 	TimestampTz t;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.lead_time_guard() must be a BEFORE INSERT OR UPDATE row trigger")));
+	crm_require_write_row_trigger(fcinfo, "crm.lead_time_guard()");
 	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	attnum = SPI_fnumber(td->tg_relation->rd_att, "created_at");
 	t = DatumGetTimestampTz(heap_getattr(row, attnum, td->tg_relation->rd_att, &isnull));

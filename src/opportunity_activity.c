@@ -111,11 +111,7 @@ crm_opportunity_activity_before_write(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.opportunity_activity_before_write() must run as a BEFORE INSERT OR UPDATE row trigger")));
+	crm_require_write_row_trigger(fcinfo, "crm.opportunity_activity_before_write()");
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		crm_check_record_unchanged(td, "activity", "body");

@@ -270,11 +270,7 @@ crm_opportunity_guard(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	HeapTuple	result;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.opportunity_guard() must run as a BEFORE INSERT OR UPDATE row trigger")));
+	crm_require_write_row_trigger(fcinfo, "crm.opportunity_guard()");
 	r.desc = td->tg_relation->rd_att;
 	r.old = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_trigtuple : NULL;
 	r.new = r.old ? td->tg_newtuple : td->tg_trigtuple;

@@ -444,18 +444,6 @@ move_opportunity(OpportunityWrite *w, const StageRules *rules)
 	enter_stage(w);
 }
 
-static void
-check_trigger_call(FunctionCallInfo fcinfo)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("crm.opportunity_before_write() must run as a BEFORE INSERT OR UPDATE row trigger")));
-}
-
 static HeapTuple
 write_opportunity(TriggerData *td)
 {
@@ -487,7 +475,7 @@ crm_opportunity_before_write(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	HeapTuple	result;
 
-	check_trigger_call(fcinfo);
+	crm_require_write_row_trigger(fcinfo, "crm.opportunity_before_write()");
 	if (crm_restoring())		/* the history comes from the dump too */
 		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
 	cxt = AllocSetContextCreate(caller, "crm opportunity write", ALLOCSET_SMALL_SIZES);
